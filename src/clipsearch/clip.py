@@ -1,0 +1,308 @@
+"""Clip files: one YAML-frontmatter text file in, one validated `Clip` record out.
+
+Parsing is strict about what it cannot repair (the clip is skipped with a
+`ClipError` that names the file, the field and the value) and lenient where a
+repair involves no guessing (a single string `topics` becomes a one-item list,
+with a warning).  Nothing here knows about the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from frontmatter.default_handlers import YAMLHandler
+
+CLIP_SUFFIXES = (".md", ".txt", ".markdown")
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+_HANDLER = YAMLHandler()
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class ClipLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """Safe YAML loader (C-accelerated when libyaml is present) that keeps
+    YAML 1.1's `yes/no/on/off` as strings, so a topic `NO` (Norway) stays `NO`.
+    Only `true`/`false` are booleans, as in YAML 1.2."""
+
+
+ClipLoader.yaml_implicit_resolvers = {
+    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for key, resolvers in _BaseLoader.yaml_implicit_resolvers.copy().items()
+}
+ClipLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+class ClipError(ValueError):
+    """A clip that cannot be indexed.  `str()` is the one-line message users see."""
+
+    def __init__(self, path: str, reason: str, field: str | None = None, value: Any = None):
+        self.path = path
+        self.field = field
+        self.value = value
+        self.reason = reason
+        where = f"{path}: {field}: " if field else f"{path}: "
+        shown = "" if value is None else f" (got {_show(value)})"
+        super().__init__(f"{where}{reason}{shown}")
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """A related article listed inside a clip; its text is searchable with the clip."""
+
+    title: str = ""
+    excerpt: str = ""
+    provider: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Clip:
+    """One news clip, validated and normalised (dates in naive UTC, ints, tuples)."""
+
+    id: str
+    path: str
+    title: str
+    excerpt: str = ""
+    body: str = ""
+    published: datetime | None = None
+    url: str = ""
+    provider: str = ""
+    provider_domain: str = ""
+    topics: tuple[str, ...] = ()
+    quality: int | None = None
+    heat: int | None = None
+    category: str = ""
+    related: tuple[Related, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def related_text(self) -> str:
+        """Related items' titles, excerpts and provider names as one text."""
+        return "\n".join(
+            part for r in self.related for part in (r.title, r.excerpt, r.provider) if part
+        )
+
+
+def derive_id(url: str, rel_path: str) -> str:
+    """A stable id from the canonical URL, else from the path under the indexed root."""
+    basis = ("url:" + url.strip()) if url.strip() else ("path:" + rel_path.replace(os.sep, "/"))
+    return "c-" + hashlib.sha1(basis.encode("utf-8")).hexdigest()[:16]
+
+
+def to_utc(value: Any, path: str, field_name: str) -> datetime | None:
+    """Any YAML date or ISO 8601 string -> naive UTC datetime (Whoosh drops offsets)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime.combine(value, time())
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise ClipError(path, "not an ISO 8601 date", field_name, value) from None
+    else:
+        raise ClipError(path, "not a date", field_name, value)
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def _text(meta: dict, key: str, path: str, required: bool = False) -> str:
+    value = meta.get(key)
+    if value is None:
+        if required:
+            raise ClipError(path, "missing", key)
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ClipError(path, "must be text", key, value)
+    text = str(value).strip()
+    if required and not text:
+        raise ClipError(path, "empty", key, value)
+    return text
+
+
+def _int(meta: dict, key: str, path: str) -> int | None:
+    value = meta.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ClipError(path, "must be a number", key, value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return round(value)
+    if isinstance(value, str):
+        try:
+            return round(float(value.strip()))
+        except ValueError:
+            pass
+    raise ClipError(path, "must be a number", key, value)
+
+
+def _provider(value: Any, path: str, key: str = "provider") -> tuple[str, str]:
+    if value is None:
+        return "", ""
+    if isinstance(value, str):
+        return value.strip(), ""
+    if not isinstance(value, dict):
+        raise ClipError(path, "must be a mapping with name and domain", key, value)
+    name, domain = value.get("name"), value.get("domain")
+    for sub, v in (("name", name), ("domain", domain)):
+        if v is not None and not isinstance(v, str | int | float):
+            raise ClipError(path, "must be text", f"{key}.{sub}", v)
+    return str(name or "").strip(), str(domain or "").strip().lower()
+
+
+def _topics(value: Any, path: str, warnings: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        warnings.append(f"{path}: topics: a single string, read as a one-item list ({value!r})")
+        value = [value]
+    if not isinstance(value, list):
+        raise ClipError(path, "must be a list of strings", "topics", value)
+    out: list[str] = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise ClipError(path, "must be a list of strings", "topics", value)
+        text = " ".join(str(item).split())
+        if text and text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def _related(value: Any, path: str) -> tuple[Related, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ClipError(path, "must be a list of articles", "related", value)
+    items = []
+    for n, item in enumerate(value):
+        key = f"related[{n}]"
+        if not isinstance(item, dict):
+            raise ClipError(path, "must be a mapping", key, item)
+        provider, _domain = _provider(item.get("provider"), path, key + ".provider")
+        items.append(
+            Related(
+                title=_text(item, "title", path),
+                excerpt=_text(item, "excerpt", path),
+                provider=provider,
+                url=_text(item, "webUrl", path) or _text(item, "originalUrl", path),
+            )
+        )
+    return tuple(items)
+
+
+def split_frontmatter(text: str, path: str) -> tuple[dict, str]:
+    """Frontmatter mapping and body.  Every case python-frontmatter lets pass silently
+    (no frontmatter, unclosed, a list or scalar) is an error here."""
+    if not text.strip():
+        raise ClipError(path, "empty file")
+    if "\x00" in text:
+        raise ClipError(path, "binary file (NUL bytes), not a clip")
+    if not text.lstrip("\ufeff").startswith("---"):
+        raise ClipError(path, "no YAML frontmatter (the file must start with a '---' line)")
+    try:
+        fm, body = _HANDLER.split(text)
+    except ValueError:
+        raise ClipError(path, "frontmatter is not closed by a '---' line") from None
+    try:
+        meta = yaml.load(fm, Loader=ClipLoader)  # noqa: S506 - a safe loader
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        line = f" at line {mark.line + 2}" if mark else ""
+        raise ClipError(path, f"YAML tag refused{line}: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 2}" if mark else ""  # +2: the '---' line, 0-based
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ClipError(path, f"malformed YAML{line}: {problem}") from None
+    if meta is None:
+        raise ClipError(path, "frontmatter is empty")
+    if not isinstance(meta, dict):
+        raise ClipError(path, f"frontmatter must be a mapping, not a {type(meta).__name__}")
+    return meta, body.strip()
+
+
+def clip_from_text(text: str, path: str, rel_path: str | None = None) -> Clip:
+    """Build a `Clip` from a file's text; `path` is used in messages and stored as given."""
+    meta, body = split_frontmatter(text, path)
+    warnings: list[str] = []
+    title = _text(meta, "title", path, required=True)
+    web_url = _text(meta, "webUrl", path)
+    original_url = _text(meta, "originalUrl", path)
+    url = web_url or original_url
+    raw_id = meta.get("id")
+    if raw_id is not None and not isinstance(raw_id, bool) and isinstance(raw_id, str | int):
+        clip_id = str(raw_id).strip()
+    elif raw_id is not None:
+        raise ClipError(path, "must be text", "id", raw_id)
+    else:
+        clip_id = ""
+    if not clip_id:
+        clip_id = derive_id(url, rel_path if rel_path is not None else path)
+    provider, domain = _provider(meta.get("provider"), path)
+    return Clip(
+        id=clip_id,
+        path=path,
+        title=title,
+        excerpt=_text(meta, "excerpt", path),
+        body=body,
+        published=to_utc(meta.get("publishedDateTime"), path, "publishedDateTime"),
+        url=url,
+        provider=provider,
+        provider_domain=domain,
+        topics=_topics(meta.get("topics"), path, warnings),
+        quality=_int(meta, "quality", path),
+        heat=_int(meta, "heat", path),
+        category=_text(meta, "category", path),
+        related=_related(meta.get("related"), path),
+        warnings=tuple(warnings),
+    )
+
+
+def read_clip(
+    path: str | Path, root: str | Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Clip:
+    """Read and parse one clip file.  `root` makes ids derived from paths stable
+    when the folder moves; errors are `ClipError`, never a traceback."""
+    path = os.fspath(path)
+    rel = os.path.relpath(path, root) if root is not None else path
+    try:
+        size = os.path.getsize(path)
+        if size > max_bytes:
+            raise ClipError(path, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ClipError(path, f"cannot read: {exc.strerror or exc}") from None
+    if b"\x00" in raw[:8192]:
+        raise ClipError(path, "binary file (NUL bytes), not a clip")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ClipError(
+            path, f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+        ) from None
+    return clip_from_text(text, path, rel)

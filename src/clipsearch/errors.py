@@ -1,0 +1,23 @@
+"""Errors users can cause.  The CLI prints `str(error)` on one line and exits; no tracebacks."""
+
+from __future__ import annotations
+
+
+class ClipsearchError(Exception):
+    """Base class: a problem with the user's input or environment, not a bug."""
+
+
+class IndexMissingError(ClipsearchError):
+    """No index where one was expected."""
+
+
+class IndexIncompatibleError(ClipsearchError):
+    """The index was written by another schema version, or is damaged."""
+
+
+class IndexLockedError(ClipsearchError):
+    """Another process holds the index's write lock past the timeout."""
+
+
+class QueryError(ClipsearchError):
+    """A query, filter or option that cannot be run as given."""

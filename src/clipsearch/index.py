@@ -1,0 +1,710 @@
+"""The index: the only module that imports Whoosh.
+
+It owns the schema, the writer (locking, multi-process bulk builds), and a
+read-only `Snapshot` of one commit that the query layer drives through plain
+Python values: sets of document numbers, per-document facet arrays, the word
+vocabulary, and opaque compiled queries.  Swapping the engine means rewriting
+this module only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from whoosh import columns, fields, index, qparser, query, scoring, sorting, writing
+from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.codec import whoosh3
+from whoosh.highlight import ContextFragmenter, HtmlFormatter
+from whoosh.highlight import highlight as whoosh_highlight
+from whoosh.util.filelock import try_for
+from whoosh.util.times import datetime_to_long
+
+from clipsearch.clip import Clip
+from clipsearch.errors import (
+    IndexIncompatibleError,
+    IndexLockedError,
+    IndexMissingError,
+    QueryError,
+)
+
+SCHEMA_VERSION = 1
+META_FILE = "clipsearch.json"
+INDEX_NAME = "clips"
+
+#: Lucene's English stop words (what Anserini's CACM reference uses); unlike
+#: Whoosh's own list it keeps "us", "may" and "can", which matter in news.
+STOP_WORDS = frozenset(
+    (
+        "a an and are as at be but by for if in into is it no not of on or such that the "
+        "their then there these they this to was will with"
+    ).split()
+)
+#: Searchable text fields and their BM25F weights.
+TEXT_FIELDS: dict[str, float] = {"title": 3.0, "excerpt": 1.0, "body": 1.0, "related": 0.5}
+FACET_FIELDS = ("topic", "provider")
+_WORD_RE = re.compile(r"[^\W\d_]{3,}")
+_TOKEN_RE = r"\w+(\.?\w+)*"
+_MARK = HtmlFormatter(tagname="mark", between=" … ")
+MAX_QUERY_CHARS = 2000
+#: Cap on the terms one prefix or wildcard may expand to, so `a*` cannot take the machine.
+MAX_EXPANSIONS = 256
+
+
+def text_analyzer() -> Any:
+    """Tokenise, lowercase, drop stop words, Porter-stem (with an unbounded stem cache:
+    a news vocabulary is a few hundred thousand words, and stemming dominates analysis)."""
+    return (
+        RegexTokenizer(_TOKEN_RE)
+        | LowercaseFilter()
+        | StopFilter(stoplist=STOP_WORDS, minsize=1)
+        | StemFilter(cachesize=-1)
+    )
+
+
+def surface_words(clip: Clip) -> set[str]:
+    """The distinct unstemmed words of a clip's searchable text: what typos are corrected to."""
+    text = f"{clip.title}\n{clip.excerpt}\n{clip.body}\n{clip.related_text}".lower()
+    return set(_WORD_RE.findall(text))
+
+
+def _patch_whoosh() -> None:
+    """Whoosh 2.7 re-checks the disk (a stat per posting) for the length column of every
+    unscored field while merging postings, because it does not cache a missing column.
+    Caching the answer cut commit time by a third on news clips."""
+    cls = whoosh3.W3PerDocReader
+    if getattr(cls, "_clipsearch_patched", False):
+        return
+    original = cls._cached_reader
+
+    def cached_reader(self: Any, fieldname: str, column: Any) -> Any:
+        try:
+            return self._readers[fieldname]
+        except KeyError:
+            reader = self._readers[fieldname] = original(self, fieldname, column)
+            return reader
+
+    cls._cached_reader = cached_reader
+    cls._clipsearch_patched = True
+
+
+_patch_whoosh()
+
+
+def _schema() -> fields.Schema:
+    ana = text_analyzer()
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True, sortable=True),
+        path=fields.ID(stored=True, sortable=True),
+        stat=fields.COLUMN(columns.VarBytesColumn()),
+        title=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["title"]),
+        excerpt=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["excerpt"]),
+        body=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["body"]),
+        related=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["related"]),
+        topic=fields.KEYWORD(commas=True, lowercase=False, scorable=False),
+        topics=fields.STORED(),
+        provider=fields.ID(stored=True),
+        domain=fields.ID(stored=True),
+        url=fields.STORED(),
+        category=fields.STORED(),
+        published=fields.DATETIME(stored=True, sortable=True),
+        quality=fields.NUMERIC(int, bits=64, stored=True, sortable=True),
+        heat=fields.STORED(),
+    )
+
+
+def _document(clip: Clip, stat: str) -> dict[str, Any]:
+    related = clip.related_text
+    doc: dict[str, Any] = {
+        "id": clip.id,
+        "path": clip.path,
+        "stat": stat.encode("utf-8"),
+        "title": clip.title,
+        "excerpt": clip.excerpt,
+        "body": clip.body,
+        "related": related,
+        "topic": ",".join(t.replace(",", " ") for t in clip.topics),
+        "topics": list(clip.topics),
+        "provider": clip.provider,
+        "domain": clip.provider_domain,
+        "url": clip.url,
+        "category": clip.category,
+        "heat": clip.heat,
+    }
+    if clip.published is not None:
+        doc["published"] = clip.published
+    if clip.quality is not None:
+        doc["quality"] = clip.quality
+    return doc
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def check(path: str) -> None:
+    """Raise unless `path` holds an index this version can read and write."""
+    _open(path)
+
+
+def exists(path: str) -> bool:
+    """True when `path` holds a clipsearch index (of any version)."""
+    return os.path.exists(os.path.join(path, META_FILE))
+
+
+def create(path: str) -> None:
+    """Create an empty index at `path`, replacing any index already there."""
+    if os.path.isdir(path):
+        if os.listdir(path) and not exists(path) and not index.exists_in(path, INDEX_NAME):
+            raise IndexIncompatibleError(
+                f"{path}: the folder is not empty and holds no clipsearch index; "
+                "refusing to overwrite it (choose another --index folder)"
+            )
+        shutil.rmtree(path)
+    os.makedirs(path, exist_ok=True)
+    index.create_in(path, _schema(), indexname=INDEX_NAME)
+    tmp = os.path.join(path, META_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"schema_version": SCHEMA_VERSION, "engine": "whoosh-2.7"}, fh)
+    os.replace(tmp, os.path.join(path, META_FILE))
+
+
+def _open(path: str) -> Any:
+    rebuild = f"rebuild it with `clipsearch index --rebuild --index {path} PATH...`"
+    if not exists(path):
+        raise IndexMissingError(
+            f"{path}: no clipsearch index here; build one with `clipsearch index PATH...`"
+        )
+    try:
+        with open(os.path.join(path, META_FILE), encoding="utf-8") as fh:
+            version = json.load(fh).get("schema_version")
+    except (OSError, ValueError, AttributeError):
+        raise IndexIncompatibleError(f"{path}: {META_FILE} is unreadable; {rebuild}") from None
+    if version != SCHEMA_VERSION:
+        raise IndexIncompatibleError(
+            f"{path}: index schema version {version!r}, this clipsearch needs {SCHEMA_VERSION}; "
+            + rebuild
+        )
+    try:
+        return index.open_dir(path, indexname=INDEX_NAME)
+    except Exception as exc:  # Whoosh raises many kinds for a damaged folder
+        raise IndexIncompatibleError(f"{path}: the index is damaged ({exc}); {rebuild}") from None
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedFile:
+    """What the index remembers of one clip file, to skip it when unchanged."""
+
+    path: str
+    stat: str
+    id: str
+
+
+class Writer:
+    """A write session holding the index's lock from the first look to the commit, so
+    the work decided from `files()` is still right when it is written.
+
+    `begin(bulk=True)` uses Whoosh's multi-process writer with one segment per process
+    (2.6x faster here than one process); small updates use one process and Whoosh's
+    merge policy, so incremental runs do not pile up segments."""
+
+    def __init__(self, path: str, lock_timeout: float = 30.0):
+        self._ix = _open(path)
+        self.path = path
+        self._lock = self._ix.lock("WRITELOCK")
+        if not try_for(self._lock.acquire, max(lock_timeout, 0.0), delay=0.1):
+            raise IndexLockedError(
+                f"{path}: another clipsearch process is writing this index "
+                f"(waited {lock_timeout:g} s; raise --lock-timeout or try again later)"
+            )
+        self._w: Any = None
+        self._done = False
+        self._new_words: Counter[str] = Counter()
+        self._vocab: dict[str, int] | None = None
+        try:
+            self._vocab = _read_vocabulary(path, self._ix.latest_generation())
+        except BaseException:
+            self._release()
+            raise
+
+    def files(self) -> dict[str, IndexedFile]:
+        """Every indexed clip file, from the index's columns (no stored fields read)."""
+        with self._ix.reader() as reader:
+            return {f.path: f for f in _indexed_files(reader)}
+
+    def begin(self, bulk: bool = False, procs: int = 0) -> None:
+        procs = procs or min(os.cpu_count() or 1, 4)
+        kwargs: dict[str, Any] = {"limitmb": 256, "_lk": False}
+        if bulk and procs > 1:
+            # Sub-writers get their own arguments: they never lock (the parent does).
+            kwargs.update(procs=procs, multisegment=True, batchsize=256, subargs={"limitmb": 256})
+        self._w = self._ix.writer(**kwargs)
+
+    def _writer(self) -> Any:
+        if self._w is None:
+            self.begin()
+        return self._w
+
+    def add(self, clip: Clip, stat: str) -> None:
+        self._writer().update_document(**_document(clip, stat))
+        self._new_words.update(surface_words(clip))
+
+    def delete_path(self, path: str) -> None:
+        self._writer().delete_by_term("path", path)
+
+    def commit(self, replace_all: bool = False) -> None:
+        """Make the changes visible atomically; `replace_all` drops every older document."""
+        try:
+            if replace_all:
+                self._writer().commit(mergetype=writing.CLEAR)
+            elif self._w is not None:
+                self._w.commit()
+            vocab = {} if replace_all else self._vocab
+            if vocab is None:  # stale or missing: an earlier run died after its commit
+                vocab = self._vocabulary_from_stored_fields()
+            for word, n in self._new_words.items():
+                vocab[word] = vocab.get(word, 0) + n
+            _write_vocabulary(self.path, self._ix.latest_generation(), vocab)
+        finally:
+            self._release()
+
+    def _vocabulary_from_stored_fields(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        with self._ix.reader() as reader:
+            for _docnum, stored in reader.iter_docs():
+                text = "\n".join(stored.get(f) or "" for f in TEXT_FIELDS).lower()
+                counts.update(set(_WORD_RE.findall(text)))
+        return dict(counts)
+
+    def cancel(self) -> None:
+        try:
+            if self._w is not None and not self._done:
+                self._w.cancel()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if not self._done:
+            self._done = True
+            self._lock.release()
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cancel()
+
+
+VOCAB_FILE = "vocabulary.json"
+
+
+def _read_vocabulary(path: str, generation: int | None) -> dict[str, int] | None:
+    """The surface vocabulary saved with commit `generation`; None when missing or from
+    another commit.  It is a superset: words of deleted clips stay until a rebuild,
+    and the query layer checks a correction against the live index before using it."""
+    try:
+        with open(os.path.join(path, VOCAB_FILE), encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if generation is not None and data.get("generation") != generation:
+        return None
+    words = data.get("words")
+    return words if isinstance(words, dict) else None
+
+
+def _write_vocabulary(path: str, generation: int, words: dict[str, int]) -> None:
+    tmp = os.path.join(path, VOCAB_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"generation": generation, "words": words}, fh, separators=(",", ":"))
+    os.replace(tmp, os.path.join(path, VOCAB_FILE))
+
+
+def _indexed_files(reader: Any) -> Iterator[IndexedFile]:
+    paths = reader.column_reader("path")
+    stats = reader.column_reader("stat")
+    ids = reader.column_reader("id")
+    for docnum in reader.all_doc_ids():
+        yield IndexedFile(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
+
+
+def duplicate_losers(path: str) -> list[tuple[str, str, str]]:
+    """(id, losing path, winning path) for every id held by more than one file:
+    the file that sorts last wins.  Used after a build and to heal an interrupted one."""
+    ix = _open(path)
+    with ix.reader() as reader:
+        by_id: dict[str, list[str]] = {}
+        for f in _indexed_files(reader):
+            by_id.setdefault(f.id, []).append(f.path)
+    out = []
+    for clip_id, paths in by_id.items():
+        if len(paths) > 1:
+            paths.sort()
+            out.extend((clip_id, loser, paths[-1]) for loser in paths[:-1])
+    return out
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True, slots=True)
+class FacetColumn:
+    """Per-document facet values for one field: `values[k]` is a display value and
+    `docs[docnum]` the tuple of value numbers of that document.  Case variants of a
+    value share one number; the most frequent spelling is displayed."""
+
+    values: tuple[str, ...]
+    docs: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """An engine query, opaque to the query layer."""
+
+    q: Any
+
+
+class Snapshot:
+    """One commit of the index, opened for searching.  Cheap to query many times;
+    per-document arrays are built lazily once and reused."""
+
+    def __init__(self, path: str, k1: float = 1.2, b: float = 0.75):
+        self.path = path
+        self._ix = _open(path)
+        self._weighting = scoring.BM25F(B=b, K1=k1)
+        self._searcher = self._ix.searcher(weighting=self._weighting)
+        self._reader = self._searcher.reader()
+        self._facets: dict[str, FacetColumn] = {}
+        self._published: list[int | None] | None = None
+        self._words: dict[str, int] | None = None
+        self._analyzer = self._ix.schema["title"].analyzer
+        self._parser = qparser.QueryParser(None, self._ix.schema, group=qparser.OrGroup)
+        for plugin in (qparser.RangePlugin, qparser.EveryPlugin, qparser.BoostPlugin):
+            self._parser.remove_plugin_class(plugin)
+
+    # -- bookkeeping
+    def close(self) -> None:
+        self._searcher.close()
+
+    @property
+    def doc_count(self) -> int:
+        return self._reader.doc_count()
+
+    @property
+    def max_docnum(self) -> int:
+        return self._reader.doc_count_all()
+
+    def generation(self) -> int:
+        return self._ix.latest_generation()
+
+    def is_current(self) -> bool:
+        return self._searcher.up_to_date()
+
+    def last_modified(self) -> float:
+        return self._ix.last_modified()
+
+    def size_bytes(self) -> int:
+        return sum(
+            os.path.getsize(os.path.join(self.path, n))
+            for n in os.listdir(self.path)
+            if os.path.isfile(os.path.join(self.path, n))
+        )
+
+    def live_docs(self) -> set[int]:
+        return set(self._reader.all_doc_ids())
+
+    # -- per-document arrays
+    def facet(self, field: str) -> FacetColumn:
+        """Facet values per document, read once from the postings of `field`."""
+        col = self._facets.get(field)
+        if col is None:
+            col = self._facets[field] = self._build_facet(field)
+        return col
+
+    def _build_facet(self, field: str) -> FacetColumn:
+        reader = self._reader
+        n = reader.doc_count_all()
+        key_of: dict[str, int] = {}
+        spellings: list[dict[str, int]] = []
+        per_doc: list[list[int] | None] = [None] * n
+        for raw in reader.lexicon(field):
+            term = raw.decode("utf-8")
+            ids = list(reader.postings(field, raw).all_ids())
+            k = key_of.setdefault(term.casefold(), len(spellings))
+            if k == len(spellings):
+                spellings.append({})
+            spellings[k][term] = spellings[k].get(term, 0) + len(ids)
+            for d in ids:
+                cur = per_doc[d]
+                if cur is None:
+                    per_doc[d] = [k]
+                elif k not in cur:
+                    cur.append(k)
+        values = tuple(max(s.items(), key=lambda kv: (kv[1], kv[0]))[0] for s in spellings)
+        empty: tuple[int, ...] = ()
+        docs = tuple(tuple(d) if d else empty for d in per_doc)
+        return FacetColumn(values, docs)
+
+    def published(self) -> list[int | None]:
+        """Publication time per document as Whoosh's sortable long (None when unknown)."""
+        if self._published is None:
+            cr = self._reader.column_reader("published", translate=False)
+            default = self._ix.schema["published"].column_type.default_value()
+            self._published = [None if v == default else v for v in cr]
+        return self._published
+
+    @staticmethod
+    def time_key(dt: datetime) -> int:
+        return datetime_to_long(dt)
+
+    def words(self) -> dict[str, int]:
+        """Surface vocabulary with (approximate) document frequencies: what typo
+        tolerance corrects to.  Saved beside the index at each commit."""
+        if self._words is None:
+            self._words = _read_vocabulary(self.path, None) or {}
+        return self._words
+
+    def term_df(self, word: str) -> int:
+        """Documents whose searchable text contains `word` (after analysis), at most:
+        the largest per-field frequency."""
+        best = 0
+        for token in self.analyze(word):
+            for f in TEXT_FIELDS:
+                best = max(best, self._reader.doc_frequency(f, token))
+        return best
+
+    def analyze(self, text: str) -> list[str]:
+        return [t.text for t in self._analyzer(text)]
+
+    # -- queries
+    def parse(self, text: str) -> ParsedQuery:
+        """Parse user query syntax; plain words stay correctable, everything else is kept."""
+        try:
+            q = self._parser.parse(text)
+        except Exception as exc:
+            raise QueryError(f"cannot parse query {text!r}: {exc}") from None
+        return ParsedQuery(q, self)
+
+    def match(self, compiled: Compiled) -> set[int]:
+        """Every matching document number, without scoring (what facet counts need)."""
+        try:
+            return set(self._searcher.docs_for_query(compiled.q))
+        except query.QueryError as exc:
+            raise QueryError(str(exc)) from None
+
+    def top(
+        self,
+        compiled: Compiled,
+        n: int,
+        allow: set[int] | None = None,
+        exclude: set[int] | None = None,
+        sort: str = "relevance",
+    ) -> list[tuple[int, float]]:
+        """The best `n` documents (docnum, score), optionally restricted or masked."""
+        if n <= 0:
+            return []
+        sortedby: Any = None
+        if sort == "date":
+            sortedby = sorting.FieldFacet("published", reverse=True)
+        elif sort == "quality":
+            sortedby = sorting.FieldFacet("quality", reverse=True)
+        try:
+            res = self._searcher.search(
+                compiled.q,
+                limit=n,
+                filter=allow,
+                mask=exclude or None,
+                sortedby=sortedby,
+                scored=True,
+                terms=False,
+            )
+        except query.QueryError as exc:
+            raise QueryError(str(exc)) from None
+        return [(res.docnum(i), float(res.score(i) or 0.0)) for i in range(res.scored_length())]
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        return self._reader.stored_fields(docnum)
+
+    def docnum_of(self, clip_id: str) -> int | None:
+        return self._searcher.document_number(id=clip_id)
+
+    def highlight(self, compiled: Compiled, text: str) -> str:
+        """The best fragment of `text` with the query's words in <mark> tags, or ""."""
+        terms = {t for f, t in compiled.q.iter_all_terms() if f in TEXT_FIELDS}
+        if not terms or not text:
+            return ""
+        out = whoosh_highlight(
+            text,
+            terms,
+            self._analyzer,
+            ContextFragmenter(maxchars=240, surround=70),
+            _MARK,
+            top=1,
+        )
+        return out.strip()
+
+    def facet_values(self, field: str) -> Sequence[str]:
+        return self.facet(field).values
+
+
+# --------------------------------------------------------------------------- query compilation
+
+
+_TEXT_SEARCH_FIELDS = tuple(TEXT_FIELDS)
+_EXACT_FIELDS = ("id", "path", "domain", "url")
+
+
+class ParsedQuery:
+    """A parsed user query.  `words` are the plain words typo tolerance may correct;
+    phrases, `field:value` terms, prefixes and numbers are never among them."""
+
+    def __init__(self, q: Any, snap: Snapshot):
+        self._q = q
+        self._snap = snap
+        self.words: list[str] = []
+        self._collect(q)
+        self.is_plain = _is_plain(q)
+
+    def _collect(self, q: Any) -> None:
+        if isinstance(q, query.Term) and q.fieldname is None:
+            word = str(q.text)
+            if word.lower() not in self.words:
+                self.words.append(word.lower())
+        elif not isinstance(q, query.Phrase | query.Not) and q.is_leaf() is False:
+            for child in q.children():
+                self._collect(child)
+        elif isinstance(q, query.Not):
+            pass  # never correct a word the user excludes
+
+    def compile(
+        self,
+        alternatives: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+        require_all: bool = False,
+    ) -> Compiled:
+        """An engine query: each plain word searches every text field, OR'ed with its
+        weighted alternatives; `require_all` makes a plain query match all its words."""
+        alts = alternatives or {}
+        q = self._rewrite(self._q, alts)
+        if require_all and self.is_plain and isinstance(q, query.Or):
+            q = query.And(q.subqueries)
+        return Compiled(q.normalize())
+
+    # -- rewriting
+    def _rewrite(self, q: Any, alts: Mapping[str, Sequence[tuple[str, float]]]) -> Any:
+        snap = self._snap
+        if isinstance(q, query.Term):
+            if q.fieldname is None:
+                word = str(q.text)
+                group = [_word_query(snap, word)]
+                for alt, weight in alts.get(word.lower(), ()):
+                    group.append(_word_query(snap, alt, weight))
+                group = [g for g in group if g is not query.NullQuery]
+                if not group:
+                    return query.NullQuery
+                return group[0] if len(group) == 1 else query.Or(group)
+            return _field_term(snap, q.fieldname, str(q.text), q.boost)
+        if isinstance(q, query.Phrase):
+            fields_ = _TEXT_SEARCH_FIELDS if q.fieldname is None else (q.fieldname,)
+            return query.Or(
+                [_phrase(snap, f, " ".join(q.words)) for f in fields_ if f in TEXT_FIELDS]
+                or [query.NullQuery]
+            )
+        if isinstance(q, query.Prefix | query.Wildcard):
+            return _expansion(snap, q)
+        if isinstance(q, query.Not):
+            return query.Not(self._rewrite(q.query, alts))
+        if isinstance(q, query.compound.CompoundQuery):
+            return q.__class__([self._rewrite(c, alts) for c in q.subqueries], boost=q.boost)
+        if isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
+            return q.__class__(self._rewrite(q.a, alts), self._rewrite(q.b, alts))
+        if q is query.NullQuery or isinstance(q, query.NullQuery.__class__):
+            return q
+        raise QueryError(f"unsupported query construct: {q!r}")
+
+
+def _is_plain(q: Any) -> bool:
+    if isinstance(q, query.Term):
+        return q.fieldname is None
+    if isinstance(q, query.Or):
+        return all(isinstance(c, query.Term) and c.fieldname is None for c in q.subqueries)
+    return False
+
+
+def _word_query(snap: Snapshot, word: str, weight: float = 1.0) -> Any:
+    tokens = snap.analyze(word)
+    if not tokens:
+        return query.NullQuery
+    per_field = []
+    for f in _TEXT_SEARCH_FIELDS:
+        if len(tokens) == 1:
+            per_field.append(query.Term(f, tokens[0], boost=weight))
+        else:
+            per_field.append(query.Phrase(f, tokens, boost=weight))
+    return query.Or(per_field)
+
+
+def _phrase(snap: Snapshot, field: str, text: str) -> Any:
+    tokens = snap.analyze(text)
+    if not tokens:
+        return query.NullQuery
+    if len(tokens) == 1:
+        return query.Term(field, tokens[0])
+    return query.Phrase(field, tokens)
+
+
+def _field_term(snap: Snapshot, field: str, text: str, boost: float = 1.0) -> Any:
+    schema = snap._ix.schema
+    if field in FACET_FIELDS:
+        want = text.casefold()
+        spellings = [v for v in _spellings(snap, field) if v.casefold() == want]
+        return query.Or([query.Term(field, v, boost=boost) for v in spellings] or [query.NullQuery])
+    if field in TEXT_FIELDS:
+        return _phrase(snap, field, text)
+    if field in _EXACT_FIELDS or field in schema.names():
+        if field == "domain":
+            text = text.lower()
+        return query.Term(field, text, boost=boost)
+    raise QueryError(
+        f"unknown field {field!r} in query; fields: "
+        + ", ".join(sorted((*TEXT_FIELDS, *FACET_FIELDS, *_EXACT_FIELDS)))
+    )
+
+
+def _spellings(snap: Snapshot, field: str) -> list[str]:
+    return [raw.decode("utf-8") for raw in snap._reader.lexicon(field)]
+
+
+def _expansion(snap: Snapshot, q: Any) -> Any:
+    """A prefix or wildcard as an OR of at most MAX_EXPANSIONS real terms, per text field."""
+    fields_ = _TEXT_SEARCH_FIELDS if q.fieldname is None else (q.fieldname,)
+    text = str(q.text).lower()
+    literal = re.split(r"[*?]", text, maxsplit=1)[0]
+    if isinstance(q, query.Wildcard) and len(literal) < 2:
+        raise QueryError(f"wildcard {q.text!r} needs at least two letters before * or ?")
+    pattern = re.compile(_glob(text) + (".*" if isinstance(q, query.Prefix) else ""))
+    out = []
+    for f in fields_:
+        if f not in TEXT_FIELDS:
+            raise QueryError(f"prefix and wildcard searches work on text fields, not {f!r}")
+        n = 0
+        for raw in snap._reader.expand_prefix(f, literal):
+            term = raw.decode("utf-8")
+            if pattern.fullmatch(term):
+                out.append(query.Term(f, term))
+                n += 1
+                if n >= MAX_EXPANSIONS:
+                    break
+    return query.Or(out) if out else query.NullQuery
+
+
+def _glob(text: str) -> str:
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text)
