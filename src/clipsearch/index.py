@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any
 from whoosh import columns, fields, index, qparser, query, scoring, sorting, writing
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.codec import whoosh3
-from whoosh.highlight import ContextFragmenter, HtmlFormatter
+from whoosh.highlight import ContextFragmenter, Formatter, get_text
 from whoosh.highlight import highlight as whoosh_highlight
 from whoosh.util.filelock import try_for
 from whoosh.util.times import datetime_to_long
@@ -52,7 +53,18 @@ TEXT_FIELDS: dict[str, float] = {"title": 3.0, "excerpt": 1.0, "body": 1.0, "rel
 FACET_FIELDS = ("topic", "provider")
 _WORD_RE = re.compile(r"[^\W\d_]{3,}")
 _TOKEN_RE = r"\w+(\.?\w+)*"
-_MARK = HtmlFormatter(tagname="mark", between=" … ")
+
+
+class _Mark(Formatter):
+    """Matched words in <mark> tags, text otherwise as is (JSON consumers escape)."""
+
+    between = " … "
+
+    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
+        return "<mark>" + get_text(text, token, replace) + "</mark>"
+
+
+_MARK = _Mark()
 MAX_QUERY_CHARS = 2000
 #: Cap on the terms one prefix or wildcard may expand to, so `a*` cannot take the machine.
 MAX_EXPANSIONS = 256
@@ -364,6 +376,7 @@ class FacetColumn:
 
     values: tuple[str, ...]
     docs: tuple[tuple[int, ...], ...]
+    postings: tuple[frozenset[int], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -385,6 +398,8 @@ class Snapshot:
         self._reader = self._searcher.reader()
         self._facets: dict[str, FacetColumn] = {}
         self._published: list[int | None] | None = None
+        self._by_time: tuple[list[int], list[int]] | None = None
+        self._quality: list[int | None] | None = None
         self._words: dict[str, int] | None = None
         self._analyzer = self._ix.schema["title"].analyzer
         self._parser = qparser.QueryParser(None, self._ix.schema, group=qparser.OrGroup)
@@ -432,35 +447,53 @@ class Snapshot:
 
     def _build_facet(self, field: str) -> FacetColumn:
         reader = self._reader
-        n = reader.doc_count_all()
         key_of: dict[str, int] = {}
         spellings: list[dict[str, int]] = []
-        per_doc: list[list[int] | None] = [None] * n
+        postings: list[set[int]] = []
         for raw in reader.lexicon(field):
             term = raw.decode("utf-8")
             ids = list(reader.postings(field, raw).all_ids())
             k = key_of.setdefault(term.casefold(), len(spellings))
             if k == len(spellings):
                 spellings.append({})
+                postings.append(set())
             spellings[k][term] = spellings[k].get(term, 0) + len(ids)
+            postings[k].update(ids)
+        per_doc: list[list[int]] = [[] for _ in range(reader.doc_count_all())]
+        for k, ids in enumerate(postings):
             for d in ids:
-                cur = per_doc[d]
-                if cur is None:
-                    per_doc[d] = [k]
-                elif k not in cur:
-                    cur.append(k)
+                per_doc[d].append(k)
         values = tuple(max(s.items(), key=lambda kv: (kv[1], kv[0]))[0] for s in spellings)
-        empty: tuple[int, ...] = ()
-        docs = tuple(tuple(d) if d else empty for d in per_doc)
-        return FacetColumn(values, docs)
+        return FacetColumn(
+            values, tuple(map(tuple, per_doc)), tuple(frozenset(p) for p in postings)
+        )
+
+    def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
+        """Documents published in [since, until] (naive UTC); undated ones never match."""
+        if self._by_time is None:
+            pairs = sorted((t, d) for d, t in enumerate(self.published()) if t is not None)
+            self._by_time = ([t for t, _ in pairs], [d for _, d in pairs])
+        times, docs = self._by_time
+        lo = 0 if since is None else bisect_left(times, datetime_to_long(since))
+        hi = len(times) if until is None else bisect_right(times, datetime_to_long(until))
+        return set(docs[lo:hi])
 
     def published(self) -> list[int | None]:
-        """Publication time per document as Whoosh's sortable long (None when unknown)."""
+        """Publication time per document as a sortable integer (None when unknown)."""
         if self._published is None:
-            cr = self._reader.column_reader("published", translate=False)
-            default = self._ix.schema["published"].column_type.default_value()
-            self._published = [None if v == default else v for v in cr]
+            self._published = self._column("published")
         return self._published
+
+    def quality(self) -> list[int | None]:
+        """Quality per document as a sortable integer (None when unknown)."""
+        if self._quality is None:
+            self._quality = self._column("quality")
+        return self._quality
+
+    def _column(self, field: str) -> list[int | None]:
+        cr = self._reader.column_reader(field, translate=False)
+        default = self._ix.schema[field].column_type.default_value()
+        return [None if v == default else v for v in cr]
 
     @staticmethod
     def time_key(dt: datetime) -> int:

@@ -1,0 +1,40 @@
+"""clipsearch: fast, typo-tolerant, faceted full-text search for folders of news clips.
+
+from clipsearch import open_index, update_index
+update_index(["clips/"], "index/")
+with open_index("index/") as idx:
+    result = idx.search("facial recognition", topics=["AI"], limit=5)
+"""
+
+from clipsearch.clip import Clip, ClipError, Related, read_clip
+from clipsearch.errors import (
+    ClipsearchError,
+    IndexIncompatibleError,
+    IndexLockedError,
+    IndexMissingError,
+    QueryError,
+)
+from clipsearch.query import ClipIndex, Hit, SearchResult, default_index_dir, open_index
+from clipsearch.sync import Skipped, UpdateReport, update_index
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Clip",
+    "ClipError",
+    "ClipIndex",
+    "ClipsearchError",
+    "Hit",
+    "IndexIncompatibleError",
+    "IndexLockedError",
+    "IndexMissingError",
+    "QueryError",
+    "Related",
+    "SearchResult",
+    "Skipped",
+    "UpdateReport",
+    "default_index_dir",
+    "open_index",
+    "read_clip",
+    "update_index",
+]

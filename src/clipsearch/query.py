@@ -1,0 +1,385 @@
+"""The query layer: what a search means, on top of the index.
+
+`ClipIndex.search` turns a user query plus options into ranked hits, exact facet
+counts over all matches, and the typo corrections it applied.  Ranking for short
+keyword queries is tiered: clips that contain every word (or its correction)
+come before clips that contain only some; long natural-language queries are
+ranked by plain BM25F over all their words.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from clipsearch import facets as facetlib
+from clipsearch import index as store
+from clipsearch.errors import QueryError
+from clipsearch.fuzzy import TypoIndex
+
+SORTS = ("relevance", "date", "quality")
+#: Plain queries of at most this many words rank clips with all words first.
+TIERED_MAX_WORDS = 5
+#: Weight of a typo correction relative to the typed word (below 1: exact wins).
+CORRECTION_WEIGHT = 0.6
+#: A known word is also searched as its correction when the correction occurs in
+#: this many times more clips ("teh" is a real word somewhere; "the" is meant).
+RARER_FACTOR = 20
+#: At most this many typed words are corrected per query (bounds the work).
+MAX_CORRECTED_WORDS = 8
+#: "Did you mean" is offered when the query finds fewer clips than this...
+FEW_HITS = 3
+#: ...and the corrected query finds this many times more.
+MUCH_MORE = 5
+
+
+def default_index_dir() -> str:
+    """`$CLIPSEARCH_INDEX`, else `index/` in the current directory."""
+    return os.environ.get("CLIPSEARCH_INDEX") or os.path.join(os.getcwd(), "index")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked clip."""
+
+    id: str
+    score: float
+    title: str
+    excerpt: str
+    url: str
+    provider: str
+    topics: tuple[str, ...]
+    published: datetime | None
+    path: str
+    quality: int | None = None
+    highlights: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "score": round(self.score, 4),
+            "title": self.title,
+            "excerpt": self.excerpt,
+            "url": self.url,
+            "provider": self.provider,
+            "topics": list(self.topics),
+            "published": iso_utc(self.published),
+            "path": self.path,
+            "highlights": self.highlights,
+        }
+
+
+@dataclass
+class SearchResult:
+    """A page of hits with the total, facet counts over every match, and corrections."""
+
+    query: str
+    total: int
+    offset: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+    corrections: dict[str, str]
+    facet_other: dict[str, int] = field(default_factory=dict)
+    suggestion: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented `search --json` contract."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "offset": self.offset,
+            "hits": [h.to_dict() for h in self.hits],
+            "facets": self.facets,
+            "corrections": self.corrections,
+        }
+
+
+def iso_utc(dt: datetime | None) -> str | None:
+    return None if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ClipIndex:
+    """An opened index: open once, search many times.  Per-document facet arrays and
+    the typo index are built on first use and kept for the life of the object;
+    `refresh()` picks up commits made since."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None):
+        self.path = os.path.abspath(os.fspath(path)) if path else default_index_dir()
+        self._snap = store.Snapshot(self.path)
+        self._typos: TypoIndex | None = None
+
+    # -- lifecycle
+    def close(self) -> None:
+        self._snap.close()
+
+    def __enter__(self) -> ClipIndex:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def refresh(self) -> bool:
+        """Reopen on the latest commit if the index changed; True when it did."""
+        if self._snap.is_current():
+            return False
+        old = self._snap
+        self._snap = store.Snapshot(self.path)
+        self._typos = None
+        old.close()
+        return True
+
+    def __len__(self) -> int:
+        return self._snap.doc_count
+
+    # -- searching
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        topics: Sequence[str] = (),
+        providers: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sort: str = "relevance",
+        exact: bool = False,
+        facets: bool = True,
+        facet_limit: int | None = 10,
+    ) -> SearchResult:
+        """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*).
+
+        `topics`/`providers`: OR inside a facet, AND across facets; values are matched
+        case-insensitively, then fuzzily.  Facet counts are exact over all matches and
+        disjunctive: a facet's own filter is left out of its counts."""
+        if limit < 0 or offset < 0:
+            raise QueryError("--limit and --offset must not be negative")
+        if sort not in SORTS:
+            raise QueryError(f"--sort {sort!r}: choose one of {', '.join(SORTS)}")
+        if len(query) > store.MAX_QUERY_CHARS:
+            raise QueryError(f"query is {len(query):,} characters; the limit is 2,000")
+        if since and until and since > until:
+            raise QueryError("--since is after --until")
+        snap = self._snap
+        text = "".join(ch if ch.isprintable() else " " for ch in query).strip()
+
+        # Filters: one document set per facet, so each facet's counts can drop its own.
+        filters: dict[str, set[int]] = {}
+        selected: dict[str, list[int]] = {}
+        for name, wanted in (("topic", topics), ("provider", providers)):
+            if wanted:
+                col = snap.facet(name)
+                ids = sorted({k for w in wanted for k in facetlib.resolve(name, w, col.values)})
+                selected[name] = ids
+                filters[name] = facetlib.docs_with(ids, col.postings)
+        if since or until:
+            filters["date"] = snap.docs_between(since, until)
+
+        corrections: dict[str, str] = {}
+        if text:
+            parsed = snap.parse(text)
+            alternatives = {} if exact else self._corrections(parsed.words, corrections)
+            any_q = parsed.compile(alternatives)
+            matched = snap.match(any_q)
+            tiered = (
+                sort == "relevance"
+                and parsed.is_plain
+                and 1 < len(parsed.words) <= TIERED_MAX_WORDS
+            )
+            all_q = parsed.compile(alternatives, require_all=True) if tiered else None
+        else:  # no words: every clip, newest first unless asked otherwise
+            parsed, any_q, all_q, tiered = None, None, None, False
+            matched = snap.live_docs()
+            if sort == "relevance":
+                sort = "date"
+
+        hits_set = _intersect(matched, filters.values())
+        total = len(hits_set)
+        page = self._page(any_q, all_q, hits_set, offset + limit, sort)[offset:]
+        hits = [self._hit(d, s, any_q) for d, s in page]
+
+        facet_counts: dict[str, dict[str, int]] = {}
+        facet_other: dict[str, int] = {}
+        if facets:
+            for name in store.FACET_FIELDS:
+                col = snap.facet(name)
+                others = [s for k, s in filters.items() if k != name]
+                base = hits_set if name not in filters else _intersect(matched, others)
+                fc = facetlib.top_counts(
+                    facetlib.count(base, col.docs), col.values, facet_limit, selected.get(name, ())
+                )
+                facet_counts[name] = fc.counts
+                facet_other[name] = fc.other_values
+
+        suggestion = None
+        if parsed is not None and total < FEW_HITS:
+            suggestion = self._did_you_mean(parsed, text, total, filters.values())
+        return SearchResult(
+            query=query,
+            total=total,
+            offset=offset,
+            hits=hits,
+            facets=facet_counts,
+            corrections=corrections,
+            facet_other=facet_other,
+            suggestion=suggestion,
+        )
+
+    def facet_values(
+        self, field: str, query: str = "", *, exact: bool = False
+    ) -> list[tuple[str, int]]:
+        """Every value of a facet with its count, over the whole index or a query's matches."""
+        if field not in store.FACET_FIELDS:
+            raise QueryError(f"unknown facet {field!r}; facets: {', '.join(store.FACET_FIELDS)}")
+        res = self.search(query, limit=0, exact=exact, facet_limit=None)
+        return sorted(res.facets[field].items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def get(self, clip_id: str) -> dict[str, Any] | None:
+        """The stored fields of one clip, or None."""
+        d = self._snap.docnum_of(clip_id)
+        if d is None:
+            return None
+        stored = dict(self._snap.stored(d))
+        stored.pop("stat", None)
+        if isinstance(stored.get("published"), datetime):
+            stored["published"] = iso_utc(stored["published"])
+        return stored
+
+    def stats(self, top: int = 10) -> dict[str, Any]:
+        """Clip count, size, last update, and the most frequent topics and providers."""
+        res = self.search("", limit=0, facet_limit=top)
+        return {
+            "index": self.path,
+            "clips": len(self),
+            "size_bytes": self._snap.size_bytes(),
+            "last_update": datetime.fromtimestamp(self._snap.last_modified(), UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            ),
+            "topics": res.facets["topic"],
+            "providers": res.facets["provider"],
+            "distinct_topics": len(self._snap.facet("topic").values),
+            "distinct_providers": len(self._snap.facet("provider").values),
+        }
+
+    # -- internals
+    def _typo_index(self) -> TypoIndex:
+        if self._typos is None:
+            self._typos = TypoIndex(self._snap.words())
+        return self._typos
+
+    def _corrections(
+        self, words: Iterable[str], report: dict[str, str]
+    ) -> dict[str, list[tuple[str, float]]]:
+        """Alternatives for unknown (or much rarer than a neighbour) typed words."""
+        snap = self._snap
+        out: dict[str, list[tuple[str, float]]] = {}
+        for word in list(words)[:MAX_CORRECTED_WORDS]:
+            if not word.isalpha():
+                continue  # numbers, years, codes, anything with digits: never corrected
+            df = snap.term_df(word)
+            if df and df >= 50:
+                continue
+            typos = self._typo_index()
+            for cand in typos.candidates(word, limit=3):
+                cdf = snap.term_df(cand.word)
+                if cdf == 0 or (df and cdf < RARER_FACTOR * df):
+                    continue
+                if snap.analyze(cand.word) == snap.analyze(word):
+                    continue  # same stem: the typed word already finds it
+                out[word] = [(cand.word, CORRECTION_WEIGHT)]
+                report[word] = cand.word
+                break
+        return out
+
+    def _page(
+        self,
+        any_q: store.Compiled | None,
+        all_q: store.Compiled | None,
+        allowed: set[int],
+        n: int,
+        sort: str,
+    ) -> list[tuple[int, float]]:
+        snap = self._snap
+        if n <= 0 or not allowed:
+            return []
+        if any_q is None:  # match-all listing
+            return _by_column(snap, allowed, n, sort)
+        if all_q is None:
+            return snap.top(any_q, n, allow=allowed, sort=sort)
+        with_all = snap.match(all_q) & allowed
+        first = snap.top(any_q, n, allow=with_all) if with_all else []
+        if len(first) < n and len(with_all) < len(allowed):
+            first += snap.top(any_q, n - len(first), allow=allowed - with_all)
+        return first
+
+    def _hit(self, docnum: int, score: float, q: store.Compiled | None) -> Hit:
+        f = self._snap.stored(docnum)
+        highlights: dict[str, str] = {}
+        if q is not None:
+            for name in ("title", "excerpt", "body", "related"):
+                snippet = self._snap.highlight(q, f.get(name) or "")
+                if snippet:
+                    highlights[name] = snippet
+        return Hit(
+            id=f["id"],
+            score=score,
+            title=f.get("title") or "",
+            excerpt=f.get("excerpt") or "",
+            url=f.get("url") or "",
+            provider=f.get("provider") or "",
+            topics=tuple(f.get("topics") or ()),
+            published=f.get("published"),
+            path=f.get("path") or "",
+            quality=f.get("quality"),
+            highlights=highlights,
+        )
+
+    def _did_you_mean(
+        self, parsed: store.ParsedQuery, text: str, total: int, filters: Iterable[set[int]]
+    ) -> str | None:
+        """A corrected query that finds much more, ignoring the 'known word' rule."""
+        typos = self._typo_index()
+        fixed: dict[str, str] = {}
+        for word in parsed.words[:MAX_CORRECTED_WORDS]:
+            if not word.isalpha():
+                continue
+            df = self._snap.term_df(word)
+            best = None
+            for cand in typos.candidates(word, limit=3):
+                cdf = self._snap.term_df(cand.word)
+                if cdf > max(df, 0) and (best is None or cdf > best[1]):
+                    best = (cand.word, cdf)
+                    break
+            if best:
+                fixed[word] = best[0]
+        if not fixed:
+            return None
+        alts = {w: [(c, 1.0)] for w, c in fixed.items()}
+        probe = parsed.compile(alts)
+        found = len(_intersect(self._snap.match(probe), filters))
+        if found < max(1, MUCH_MORE * total) or found <= total:
+            return None
+        return " ".join(fixed.get(w.lower(), w) for w in text.split())
+
+
+def open_index(path: str | os.PathLike[str] | None = None) -> ClipIndex:
+    """Open the index at `path` (default: `$CLIPSEARCH_INDEX` or ./index) for searching."""
+    return ClipIndex(path)
+
+
+def _intersect(base: set[int], others: Iterable[set[int]]) -> set[int]:
+    out = base
+    for s in others:
+        out = out & s
+    return out
+
+
+def _by_column(
+    snap: store.Snapshot, allowed: set[int], n: int, sort: str
+) -> list[tuple[int, float]]:
+    key = snap.quality() if sort == "quality" else snap.published()
+    ranked = sorted(allowed, key=lambda d: (key[d] is not None, key[d] or 0, -d), reverse=True)
+    return [(d, 0.0) for d in ranked[:n]]
