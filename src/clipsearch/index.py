@@ -124,7 +124,7 @@ def _schema() -> fields.Schema:
         topics=fields.STORED(),
         provider=fields.ID(stored=True),
         domain=fields.ID(stored=True),
-        url=fields.STORED(),
+        url=fields.ID(stored=True),
         category=fields.STORED(),
         published=fields.DATETIME(stored=True, sortable=True),
         quality=fields.NUMERIC(int, bits=64, stored=True, sortable=True),
