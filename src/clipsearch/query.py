@@ -179,26 +179,26 @@ class ClipIndex:
             filters["date"] = snap.docs_between(since, until)
 
         corrections: dict[str, str] = {}
+        parsed: store.ParsedQuery | None = None
+        any_q: store.Compiled | None = None
+        all_q: store.Compiled | None = None
         if text:
             parsed = snap.parse(text)
             alternatives = {} if exact else self._corrections(parsed.words, corrections)
             any_q = parsed.compile(alternatives)
-            matched = snap.match(any_q)
-            tiered = (
-                sort == "relevance"
-                and parsed.is_plain
-                and 1 < len(parsed.words) <= TIERED_MAX_WORDS
-            )
-            all_q = parsed.compile(alternatives, require_all=True) if tiered else None
+            scores = snap.scores(any_q)
+            n_words = len(parsed.words)
+            if sort == "relevance" and parsed.is_plain and 1 < n_words <= TIERED_MAX_WORDS:
+                all_q = parsed.compile(alternatives, require_all=True)
         else:  # no words: every clip, newest first unless asked otherwise
-            parsed, any_q, all_q, tiered = None, None, None, False
-            matched = snap.live_docs()
+            scores = dict.fromkeys(snap.live_docs(), 0.0)
             if sort == "relevance":
                 sort = "date"
+        matched = scores.keys()
 
-        hits_set = _intersect(matched, filters.values())
-        total = len(hits_set)
-        page = self._page(any_q, all_q, hits_set, offset + limit, sort)[offset:]
+        hits_set = _intersect(matched, filters.values()) if filters else None
+        total = len(scores) if hits_set is None else len(hits_set)
+        page = self._page(scores, all_q, hits_set, offset + limit, sort)[offset:]
         hits = [self._hit(d, s, any_q) for d, s in page]
 
         facet_counts: dict[str, dict[str, int]] = {}
@@ -207,7 +207,9 @@ class ClipIndex:
             for name in store.FACET_FIELDS:
                 col = snap.facet(name)
                 others = [s for k, s in filters.items() if k != name]
-                base = hits_set if name not in filters else _intersect(matched, others)
+                base = _intersect(matched, others) if others else matched
+                if name not in filters and hits_set is not None:
+                    base = hits_set
                 fc = facetlib.top_counts(
                     facetlib.count(base, col.docs), col.values, facet_limit, selected.get(name, ())
                 )
@@ -296,23 +298,23 @@ class ClipIndex:
 
     def _page(
         self,
-        any_q: store.Compiled | None,
+        scores: dict[int, float],
         all_q: store.Compiled | None,
-        allowed: set[int],
+        allowed: set[int] | None,
         n: int,
         sort: str,
     ) -> list[tuple[int, float]]:
+        """The first `n` hits: by score (tiered when `all_q` is given), date or quality."""
         snap = self._snap
-        if n <= 0 or not allowed:
-            return []
-        if any_q is None:  # match-all listing
-            return _by_column(snap, allowed, n, sort)
         if all_q is None:
-            return snap.top(any_q, n, allow=allowed, sort=sort)
-        with_all = snap.match(all_q) & allowed
-        first = snap.top(any_q, n, allow=with_all) if with_all else []
-        if len(first) < n and len(with_all) < len(allowed):
-            first += snap.top(any_q, n - len(first), allow=allowed - with_all)
+            return snap.top(scores, n, allow=allowed, sort=sort)
+        with_all = snap.match(all_q)
+        if allowed is not None:
+            with_all &= allowed
+        first = snap.top(scores, n, allow=with_all)
+        if len(first) < n:
+            rest = (allowed if allowed is not None else scores.keys()) - with_all
+            first += snap.top(scores, n - len(first), allow=rest)
         return first
 
     def _hit(self, docnum: int, score: float, q: store.Compiled | None) -> Hit:
@@ -370,16 +372,8 @@ def open_index(path: str | os.PathLike[str] | None = None) -> ClipIndex:
     return ClipIndex(path)
 
 
-def _intersect(base: set[int], others: Iterable[set[int]]) -> set[int]:
-    out = base
+def _intersect(base: Iterable[int], others: Iterable[set[int]]) -> set[int]:
+    out = set(base)
     for s in others:
-        out = out & s
+        out &= s
     return out
-
-
-def _by_column(
-    snap: store.Snapshot, allowed: set[int], n: int, sort: str
-) -> list[tuple[int, float]]:
-    key = snap.quality() if sort == "quality" else snap.published()
-    ranked = sorted(allowed, key=lambda d: (key[d] is not None, key[d] or 0, -d), reverse=True)
-    return [(d, 0.0) for d in ranked[:n]]
