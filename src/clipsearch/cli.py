@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -48,9 +48,13 @@ def _open(index_dir: str | None) -> ClipIndex:
 
 
 class _Date(click.ParamType):
-    """A date or date-time; a naive one is taken as UTC."""
+    """A date or date-time; a naive one is taken as UTC.  With `end_of_day`, a bare
+    date means the end of that day (so `--until 2022-03-31` includes March 31)."""
 
     name = "DATE"
+
+    def __init__(self, end_of_day: bool = False):
+        self.end_of_day = end_of_day
 
     def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
         if isinstance(value, datetime):
@@ -64,6 +68,8 @@ class _Date(click.ParamType):
             self.fail(f"{value!r} is not a date like 2022-03-01 or 2022-03-01T12:00Z", param, ctx)
         if dt.tzinfo is not None:
             dt = dt.astimezone(UTC).replace(tzinfo=None)
+        if self.end_of_day and len(text) == 10:
+            dt = dt + timedelta(days=1) - timedelta(microseconds=1)
         return dt
 
 
@@ -167,7 +173,7 @@ def index_cmd(
     help="Only clips from this provider (repeat: any of them). Fuzzy.",
 )
 @click.option("--since", type=_Date(), help="Published on or after (UTC).")
-@click.option("--until", type=_Date(), help="Published on or before (UTC).")
+@click.option("--until", type=_Date(end_of_day=True), help="Published on or before (UTC).")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
 @click.option("--exact", is_flag=True, help="No typo tolerance.")
 @click.option("--facet-limit", default=10, show_default=True, type=click.IntRange(min=0))

@@ -44,7 +44,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 
 #: Typed words this long get one edit (Meilisearch: 5; Typesense: 4).
-ONE_EDIT_FROM = 5
+ONE_EDIT_FROM = 4
 #: Typed words this long get two edits (Meilisearch: 9; Typesense: 7).
 TWO_EDITS_FROM = 9
 #: Extra cost of a candidate whose first letter differs from the typed word's:

@@ -114,6 +114,18 @@ def _patch_whoosh() -> None:
 _patch_whoosh()
 
 
+_VALUE_SEP = "\x1f"  # between facet values of one clip: never inside a topic
+
+
+class _FacetValues(fields.KEYWORD):
+    """Several exact values per clip, case kept, separated by _VALUE_SEP (so a topic
+    may contain commas and spaces)."""
+
+    def __init__(self) -> None:
+        super().__init__(lowercase=False, scorable=False)
+        self.analyzer = RegexTokenizer(r"[^\x1f]+")
+
+
 def _schema() -> fields.Schema:
     ana = text_analyzer()
     return fields.Schema(
@@ -124,7 +136,7 @@ def _schema() -> fields.Schema:
         excerpt=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["excerpt"]),
         body=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["body"]),
         related=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["related"]),
-        topic=fields.KEYWORD(commas=True, lowercase=False, scorable=False),
+        topic=_FacetValues(),
         topics=fields.STORED(),
         provider=fields.ID(stored=True),
         domain=fields.ID(stored=True),
@@ -146,14 +158,18 @@ def _document(clip: Clip, stat: str) -> dict[str, Any]:
         "excerpt": clip.excerpt,
         "body": clip.body,
         "related": related,
-        "topic": ",".join(t.replace(",", " ") for t in clip.topics),
+        "topic": _VALUE_SEP.join(clip.topics),
         "topics": list(clip.topics),
-        "provider": clip.provider,
-        "domain": clip.provider_domain,
-        "url": clip.url,
         "category": clip.category,
         "heat": clip.heat,
     }
+    for name, value in (
+        ("provider", clip.provider),
+        ("domain", clip.provider_domain),
+        ("url", clip.url),
+    ):
+        if value:  # an empty value would become a facet value "" and match url:""
+            doc[name] = value
     if clip.published is not None:
         doc["published"] = clip.published
     if clip.quality is not None:
@@ -526,9 +542,14 @@ class Snapshot:
         """Documents whose searchable text contains `word` (after analysis), at most:
         the largest per-field frequency."""
         best = 0
+        deletions = self._reader.has_deletions()
         for token in self.analyze(word):
             for f in TEXT_FIELDS:
-                best = max(best, self._reader.doc_frequency(f, token))
+                if deletions:  # Whoosh's frequencies count deleted clips until a merge
+                    n = len(self._term(f, token).keys() & self.live_docs())
+                else:
+                    n = self._reader.doc_frequency(f, token)
+                best = max(best, n)
         return best
 
     def analyze(self, text: str) -> list[str]:
@@ -538,7 +559,7 @@ class Snapshot:
     def parse(self, text: str) -> ParsedQuery:
         """Parse user query syntax; plain words stay correctable, everything else is kept."""
         try:
-            q = self._parser.parse(text)
+            q = _protect_quoted(self._parser.parse(text, normalize=False)).normalize()
         except Exception as exc:
             raise QueryError(f"cannot parse query {text!r}: {exc}") from None
         return ParsedQuery(q, self)
@@ -586,7 +607,7 @@ class Snapshot:
     def _docs(self, q: Any) -> set[int]:
         if isinstance(q, query.Term):
             return set(self._term(q.fieldname, q.text))
-        if isinstance(q, query.Or):
+        if isinstance(q, query.Or | query.DisjunctionMax):
             out: set[int] = set()
             for child in q.subqueries:
                 if isinstance(child, query.Term):
@@ -619,6 +640,13 @@ class Snapshot:
     def _score(self, q: Any) -> dict[int, float]:
         if isinstance(q, query.Term):
             return self._term_scores(q.fieldname, q.text, q.boost)
+        if isinstance(q, query.DisjunctionMax):
+            best: dict[int, float] = {}
+            for child in q.subqueries:
+                for d, v in self._score(child).items():
+                    if v > best.get(d, 0.0):
+                        best[d] = v
+            return _boosted(best, q.boost)
         if isinstance(q, query.Or):
             out: dict[int, float] = {}
             for child in q.subqueries:
@@ -787,7 +815,7 @@ class ParsedQuery:
         self.is_plain = _is_plain(q)
 
     def _collect(self, q: Any) -> None:
-        if isinstance(q, query.Term) and q.fieldname is None:
+        if _is_word(q):
             word = str(q.text)
             if word.lower() not in self.words:
                 self.words.append(word.lower())
@@ -813,6 +841,10 @@ class ParsedQuery:
     # -- rewriting
     def _rewrite(self, q: Any, alts: Mapping[str, Sequence[tuple[str, float]]]) -> Any:
         snap = self._snap
+        if isinstance(q, _Quoted):
+            if q.fieldname is None:
+                return _word_query(snap, str(q.text))
+            return _field_term(snap, q.fieldname, str(q.text), q.boost)
         if isinstance(q, query.Term):
             if q.fieldname is None:
                 word = str(q.text)
@@ -822,14 +854,15 @@ class ParsedQuery:
                 group = [g for g in group if g is not query.NullQuery]
                 if not group:
                     return query.NullQuery
-                return group[0] if len(group) == 1 else query.Or(group)
+                # A word and its corrections count once: the best of them, not the sum.
+                return group[0] if len(group) == 1 else query.DisjunctionMax(group)
             return _field_term(snap, q.fieldname, str(q.text), q.boost)
         if isinstance(q, query.Phrase):
-            fields_ = _TEXT_SEARCH_FIELDS if q.fieldname is None else (q.fieldname,)
-            return query.Or(
-                [_phrase(snap, f, " ".join(q.words)) for f in fields_ if f in TEXT_FIELDS]
-                or [query.NullQuery]
-            )
+            if q.fieldname is None:  # unfielded words arrive raw: analyse them per field
+                return query.Or([_phrase(snap, f, " ".join(q.words)) for f in _TEXT_SEARCH_FIELDS])
+            if q.fieldname in TEXT_FIELDS:  # the parser analysed them with the field's analyzer
+                return query.Phrase(q.fieldname, q.words, boost=q.boost)
+            return _field_term(snap, q.fieldname, " ".join(q.words), q.boost)
         if isinstance(q, query.Prefix | query.Wildcard):
             return _expansion(snap, q)
         if isinstance(q, query.Not):
@@ -851,12 +884,31 @@ class ParsedQuery:
         raise QueryError(f"unsupported query construct: {q!r}")
 
 
+class _Quoted(query.Term):
+    """A single word the user put in quotes: searched as typed, never corrected.
+    (Whoosh would normalise the one-word phrase into a plain, correctable term.)"""
+
+
+def _protect_quoted(q: Any) -> Any:
+    if isinstance(q, query.Phrase) and len(q.words) == 1:
+        return _Quoted(q.fieldname, q.words[0], boost=q.boost)
+    if isinstance(q, query.compound.CompoundQuery):
+        q.subqueries = [_protect_quoted(c) for c in q.subqueries]
+    elif isinstance(q, query.Not):
+        q.query = _protect_quoted(q.query)
+    elif isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
+        q.a, q.b = _protect_quoted(q.a), _protect_quoted(q.b)
+    return q
+
+
+def _is_word(q: Any) -> bool:
+    return isinstance(q, query.Term) and not isinstance(q, _Quoted) and q.fieldname is None
+
+
 def _is_plain(q: Any) -> bool:
-    if isinstance(q, query.Term):
-        return q.fieldname is None
     if isinstance(q, query.Or):
-        return all(isinstance(c, query.Term) and c.fieldname is None for c in q.subqueries)
-    return False
+        return all(_is_word(c) for c in q.subqueries)
+    return _is_word(q)
 
 
 def _word_query(snap: Snapshot, word: str, weight: float = 1.0) -> Any:
@@ -888,7 +940,7 @@ def _field_term(snap: Snapshot, field: str, text: str, boost: float = 1.0) -> An
         spellings = [v for v in _spellings(snap, field) if v.casefold() == want]
         return query.Or([query.Term(field, v, boost=boost) for v in spellings] or [query.NullQuery])
     if field in TEXT_FIELDS:
-        return _phrase(snap, field, text)
+        return query.Term(field, text, boost=boost)  # already analysed by the parser
     if field in _EXACT_FIELDS or field in schema.names():
         if field == "domain":
             text = text.lower()

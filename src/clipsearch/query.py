@@ -23,11 +23,19 @@ from clipsearch.fuzzy import TypoIndex
 SORTS = ("relevance", "date", "quality")
 #: Plain queries of at most this many words rank clips with all words first.
 TIERED_MAX_WORDS = 5
-#: Weight of a typo correction relative to the typed word (below 1: exact wins).
+#: Weight of a correction of a word that exists in the index (below 1: exact wins).
 CORRECTION_WEIGHT = 0.6
-#: A known word is also searched as its correction when the correction occurs in
-#: this many times more clips ("teh" is a real word somewhere; "the" is meant).
-RARER_FACTOR = 20
+#: Weight of a correction of a word found nowhere: no exact match competes with it,
+#: so it keeps nearly its full weight against the query's other words.
+UNKNOWN_WORD_WEIGHT = 0.9
+#: A typo can be several words ("loked": looked, loved, locked): search up to this
+#: many of the closest; the query's other words pick the right one.
+MAX_ALTERNATIVES = 3
+#: A known word that occurs in at most RARE_DF clips is also searched as its
+#: correction when that occurs in RARER_FACTOR times more clips (a typo that
+#: happens to exist somewhere, like "recieve" in one scraped clip).
+RARE_DF = 50
+RARER_FACTOR = 10
 #: At most this many typed words are corrected per query (bounds the work).
 MAX_CORRECTED_WORDS = 8
 #: "Did you mean" is offered when the query finds fewer clips than this...
@@ -279,21 +287,29 @@ class ClipIndex:
         snap = self._snap
         out: dict[str, list[tuple[str, float]]] = {}
         for word in list(words)[:MAX_CORRECTED_WORDS]:
-            if not word.isalpha():
-                continue  # numbers, years, codes, anything with digits: never corrected
+            if not word.isalpha() or not snap.analyze(word):
+                continue  # numbers, years, codes, stop words: never corrected
             df = snap.term_df(word)
-            if df and df >= 50:
+            if df > RARE_DF:
                 continue
-            typos = self._typo_index()
-            for cand in typos.candidates(word, limit=3):
+            weight = CORRECTION_WEIGHT if df else UNKNOWN_WORD_WEIGHT
+            alts: list[tuple[str, float]] = []
+            best_edits = None
+            for cand in self._typo_index().candidates(word, limit=MAX_ALTERNATIVES + 2):
+                if best_edits is not None and cand.edits > best_edits:
+                    break  # only the closest candidates: one more edit is another word
                 cdf = snap.term_df(cand.word)
                 if cdf == 0 or (df and cdf < RARER_FACTOR * df):
                     continue
                 if snap.analyze(cand.word) == snap.analyze(word):
                     continue  # same stem: the typed word already finds it
-                out[word] = [(cand.word, CORRECTION_WEIGHT)]
-                report[word] = cand.word
-                break
+                best_edits = cand.edits
+                alts.append((cand.word, weight))
+                if len(alts) == MAX_ALTERNATIVES:
+                    break
+            if alts:
+                out[word] = alts
+                report[word] = alts[0][0]
         return out
 
     def _page(
@@ -346,7 +362,7 @@ class ClipIndex:
         typos = self._typo_index()
         fixed: dict[str, str] = {}
         for word in parsed.words[:MAX_CORRECTED_WORDS]:
-            if not word.isalpha():
+            if not word.isalpha() or not self._snap.analyze(word):
                 continue
             df = self._snap.term_df(word)
             best = None
