@@ -1,0 +1,462 @@
+"""Incremental indexing (sync.update_index): add, change, delete, skip, rebuild,
+duplicate ids, several roots, files that go bad."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import SEED, SEED_ID, write_clip
+
+from clipsearch import open_index, update_index
+from clipsearch.sync import StrictStop
+
+T0 = 1_600_000_000 * 10**9  # a fixed mtime (ns) to start from
+
+
+MARK = "syncdesk"  # a word in every clip these tests write, to list them all
+
+
+def put(path: Path, **kwargs) -> Path:
+    kwargs.setdefault("excerpt", f"Filed by the {MARK}.")
+    return write_clip(path, **kwargs)
+
+
+def titles(index: Path, query: str = MARK) -> list[str]:
+    with open_index(index) as idx:
+        return [h.title for h in idx.search(query, limit=100, exact=True).hits]
+
+
+def ids(index: Path) -> set[str]:
+    with open_index(index) as idx:
+        return {h.id for h in idx.search(MARK, limit=1000).hits}
+
+
+def paths(index: Path) -> set[str]:
+    with open_index(index) as idx:
+        return {h.path for h in idx.search(MARK, limit=1000).hits}
+
+
+def count(index: Path) -> int:
+    with open_index(index) as idx:
+        return len(idx)
+
+
+def five(root: Path) -> list[Path]:
+    names = ["alpha", "bravo", "charlie", "delta", "echo"]
+    return [
+        put(
+            root / f"{n}.md",
+            title=f"{n.capitalize()} harbour report",
+            webUrl=f"https://example.org/{n}",
+            mtime_ns=T0,
+        )
+        for n in names
+    ]
+
+
+def bump(path: Path, seconds: int = 10) -> None:
+    ns = path.stat().st_mtime_ns + seconds * 10**9
+    os.utime(path, ns=(ns, ns))
+
+
+# --------------------------------------------------------------------------- add / skip
+
+
+def test_first_run_adds_everything(tmp_path):
+    files = five(tmp_path / "clips")
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert (report.added, report.updated, report.removed, report.unchanged) == (5, 0, 0, 0)
+    assert report.ok and report.skipped == [] and report.rebuilt
+    assert report.summary().startswith(
+        "5 added, 0 updated, 0 removed, 0 unchanged, 0 skipped with errors in "
+    )
+    assert paths(tmp_path / "index") == {str(f) for f in files}
+
+
+def test_second_run_skips_unchanged_files(tmp_path):
+    five(tmp_path / "clips")
+    update_index([tmp_path / "clips"], tmp_path / "index")
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert (report.added, report.updated, report.removed, report.unchanged) == (0, 0, 0, 5)
+    assert not report.rebuilt
+    assert count(tmp_path / "index") == 5
+
+
+def test_unchanged_means_same_size_and_mtime(tmp_path):
+    """The skip is a stat check: a same-size edit that keeps the mtime is not read."""
+    files = five(tmp_path / "clips")
+    update_index([tmp_path / "clips"], tmp_path / "index")
+    files[0].write_text(files[0].read_text().replace("Alpha", "Omega"))
+    os.utime(files[0], ns=(T0, T0))
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert report.unchanged == 5 and report.updated == 0
+    assert titles(tmp_path / "index", "alpha") == ["Alpha harbour report"]
+
+
+def test_new_file_is_added(tmp_path):
+    five(tmp_path / "clips")
+    update_index([tmp_path / "clips"], tmp_path / "index")
+    put(tmp_path / "clips" / "sub" / "foxtrot.md", title="Foxtrot lighthouse news")
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert (report.added, report.updated, report.removed, report.unchanged) == (1, 0, 0, 5)
+    assert titles(tmp_path / "index", "lighthouse") == ["Foxtrot lighthouse news"]
+
+
+# --------------------------------------------------------------------------- change
+
+
+def test_changed_file_is_reindexed_and_old_title_gone(tmp_path):
+    files = five(tmp_path / "clips")
+    update_index([tmp_path / "clips"], tmp_path / "index")
+    assert titles(tmp_path / "index", "bravo") == ["Bravo harbour report"]
+
+    put(files[1], title="Zanzibar spice market reopens", webUrl="https://example.org/bravo")
+    bump(files[1])
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert (report.added, report.updated, report.removed, report.unchanged) == (0, 1, 0, 4)
+    assert titles(tmp_path / "index", "bravo") == []
+    assert titles(tmp_path / "index", "zanzibar") == ["Zanzibar spice market reopens"]
+    assert count(tmp_path / "index") == 5
+
+
+def test_changed_file_with_a_new_id_replaces_the_old_document(tmp_path):
+    files = five(tmp_path / "clips")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    old_ids = ids(index)
+    put(files[2], title="Charlie moved", webUrl="https://example.org/charlie-v2")
+    bump(files[2])
+    report = update_index([tmp_path / "clips"], index)
+    assert report.updated == 1
+    new_ids = ids(index)
+    assert len(new_ids) == 5
+    assert len(old_ids - new_ids) == 1
+    assert titles(index, "charlie") == ["Charlie moved"]
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_touching_n_files_reindexes_exactly_those(tmp_path, n):
+    files = five(tmp_path / "clips")
+    update_index([tmp_path / "clips"], tmp_path / "index")
+    for f in files[:n]:
+        os.utime(f, ns=(T0 + 5 * 10**9, T0 + 5 * 10**9))
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert (report.added, report.updated, report.removed, report.unchanged) == (0, n, 0, 5 - n)
+    assert count(tmp_path / "index") == 5
+    # ... and a further run is back to all unchanged.
+    again = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert (again.updated, again.unchanged) == (0, 5)
+
+
+# --------------------------------------------------------------------------- delete
+
+
+def test_deleted_file_is_removed(tmp_path):
+    files = five(tmp_path / "clips")
+    update_index([tmp_path / "clips"], tmp_path / "index")
+    files[3].unlink()
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert (report.added, report.updated, report.removed, report.unchanged) == (0, 0, 1, 4)
+    assert titles(tmp_path / "index", "delta") == []
+    assert str(files[3]) not in paths(tmp_path / "index")
+
+
+def test_deleted_folder_removes_its_files(tmp_path):
+    five(tmp_path / "clips" / "a")
+    put(tmp_path / "clips" / "b" / "x.md", title="Kept clip")
+    update_index([tmp_path / "clips"], tmp_path / "index")
+    shutil.rmtree(tmp_path / "clips" / "a")
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert report.removed == 5
+    assert titles(tmp_path / "index") == ["Kept clip"]
+
+
+def test_renamed_file_keeps_one_document(tmp_path):
+    files = five(tmp_path / "clips")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    target = tmp_path / "clips" / "renamed.md"
+    files[0].rename(target)
+    report = update_index([tmp_path / "clips"], index)
+    assert (report.added, report.removed) == (1, 1)
+    assert count(index) == 5
+    assert str(target) in paths(index)
+
+
+# --------------------------------------------------------------------------- rebuild
+
+
+def test_rebuild_starts_over(tmp_path):
+    five(tmp_path / "clips")
+    put(tmp_path / "other" / "z.md", title="Indexed from another root")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    update_index([tmp_path / "other"], index)
+    assert count(index) == 6
+    report = update_index([tmp_path / "clips"], index, rebuild=True)
+    assert report.rebuilt
+    assert (report.added, report.updated, report.removed, report.unchanged) == (5, 0, 0, 0)
+    assert count(index) == 5
+    assert titles(index, "another") == []
+
+
+def test_rebuild_refuses_a_folder_that_is_not_an_index(tmp_path):
+    five(tmp_path / "clips")
+    not_index = tmp_path / "notes"
+    not_index.mkdir()
+    (not_index / "todo.txt").write_text("precious")
+    from clipsearch import ClipsearchError
+
+    with pytest.raises(ClipsearchError):
+        update_index([tmp_path / "clips"], not_index)
+    assert (not_index / "todo.txt").read_text() == "precious"
+
+
+# --------------------------------------------------------------------------- duplicates
+
+
+def _dup(root: Path, rel: str, title: str) -> Path:
+    return put(root / rel, title=title, id="na-dup-1", mtime_ns=T0)
+
+
+def test_same_id_later_path_wins_and_is_reported(tmp_path):
+    root = tmp_path / "clips"
+    early = _dup(root, "a/clip.md", "Early path loses")
+    late = _dup(root, "b/clip.md", "Late path wins")
+    index = tmp_path / "index"
+    report = update_index([root], index)
+    assert count(index) == 1
+    assert titles(index) == ["Late path wins"]
+    assert report.added == 1
+    assert len(report.duplicates) == 1
+    assert "na-dup-1" in report.duplicates[0]
+    assert str(early) in report.duplicates[0] and str(late) in report.duplicates[0]
+    assert "duplicate id" in report.summary()
+
+    for _ in range(2):  # re-runs stay stable
+        again = update_index([root], index)
+        assert count(index) == 1
+        assert titles(index) == ["Late path wins"]
+        assert again.added == 0 and again.removed == 0 and again.updated == 0
+        assert again.ok
+
+
+def test_duplicate_added_later_with_an_earlier_path_loses(tmp_path):
+    root = tmp_path / "clips"
+    _dup(root, "b/clip.md", "Late path wins")
+    index = tmp_path / "index"
+    update_index([root], index)
+    _dup(root, "a/clip.md", "Early path loses")
+    report = update_index([root], index)
+    assert titles(index) == ["Late path wins"]
+    assert len(report.duplicates) == 1
+    assert report.added == 0
+
+
+def test_duplicate_added_later_with_a_later_path_wins(tmp_path):
+    root = tmp_path / "clips"
+    _dup(root, "a/clip.md", "Early path loses")
+    index = tmp_path / "index"
+    update_index([root], index)
+    _dup(root, "b/clip.md", "Late path wins")
+    update_index([root], index)
+    assert titles(index) == ["Late path wins"]
+    again = update_index([root], index)
+    assert titles(index) == ["Late path wins"]
+    assert count(index) == 1
+    assert again.added == 0 and again.removed == 0
+
+
+def test_deleting_the_winning_duplicate_brings_back_the_other(tmp_path):
+    root = tmp_path / "clips"
+    _dup(root, "a/clip.md", "Early path loses")
+    late = _dup(root, "b/clip.md", "Late path wins")
+    index = tmp_path / "index"
+    update_index([root], index)
+    late.unlink()
+    update_index([root], index)
+    assert titles(index) == ["Early path loses"]
+
+
+# --------------------------------------------------------------------------- several roots
+
+
+def test_files_from_another_root_are_not_removed(tmp_path):
+    # "clips2" starts with "clips": a prefix test on strings would remove it.
+    five(tmp_path / "clips")
+    put(tmp_path / "clips2" / "other.md", title="Second root lighthouse")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    update_index([tmp_path / "clips2"], index)
+    assert count(index) == 6
+    report = update_index([tmp_path / "clips"], index)
+    assert (report.removed, report.unchanged) == (0, 5)
+    assert titles(index, "lighthouse") == ["Second root lighthouse"]
+    report = update_index([tmp_path / "clips2"], index)
+    assert (report.removed, report.unchanged) == (0, 1)
+    assert count(index) == 6
+
+
+def test_several_roots_in_one_run(tmp_path):
+    five(tmp_path / "clips")
+    put(tmp_path / "more" / "x.md", title="More lighthouse")
+    index = tmp_path / "index"
+    report = update_index([tmp_path / "clips", tmp_path / "more"], index)
+    assert report.added == 6
+    (tmp_path / "more" / "x.md").unlink()
+    report = update_index([tmp_path / "clips", tmp_path / "more"], index)
+    assert (report.removed, report.unchanged) == (1, 5)
+
+
+def test_a_single_file_can_be_indexed(tmp_path):
+    five(tmp_path / "clips")
+    index = tmp_path / "index"
+    report = update_index([SEED], index)
+    assert report.added == 1
+    update_index([tmp_path / "clips"], index)
+    assert count(index) == 6
+    with open_index(index) as idx:
+        assert idx.get(SEED_ID)["path"] == str(SEED.resolve())
+    # Updating the folder leaves the file indexed on its own alone, and vice versa.
+    report = update_index([SEED], index)
+    assert (report.unchanged, report.removed) == (1, 0)
+    assert count(index) == 6
+
+
+def test_path_ids_survive_moving_the_folder(tmp_path):
+    root = tmp_path / "clips"
+    put(root / "sub" / "nourl.md", title="Clip without a URL")
+    index = tmp_path / "index"
+    update_index([root], index)
+    before = ids(index)
+    moved = tmp_path / "elsewhere" / "clips"
+    moved.parent.mkdir()
+    shutil.move(root, moved)
+    report = update_index([moved], index, rebuild=True)
+    assert report.added == 1
+    assert ids(index) == before
+
+
+# --------------------------------------------------------------------------- bad files
+
+
+def test_bad_file_is_skipped_and_the_rest_indexed(tmp_path):
+    five(tmp_path / "clips")
+    bad = tmp_path / "clips" / "bad.md"
+    bad.write_text("---\ntitle: Bad\nquality: lots\n---\n")
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert report.added == 5
+    assert not report.ok
+    assert [s.path for s in report.skipped] == [str(bad)]
+    assert "quality" in report.skipped[0].reason and "lots" in report.skipped[0].reason
+    assert "1 skipped with errors" in report.summary()
+
+
+def test_file_that_goes_bad_is_removed_and_reported(tmp_path):
+    files = five(tmp_path / "clips")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    files[4].write_text("---\ntitle: Echo harbour report\npublishedDateTime: soon\n---\n")
+    bump(files[4])
+    report = update_index([tmp_path / "clips"], index)
+    assert report.removed == 1
+    assert report.updated == 0
+    assert [s.path for s in report.skipped] == [str(files[4])]
+    assert "publishedDateTime" in report.skipped[0].reason
+    assert titles(index, "echo") == []
+    assert count(index) == 4
+    # Fixed again: it comes back.
+    put(files[4], title="Echo harbour report")
+    bump(files[4], 20)
+    report = update_index([tmp_path / "clips"], index)
+    assert report.added == 1 and report.ok
+    assert titles(index, "echo") == ["Echo harbour report"]
+
+
+def test_strict_stops_and_leaves_the_index_as_it_was(tmp_path):
+    files = five(tmp_path / "clips")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    put(tmp_path / "clips" / "new.md", title="New lighthouse")
+    files[0].write_text("---\ntitle: [broken\n---\n")
+    bump(files[0])
+    with pytest.raises(StrictStop):
+        update_index([tmp_path / "clips"], index, strict=True)
+    assert count(index) == 5
+    assert titles(index, "lighthouse") == []
+    assert titles(index, "alpha") == ["Alpha harbour report"]
+
+
+def test_warnings_are_collected(tmp_path):
+    put(tmp_path / "clips" / "w.md", title="Single topic", topics="AI")
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    assert report.ok
+    assert len(report.warnings) == 1 and "topics" in report.warnings[0]
+
+
+def test_missing_path_is_reported_not_fatal(tmp_path):
+    five(tmp_path / "clips")
+    report = update_index([tmp_path / "clips", tmp_path / "nope"], tmp_path / "index")
+    assert report.added == 5
+    assert [s.path for s in report.skipped] == [str(tmp_path / "nope")]
+
+
+def test_report_to_dict(tmp_path):
+    five(tmp_path / "clips")
+    report = update_index([tmp_path / "clips"], tmp_path / "index")
+    d = report.to_dict()
+    assert set(d) == {
+        "index",
+        "added",
+        "updated",
+        "removed",
+        "unchanged",
+        "skipped",
+        "duplicates",
+        "warnings",
+        "elapsed",
+        "rebuilt",
+    }
+    assert d["added"] == 5 and d["index"] == str(tmp_path / "index")
+
+
+# --------------------------------------------------------------------------- segments
+
+
+# Regression: found at f167717 (Whoosh's multi-segment column reader skips segments
+# without values), fixed in 61c6474 by reading columns per segment.
+def test_listing_after_adding_an_undated_clip_incrementally(tmp_path):
+    root = tmp_path / "clips"
+    for n in range(3):
+        put(root / f"d{n}.md", title=f"Dated {n}", date=f"2021-01-0{n + 1}", quality=n)
+    index = tmp_path / "index"
+    update_index([root], index)
+    put(root / "undated.md", title="Undated, no quality")
+    update_index([root], index)
+    with open_index(index) as idx:
+        listed = [h.title for h in idx.search("", limit=10).hits]
+        assert listed == ["Dated 2", "Dated 1", "Dated 0", "Undated, no quality"]
+        by_quality = [h.title for h in idx.search("", sort="quality").hits]
+        assert by_quality[-1] == "Undated, no quality"
+        assert idx.stats()["clips"] == 4
+
+
+def test_date_filter_after_segments_without_dates(tmp_path):
+    from datetime import datetime
+
+    root = tmp_path / "clips"
+    index = tmp_path / "index"
+    put(root / "a.md", title="January clip", date="2021-01-15")
+    update_index([root], index)
+    put(root / "b.md", title="Undated clip")
+    update_index([root], index)
+    put(root / "c.md", title="June clip", date="2021-06-15")
+    update_index([root], index)
+    with open_index(index) as idx:
+        found = idx.search(MARK, since=datetime(2021, 6, 1), limit=10)
+        assert [h.title for h in found.hits] == ["June clip"]
+        found = idx.search(MARK, until=datetime(2021, 2, 1), limit=10)
+        assert [h.title for h in found.hits] == ["January clip"]
