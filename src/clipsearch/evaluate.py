@@ -246,7 +246,7 @@ def run_queries(
 ) -> Run:
     """Rank every query with an opened index; a query that raises gets an empty ranking
     (and its message in ``errors``) so one bad query cannot hide the others' scores."""
-    options = {"facets": False, **search_options}
+    options = {"facets": False, "highlight": False, **search_options}
     run: Run = {}
     for qid, text in queries.items():
         try:

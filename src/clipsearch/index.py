@@ -132,10 +132,10 @@ def _schema() -> fields.Schema:
         id=fields.ID(stored=True, unique=True, sortable=True),
         path=fields.ID(stored=True, sortable=True),
         stat=fields.COLUMN(columns.VarBytesColumn()),
-        title=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["title"]),
-        excerpt=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["excerpt"]),
-        body=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["body"]),
-        related=fields.TEXT(analyzer=ana, stored=True, field_boost=TEXT_FIELDS["related"]),
+        title=fields.TEXT(analyzer=ana, stored=True),
+        excerpt=fields.TEXT(analyzer=ana, stored=True),
+        body=fields.TEXT(analyzer=ana, stored=True),
+        related=fields.TEXT(analyzer=ana, stored=True),
         topic=_FacetValues(),
         topics=fields.STORED(),
         provider=fields.ID(stored=True),
@@ -607,7 +607,7 @@ class Snapshot:
     def _docs(self, q: Any) -> set[int]:
         if isinstance(q, query.Term):
             return set(self._term(q.fieldname, q.text))
-        if isinstance(q, query.Or | query.DisjunctionMax):
+        if isinstance(q, query.Or | query.DisjunctionMax | _Word):
             out: set[int] = set()
             for child in q.subqueries:
                 if isinstance(child, query.Term):
@@ -640,6 +640,8 @@ class Snapshot:
     def _score(self, q: Any) -> dict[int, float]:
         if isinstance(q, query.Term):
             return self._term_scores(q.fieldname, q.text, q.boost)
+        if isinstance(q, _Word):
+            return self._bm25f(q)
         if isinstance(q, query.DisjunctionMax):
             best: dict[int, float] = {}
             for child in q.subqueries:
@@ -717,12 +719,36 @@ class Snapshot:
         if lengths is None:  # unscored field (topic, provider, id...): a constant score
             return dict.fromkeys(postings, boost)
         n = self._reader.doc_count_all()
-        idf = math.log(n / (len(postings) + 1)) + 1.0
-        avg = (self._reader.field_length(field) / (self._reader.doc_count() or 1)) or 1.0
+        df = len(postings)
+        idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        avg = self._avg_length(field)
         k1, b = self._k1, self._b
         w = boost * idf * (k1 + 1)
         kb0, kb1 = k1 * (1 - b), k1 * b / avg
         return {d: w * tf / (tf + kb0 + kb1 * lengths[d]) for d, tf in postings.items()}
+
+    def _bm25f(self, q: _Word) -> dict[int, float]:
+        k1, b = self._k1, self._b
+        tf: dict[int, float] = {}
+        for term in q.subqueries:
+            postings = self._term(term.fieldname, term.text)
+            if not postings:
+                continue
+            lengths = self._lengths(term.fieldname)
+            avg = self._avg_length(term.fieldname)
+            w, c0, c1 = term.boost, 1 - b, b / avg
+            get = tf.get
+            for d, f in postings.items():
+                tf[d] = get(d, 0.0) + w * f / (c0 + c1 * lengths[d])
+        if not tf:
+            return {}
+        n = self._reader.doc_count_all()
+        idf = math.log(1.0 + (n - len(tf) + 0.5) / (len(tf) + 0.5))
+        scale = q.boost * idf * (k1 + 1)
+        return {d: scale * t / (t + k1) for d, t in tf.items()}
+
+    def _avg_length(self, field: str) -> float:
+        return (self._reader.field_length(field) / (self._reader.doc_count() or 1)) or 1.0
 
     def _lengths(self, field: str) -> list[int] | None:
         """Per-document length of `field` (Whoosh's one-byte approximation), read once."""
@@ -875,6 +901,10 @@ class ParsedQuery:
             if pos:
                 return query.AndNot(query.Or(pos), query.Or(neg))
             return query.Not(query.Or(neg))
+        if isinstance(q, query.Or):
+            return query.Or(
+                _count_repeats([self._rewrite(c, alts) for c in q.subqueries]), boost=q.boost
+            )
         if isinstance(q, query.compound.CompoundQuery):
             return q.__class__([self._rewrite(c, alts) for c in q.subqueries], boost=q.boost)
         if isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
@@ -882,6 +912,15 @@ class ParsedQuery:
         if q is query.NullQuery or isinstance(q, query.NullQuery.__class__):
             return q
         raise QueryError(f"unsupported query construct: {q!r}")
+
+
+def _count_repeats(subqueries: list[Any]) -> list[Any]:
+    """A word repeated in a query weighs that many times (query term frequency, as in
+    Lucene); Whoosh's normalisation would silently drop the repeats."""
+    counts: dict[Any, int] = {}
+    for q in subqueries:
+        counts[q] = counts.get(q, 0) + 1
+    return [q if n == 1 else q.with_boost(q.boost * n) for q, n in counts.items()]
 
 
 class _Quoted(query.Term):
@@ -911,17 +950,27 @@ def _is_plain(q: Any) -> bool:
     return _is_word(q)
 
 
+class _Word(query.compound.CompoundQuery):
+    """One query word searched in every text field, scored as BM25F: the field-weighted,
+    length-normalised term frequencies are added up before saturating, so a word in
+    both title and excerpt does not count as two words.  Not an `Or` subclass, so
+    Whoosh's normalisation does not flatten it into the surrounding query."""
+
+    JOINT = " | "
+    intersect_merge = False
+    matcher_type = query.Or.matcher_type
+
+    def _matcher(self, subs: Any, searcher: Any, context: Any) -> Any:
+        return query.Or._matcher(self, subs, searcher, context)
+
+
 def _word_query(snap: Snapshot, word: str, weight: float = 1.0) -> Any:
     tokens = snap.analyze(word)
     if not tokens:
         return query.NullQuery
-    per_field = []
-    for f in _TEXT_SEARCH_FIELDS:
-        if len(tokens) == 1:
-            per_field.append(query.Term(f, tokens[0], boost=weight))
-        else:
-            per_field.append(query.Phrase(f, tokens, boost=weight))
-    return query.Or(per_field)
+    if len(tokens) == 1:
+        return _Word([query.Term(f, tokens[0], boost=w) for f, w in TEXT_FIELDS.items()], weight)
+    return query.Or([query.Phrase(f, tokens, boost=w * weight) for f, w in TEXT_FIELDS.items()])
 
 
 def _phrase(snap: Snapshot, field: str, text: str) -> Any:
@@ -961,7 +1010,10 @@ def _expansion(snap: Snapshot, q: Any) -> Any:
     text = str(q.text).lower()
     literal = re.split(r"[*?]", text, maxsplit=1)[0]
     if isinstance(q, query.Wildcard) and len(literal) < 2:
-        raise QueryError(f"wildcard {q.text!r} needs at least two letters before * or ?")
+        # "*", "a*b", a stray "*," in pasted text: too broad to expand; search the
+        # letters it has as a plain word instead of failing the whole query.
+        bare = re.sub(r"[*?]", "", text)
+        return _word_query(snap, bare) if bare else query.NullQuery
     pattern = re.compile(_glob(text) + (".*" if isinstance(q, query.Prefix) else ""))
     out = []
     for f in fields_:

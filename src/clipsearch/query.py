@@ -157,12 +157,14 @@ class ClipIndex:
         exact: bool = False,
         facets: bool = True,
         facet_limit: int | None = 10,
+        highlight: bool = True,
     ) -> SearchResult:
         """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*).
 
         `topics`/`providers`: OR inside a facet, AND across facets; values are matched
         case-insensitively, then fuzzily.  Facet counts are exact over all matches and
-        disjunctive: a facet's own filter is left out of its counts."""
+        disjunctive: a facet's own filter is left out of its counts.  `highlight=False`
+        skips snippets (evaluation runs that only need ranked ids)."""
         if limit < 0 or offset < 0:
             raise QueryError("--limit and --offset must not be negative")
         if sort not in SORTS:
@@ -207,7 +209,7 @@ class ClipIndex:
         hits_set = _intersect(matched, filters.values()) if filters else None
         total = len(scores) if hits_set is None else len(hits_set)
         page = self._page(scores, all_q, hits_set, offset + limit, sort)[offset:]
-        hits = [self._hit(d, s, any_q) for d, s in page]
+        hits = [self._hit(d, s, any_q if highlight else None) for d, s in page]
 
         facet_counts: dict[str, dict[str, int]] = {}
         facet_other: dict[str, int] = {}
