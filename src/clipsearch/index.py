@@ -9,6 +9,7 @@ this module only.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 import math
@@ -25,8 +26,7 @@ from typing import Any
 from whoosh import columns, fields, index, qparser, query, writing
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.codec import whoosh3
-from whoosh.highlight import ContextFragmenter, Formatter, get_text
-from whoosh.highlight import highlight as whoosh_highlight
+from whoosh.lang import porter
 from whoosh.util.filelock import try_for
 from whoosh.util.times import datetime_to_long
 
@@ -57,21 +57,16 @@ _WORD_RE = re.compile(r"[^\W\d_]{3,}")
 _TOKEN_RE = r"\w+(\.?\w+)*"
 
 
-class _Mark(Formatter):
-    """Matched words in <mark> tags, text otherwise as is (JSON consumers escape)."""
-
-    between = " … "
-
-    def format_token(self, text: str, token: Any, replace: bool = False) -> str:
-        return "<mark>" + get_text(text, token, replace) + "</mark>"
-
-
-_MARK = _Mark()
 MAX_QUERY_CHARS = 2000
 #: Cap on the terms one prefix or wildcard may expand to, so `a*` cannot take the machine.
 MAX_EXPANSIONS = 256
 #: Postings kept in memory across queries (about 60 bytes each).
 TERM_CACHE_POSTINGS = 4_000_000
+
+
+@functools.lru_cache(maxsize=500_000)
+def _stem(word: str) -> str:
+    return porter.stem(word)
 
 
 def text_analyzer() -> Any:
@@ -81,7 +76,7 @@ def text_analyzer() -> Any:
         RegexTokenizer(_TOKEN_RE)
         | LowercaseFilter()
         | StopFilter(stoplist=STOP_WORDS, minsize=1)
-        | StemFilter(cachesize=-1)
+        | StemFilter(stemfn=_stem, cachesize=None)
     )
 
 
@@ -769,20 +764,15 @@ class Snapshot:
     def docnum_of(self, clip_id: str) -> int | None:
         return self._searcher.document_number(id=clip_id)
 
-    def highlight(self, compiled: Compiled, text: str) -> str:
-        """The best fragment of `text` with the query's words in <mark> tags, or ""."""
-        terms = {t for f, t in compiled.q.iter_all_terms() if f in TEXT_FIELDS}
-        if not terms or not text:
-            return ""
-        out = whoosh_highlight(
-            text,
-            terms,
-            self._analyzer,
-            ContextFragmenter(maxchars=240, surround=70),
-            _MARK,
-            top=1,
-        )
-        return out.strip()
+    def query_terms(self, compiled: Compiled) -> frozenset[str]:
+        """The analysed words a query searches in text fields (what snippets mark)."""
+        return frozenset(t for f, t in compiled.q.iter_all_terms() if f in TEXT_FIELDS)
+
+    def analyze_word(self, word: str) -> str | None:
+        """One lowercase word as the index analyses it (None for a stop word); cached."""
+        if word in STOP_WORDS:
+            return None
+        return _stem(word)
 
     def facet_values(self, field: str) -> Sequence[str]:
         return self.facet(field).values

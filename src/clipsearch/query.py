@@ -10,6 +10,7 @@ ranked by plain BM25F over all their words.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from clipsearch import facets as facetlib
 from clipsearch import index as store
 from clipsearch.errors import QueryError
 from clipsearch.fuzzy import TypoIndex
+from clipsearch.highlight import candidates, snippet
 
 SORTS = ("relevance", "date", "quality")
 #: Plain queries of at most this many words rank clips with all words first.
@@ -204,12 +206,14 @@ class ClipIndex:
             scores = dict.fromkeys(snap.live_docs(), 0.0)
             if sort == "relevance":
                 sort = "date"
-        matched = scores.keys()
+        matched = set(scores)
 
         hits_set = _intersect(matched, filters.values()) if filters else None
         total = len(scores) if hits_set is None else len(hits_set)
         page = self._page(scores, all_q, hits_set, offset + limit, sort)[offset:]
-        hits = [self._hit(d, s, any_q if highlight else None) for d, s in page]
+        terms = self._snap.query_terms(any_q) if highlight and any_q else frozenset()
+        pattern = candidates(terms) if page and terms else None
+        hits = [self._hit(d, s, terms, pattern) for d, s in page]
 
         facet_counts: dict[str, dict[str, int]] = {}
         facet_other: dict[str, int] = {}
@@ -221,7 +225,10 @@ class ClipIndex:
                 if name not in filters and hits_set is not None:
                     base = hits_set
                 fc = facetlib.top_counts(
-                    facetlib.count(base, col.docs), col.values, facet_limit, selected.get(name, ())
+                    facetlib.count(base, col.docs, col.postings),
+                    col.values,
+                    facet_limit,
+                    selected.get(name, ()),
                 )
                 facet_counts[name] = fc.counts
                 facet_other[name] = fc.other_values
@@ -335,14 +342,15 @@ class ClipIndex:
             first += snap.top(scores, n - len(first), allow=rest)
         return first
 
-    def _hit(self, docnum: int, score: float, q: store.Compiled | None) -> Hit:
+    def _hit(
+        self, docnum: int, score: float, terms: frozenset[str], pattern: re.Pattern[str] | None
+    ) -> Hit:
         f = self._snap.stored(docnum)
         highlights: dict[str, str] = {}
-        if q is not None:
-            for name in ("title", "excerpt", "body", "related"):
-                snippet = self._snap.highlight(q, f.get(name) or "")
-                if snippet:
-                    highlights[name] = snippet
+        for name in ("title", "excerpt", "body", "related"):
+            marked = snippet(f.get(name) or "", terms, self._snap.analyze_word, pattern)
+            if marked:
+                highlights[name] = marked
         return Hit(
             id=f["id"],
             score=score,

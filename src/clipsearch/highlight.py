@@ -1,0 +1,77 @@
+"""Snippets: the best fragment of a field with the query's words in <mark> tags.
+
+A word matches when it analyses to one of the query's terms (so "recognised"
+marks for a query "recognition" when both stem alike).  This replaces Whoosh's
+highlighter, whose token pipeline cost more than the search itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection
+
+#: The longest fragment shown, in characters.
+MAX_CHARS = 240
+#: Characters of context kept before the first marked word.
+LEAD = 60
+_WORD = re.compile(r"\w+(?:\.?\w+)*")  # the index's tokenizer pattern
+
+
+def candidates(terms: Collection[str]) -> re.Pattern[str] | None:
+    """A pattern for words that may analyse to one of `terms`: a stem without its last
+    letter is a prefix of the words it comes from (Porter turns "happy" into "happi"),
+    so only those words need analysing.  Build once per query."""
+    prefixes = sorted({t[: max(2, len(t) - 1)] for t in terms if t}, key=len, reverse=True)
+    if not prefixes:
+        return None
+    alternatives = "|".join(re.escape(p) for p in prefixes)
+    return re.compile(rf"(?<!\w)(?:{alternatives})\w*(?:\.\w+)*", re.IGNORECASE)
+
+
+def snippet(
+    text: str,
+    terms: Collection[str],
+    analyze_word: Callable[[str], str | None],
+    pattern: re.Pattern[str] | None = None,
+    max_chars: int = MAX_CHARS,
+) -> str:
+    """The window of `text` with the most matching words, marked; "" when none match.
+    `pattern` (from `candidates`) only narrows which words are analysed."""
+    if not text or not terms:
+        return ""
+    finder = pattern or _WORD
+    spans = [m.span() for m in finder.finditer(text) if analyze_word(m.group().lower()) in terms]
+    if not spans:
+        return ""
+    best, best_n, j = 0, 0, 0
+    for i, (start, _end) in enumerate(spans):
+        j = max(j, i)
+        while j < len(spans) and spans[j][1] - start <= max_chars - LEAD:
+            j += 1
+        if j - i > best_n:
+            best, best_n = i, j - i
+    first = spans[best][0]
+    lo = 0 if first <= LEAD else _word_start(text, first - LEAD)
+    hi = min(len(text), lo + max_chars)
+    if hi < len(text):
+        hi = _word_end(text, hi)
+    out, pos = [], lo
+    for start, end in spans[best:]:
+        if end > hi:
+            break
+        out.append(text[pos:start])
+        out.append(f"<mark>{text[start:end]}</mark>")
+        pos = end
+    out.append(text[pos:hi])
+    body = " ".join("".join(out).split())
+    return ("… " if lo > 0 else "") + body + (" …" if hi < len(text) else "")
+
+
+def _word_start(text: str, i: int) -> int:
+    space = text.find(" ", i)
+    return i if space < 0 else space + 1
+
+
+def _word_end(text: str, i: int) -> int:
+    space = text.rfind(" ", 0, i)
+    return i if space <= 0 else space

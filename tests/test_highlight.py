@@ -1,0 +1,61 @@
+"""Snippets: marking, windowing, and the candidate-prefix shortcut losing nothing."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from clipsearch.highlight import candidates, snippet
+from clipsearch.index import STOP_WORDS, _stem
+
+
+def analyze(word: str) -> str | None:
+    return None if word in STOP_WORDS else _stem(word)
+
+
+def test_marks_words_that_stem_like_the_query() -> None:
+    terms = {analyze("recognition"), analyze("facial")}
+    out = snippet("Facial recognitions are recognised widely", terms, analyze)
+    assert out == "<mark>Facial</mark> <mark>recognitions</mark> are recognised widely"
+
+
+def test_no_match_gives_empty_string() -> None:
+    assert snippet("nothing here", {"vaccin"}, analyze) == ""
+    assert snippet("", {"vaccin"}, analyze) == ""
+
+
+def test_window_goes_where_most_matches_are() -> None:
+    text = "vaccine " + "filler " * 100 + "covid vaccine booster covid"
+    out = snippet(text, {analyze("covid"), analyze("vaccine")}, analyze, max_chars=120)
+    assert out.startswith("… ")
+    assert out.endswith("<mark>covid</mark>")
+    assert out.count("<mark>") == 3
+    assert len(re.sub(r"</?mark>", "", out)) <= 120 + 2
+
+
+def test_stop_words_are_never_marked() -> None:
+    assert snippet("the cat", {"the", "cat"}, analyze) == "the <mark>cat</mark>"
+
+
+VOCAB = (
+    "happy happiness happily run running runs ran generous generously generation general "
+    "agreed agreement relational relate conditional condition national nationalism "
+    "electrical electricity hopeful hopefully goodness sensible sensibility adjustable "
+    "adjustment dependent dependence effective effectively cities city studies study "
+    "U.S. e.g. covid-19 COVID Vaccines vaccinated ponies pony caresses feed agreed"
+).split()
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_candidate_pattern_finds_exactly_what_a_full_scan_finds(seed: int) -> None:
+    rng = random.Random(seed)
+    text = " ".join(rng.choice(VOCAB) for _ in range(60))
+    picked = rng.sample(VOCAB, 4)
+    # Query terms are single tokens of the index's analyzer, as in a real query.
+    tokens = [tok for w in picked for tok in re.findall(r"\w+(?:\.?\w+)*", w.lower())]
+    terms = {t for tok in tokens if (t := analyze(tok))}
+    full = snippet(text, terms, analyze)
+    fast = snippet(text, terms, analyze, candidates(terms))
+    assert fast == full
