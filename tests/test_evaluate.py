@@ -177,3 +177,32 @@ def test_run_queries_collects_ids_and_reports_errors() -> None:
     assert idx.calls[0] == {"query": "q", "limit": 2, "facets": False, "highlight": False}
     with pytest.raises(ValueError):
         run_queries(idx, {"2": "boom"})
+
+
+def test_cli_evaluates_a_run_file(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from clipsearch.cli import main
+
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("1 0 d1 1\n1 0 d3 1\n2 0 d9 1\n")
+    run = tmp_path / "run.txt"
+    run.write_text("1 Q0 d1 1 3.0 t\n1 Q0 d2 2 2.0 t\n1 Q0 d3 3 1.0 t\n")
+    res = CliRunner().invoke(main, ["evaluate", str(qrels), str(run)])
+    assert res.exit_code == 0, res.output
+    lines = dict(line.split(None, 1) for line in res.output.splitlines())
+    # topic 1: AP = (1/1 + 2/3) / 2; topic 2 is judged but unanswered: AP 0 (trec_eval -c)
+    assert float(lines["map"]) == pytest.approx(((1 + 2 / 3) / 2) / 2, abs=1e-4)
+    assert lines["topics"].strip() == "2"
+
+
+def test_cli_evaluate_needs_a_run_or_queries(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from clipsearch.cli import main
+
+    qrels = tmp_path / "qrels.txt"
+    qrels.write_text("1 0 d1 1\n")
+    res = CliRunner().invoke(main, ["evaluate", str(qrels)])
+    assert res.exit_code == 2
+    assert "RUN" in res.output

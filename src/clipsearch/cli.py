@@ -334,5 +334,58 @@ def facets(
         click.echo(f"{count:>8,}  {value}")
 
 
+@main.command()
+@click.argument("qrels", type=click.Path(exists=True, dir_okay=False))
+@click.argument("run", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--queries",
+    type=click.Path(exists=True, dir_okay=False),
+    help="qid<TAB>query file to rank with the index (instead of RUN).",
+)
+@_index_option
+@click.option(
+    "--depth",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Ranks kept per query.",
+)
+@click.option("--exact", is_flag=True, help="No typo tolerance when ranking --queries.")
+@click.option("--save-run", type=click.Path(dir_okay=False), help="Write the ranking (TREC).")
+def evaluate(
+    qrels: str,
+    run: str | None,
+    queries: str | None,
+    index_dir: str | None,
+    depth: int,
+    exact: bool,
+    save_run: str | None,
+) -> None:
+    """MAP, P@k and MRR of a TREC run (or of --queries ranked now) against QRELS."""
+    from clipsearch import evaluate as ev
+
+    try:
+        judged = ev.read_qrels(qrels)
+        if queries:
+            errors: dict[str, str] = {}
+            with _open(index_dir) as idx:
+                ranking = ev.run_queries(
+                    idx, ev.read_queries(queries), depth, errors=errors, exact=exact
+                )
+            for qid, msg in errors.items():
+                click.echo(f"query {qid}: {msg}", err=True)
+        elif run:
+            ranking = ev.read_run(run)
+        else:
+            _fail("give a RUN file or --queries")
+            return
+    except (ev.EvaluationError, OSError) as exc:
+        _fail(str(exc))
+        return
+    if save_run:
+        ev.write_run(ranking, save_run, "clipsearch")
+    click.echo(ev.format_evaluation(ev.evaluate(ranking, judged, depth=depth)))
+
+
 if __name__ == "__main__":
     main()

@@ -12,18 +12,15 @@ measures follow ``trec_eval -c`` so that figures can be set beside published one
 * a run file is ordered by score, ties broken by docid in descending order, as trec_eval
   does (its rank column is ignored); a docid listed twice keeps its best rank.
 
-Run it as ``python -m clipsearch.evaluate QRELS RUN`` or, against an index,
-``python -m clipsearch.evaluate QRELS --index DIR --queries QUERIES.tsv``.
+From the command line: ``clipsearch evaluate QRELS RUN`` or, ranking a query file with
+an index first, ``clipsearch evaluate QRELS --queries QUERIES.tsv [--index DIR]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 Qrels = dict[str, dict[str, int]]
@@ -273,38 +270,3 @@ def format_evaluation(ev: Evaluation) -> str:
     lines += [f"P@{k:<11} {v:.4f}" for k, v in ev.precision.items()]
     lines.append(f"MRR@{ev.mrr_k:<9} {ev.mrr:.4f}")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Evaluate a run file, or rank a query file with an index first."""
-    ap = argparse.ArgumentParser(prog="python -m clipsearch.evaluate", description=__doc__)
-    ap.add_argument("qrels", type=Path, help="TREC qrels: qid Q0 docid rel")
-    ap.add_argument("run", type=Path, nargs="?", help="TREC run file (or use --index)")
-    ap.add_argument("--index", type=Path, help="clipsearch index to rank --queries with")
-    ap.add_argument("--queries", type=Path, help="qid<TAB>query file (with --index)")
-    ap.add_argument("--depth", type=int, default=DEFAULT_DEPTH, help="ranks kept (1000)")
-    ap.add_argument("--save-run", type=Path, help="write the ranking as a TREC run file")
-    args = ap.parse_args(argv)
-    qrels = read_qrels(args.qrels)
-    if args.index is not None:
-        if args.queries is None:
-            ap.error("--index needs --queries")
-        from clipsearch import open_index
-
-        errors: dict[str, str] = {}
-        with open_index(args.index) as idx:
-            run = run_queries(idx, read_queries(args.queries), args.depth, errors=errors)
-        for qid, msg in errors.items():
-            print(f"query {qid}: {msg}", file=sys.stderr)
-    elif args.run is not None:
-        run = read_run(args.run)
-    else:
-        ap.error("give a run file or --index with --queries")
-    if args.save_run:
-        write_run(run, args.save_run, "clipsearch")
-    print(format_evaluation(evaluate(run, qrels, depth=args.depth)))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
