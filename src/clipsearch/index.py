@@ -422,8 +422,14 @@ class Snapshot:
         self._words: dict[str, int] | None = None
         self._analyzer = self._ix.schema["title"].analyzer
         self._parser = qparser.QueryParser(None, self._ix.schema, group=qparser.OrGroup)
-        for plugin in (qparser.RangePlugin, qparser.EveryPlugin, qparser.BoostPlugin):
+        for plugin in (
+            qparser.RangePlugin,
+            qparser.EveryPlugin,
+            qparser.BoostPlugin,
+            qparser.WildcardPlugin,
+        ):
             self._parser.remove_plugin_class(plugin)
+        self._parser.add_plugin(_StarWildcards())
 
     # -- bookkeeping
     def close(self) -> None:
@@ -832,9 +838,9 @@ class ParsedQuery:
 
     def _collect(self, q: Any) -> None:
         if _is_word(q):
-            word = str(q.text)
-            if word.lower() not in self.words:
-                self.words.append(word.lower())
+            word = typed_word(str(q.text))
+            if word and word not in self.words:
+                self.words.append(word)
         elif not isinstance(q, query.Phrase | query.Not) and q.is_leaf() is False:
             for child in q.children():
                 self._collect(child)
@@ -865,7 +871,7 @@ class ParsedQuery:
             if q.fieldname is None:
                 word = str(q.text)
                 group = [_word_query(snap, word)]
-                for alt, weight in alts.get(word.lower(), ()):
+                for alt, weight in alts.get(typed_word(word), ()):
                     group.append(_word_query(snap, alt, weight))
                 group = [g for g in group if g is not query.NullQuery]
                 if not group:
@@ -911,6 +917,22 @@ def _count_repeats(subqueries: list[Any]) -> list[Any]:
     for q in subqueries:
         counts[q] = counts.get(q, 0) + 1
     return [q if n == 1 else q.with_boost(q.boost * n) for q, n in counts.items()]
+
+
+class _StarWildcards(qparser.WildcardPlugin):
+    """Only `*` is a wildcard: a `?` ends questions people paste ("what is covid?")
+    far more often than it stands for one letter."""
+
+    expr = r"(?P<text>[*])"
+
+
+def typed_word(text: str) -> str:
+    """A query word as typo tolerance sees it: lowercase, without the punctuation
+    that sticks to words in pasted text ("recogniton," -> "recogniton")."""
+    return text.strip(_PUNCTUATION).lower()
+
+
+_PUNCTUATION = "".join(chr(c) for c in range(0x20, 0x7F) if not chr(c).isalnum()) + "“”‘’«»…"
 
 
 class _Quoted(query.Term):
