@@ -147,10 +147,18 @@ def _is_subsequence(short: str, long: str) -> bool:
     return all(ch in it for ch in short)
 
 
-def _closest(key: str, values: Sequence[str]) -> str:
-    from rapidfuzz import fuzz, process
+def _closest(key: str, values: Sequence[str], n: int = 3) -> str:
+    """The values sharing most of the typed words (then the most similar), for a hint."""
+    from rapidfuzz import fuzz, utils
 
-    near = process.extract(key, list(values), scorer=fuzz.WRatio, limit=3, score_cutoff=50)
-    if not near:
-        return ""
-    return "; closest: " + ", ".join(repr(v) for v, _s, _k in near)
+    typed = [t for t in _TOKEN.findall(key) if t not in _FILLER] or _TOKEN.findall(key)
+
+    def shared(value: str) -> float:
+        words = _TOKEN.findall(value.casefold())
+        return sum(max((_word_score(t, w) for w in words), default=0.0) for t in typed)
+
+    ranked = sorted(
+        values,
+        key=lambda v: (-shared(v), -fuzz.token_set_ratio(key, v, processor=utils.default_process)),
+    )[:n]
+    return "; closest: " + ", ".join(repr(v) for v in ranked) if ranked else ""

@@ -60,8 +60,8 @@ _TOKEN_RE = r"\w+(\.?\w+)*"
 MAX_QUERY_CHARS = 2000
 #: Cap on the terms one prefix or wildcard may expand to, so `a*` cannot take the machine.
 MAX_EXPANSIONS = 256
-#: Postings kept in memory across queries (about 60 bytes each).
-TERM_CACHE_POSTINGS = 4_000_000
+#: Postings kept in memory across queries (about 200 bytes each in Python dicts).
+TERM_CACHE_POSTINGS = 1_000_000
 
 
 @functools.lru_cache(maxsize=500_000)
