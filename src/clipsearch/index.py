@@ -447,13 +447,6 @@ class Snapshot:
     def doc_count(self) -> int:
         return self._reader.doc_count()
 
-    @property
-    def max_docnum(self) -> int:
-        return self._reader.doc_count_all()
-
-    def generation(self) -> int:
-        return self._ix.latest_generation()
-
     def is_current(self) -> bool:
         return self._searcher.up_to_date()
 
@@ -535,10 +528,6 @@ class Snapshot:
                 None if v == default else v for v in leaf.column_reader(field, translate=False)
             )
         return out
-
-    @staticmethod
-    def time_key(dt: datetime) -> int:
-        return datetime_to_long(dt)
 
     def words(self) -> dict[str, int]:
         """Surface vocabulary with (approximate) document frequencies: what typo
@@ -787,9 +776,6 @@ class Snapshot:
         if word in STOP_WORDS:
             return None
         return _stem(word)
-
-    def facet_values(self, field: str) -> Sequence[str]:
-        return self.facet(field).values
 
 
 def _postings(reader: Any, field: str, text: str) -> dict[int, float]:
