@@ -98,6 +98,7 @@ def main() -> None:
     default=DEFAULT_MAX_BYTES,
     show_default=True,
     metavar="N",
+    type=click.IntRange(min=1),
     help="Skip clip files larger than this.",
 )
 def index_cmd(

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import reprlib
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -51,14 +53,33 @@ class ClipError(ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        where = f"{path}: {field}: " if field else f"{path}: "
+        where = f"{shown_path(path)}: {field}: " if field else f"{shown_path(path)}: "
         shown = "" if value is None else f" (got {_show(value)})"
         super().__init__(f"{where}{reason}{shown}")
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother = 2, 4, 4, 50, 50
+
+
 def _show(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    """A short repr: bounded in depth and width, so a YAML alias bomb stays short."""
+    text = _REPR.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def shown_path(path: str) -> str:
+    """A path as one printable line: control characters and undecodable bytes escaped."""
+    if path.isprintable():
+        return path
+    return "".join(
+        ch
+        if ch.isprintable()
+        else ch.encode("utf-8", "backslashreplace").decode("ascii")
+        if "\ud800" <= ch <= "\udfff"
+        else repr(ch)[1:-1]
+        for ch in path
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +145,10 @@ def to_utc(value: Any, path: str, field_name: str) -> datetime | None:
     else:
         raise ClipError(path, "not a date", field_name, value)
     if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
+        try:
+            dt = dt.astimezone(UTC).replace(tzinfo=None)
+        except (OverflowError, ValueError):
+            raise ClipError(path, "date out of range", field_name, value) from None
     return dt
 
 
@@ -148,16 +172,19 @@ def _int(meta: dict, key: str, path: str) -> int | None:
         return None
     if isinstance(value, bool):
         raise ClipError(path, "must be a number", key, value)
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return round(value)
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, float | str):
         try:
-            return round(float(value.strip()))
-        except ValueError:
-            pass
-    raise ClipError(path, "must be a number", key, value)
+            number = round(float(value.strip() if isinstance(value, str) else value))
+        except (ValueError, OverflowError):  # not a number, inf or nan
+            raise ClipError(path, "must be a number", key, value) from None
+    if number is None:
+        raise ClipError(path, "must be a number", key, value)
+    if not -(2**63) <= number < 2**63:
+        raise ClipError(path, "number out of range", key, value)
+    return number
 
 
 def _provider(value: Any, path: str, key: str = "provider") -> tuple[str, str]:
@@ -231,13 +258,19 @@ def split_frontmatter(text: str, path: str) -> tuple[dict, str]:
         meta = yaml.load(fm, Loader=ClipLoader)  # noqa: S506 - a safe loader
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
-        line = f" at line {mark.line + 2}" if mark else ""
+        line = f" at line {mark.line + 1}" if mark else ""
         raise ClipError(path, f"YAML tag refused{line}: {exc.problem}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 2}" if mark else ""  # +2: the '---' line, 0-based
+        # The text YAML sees starts with the newline ending the '---' line: its 0-based
+        # line numbers are the file's 1-based ones.
+        line = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ClipError(path, f"malformed YAML{line}: {problem}") from None
+    except (ValueError, OverflowError) as exc:  # e.g. a timestamp like 2021-02-30
+        raise ClipError(path, f"malformed YAML value: {exc}") from None
+    except RecursionError:
+        raise ClipError(path, "malformed YAML: nested too deeply") from None
     if meta is None:
         raise ClipError(path, "frontmatter is empty")
     if not isinstance(meta, dict):
@@ -290,11 +323,17 @@ def read_clip(
     path = os.fspath(path)
     rel = os.path.relpath(path, root) if root is not None else path
     try:
-        size = os.path.getsize(path)
-        if size > max_bytes:
-            raise ClipError(path, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit")
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # a pipe would block, a device never end
+            raise ClipError(path, "not a regular file")
+        if st.st_size > max_bytes:
+            raise ClipError(
+                path, f"file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit"
+            )
         with open(path, "rb") as fh:
-            raw = fh.read()
+            raw = fh.read(max_bytes + 1)
+        if len(raw) > max_bytes:  # grew since the stat
+            raise ClipError(path, f"file is over the {max_bytes:,}-byte limit")
     except OSError as exc:
         raise ClipError(path, f"cannot read: {exc.strerror or exc}") from None
     if b"\x00" in raw[:8192]:

@@ -7,6 +7,7 @@ never loops, and reports what it cannot read instead of failing the run.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -42,9 +43,15 @@ def find_clips(paths: list[str]) -> Iterator[Found]:
 
 def _found(path: str, root: str) -> Found:
     try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return Found(path, root, error="file name is not valid UTF-8; rename the file")
+    try:
         st = os.stat(path)
     except OSError as exc:
         return Found(path, root, error=f"cannot read: {exc.strerror or exc}")
+    if not stat.S_ISREG(st.st_mode):
+        return Found(path, root, error="not a regular file (a pipe, device or socket)")
     return Found(path, root, stat=stat_key(st))
 
 

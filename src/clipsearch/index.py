@@ -240,19 +240,29 @@ def exists(path: str) -> bool:
 
 def create(path: str) -> None:
     """Create an empty index at `path`, replacing any index already there."""
-    if os.path.isdir(path):
-        if os.listdir(path) and not exists(path) and not index.exists_in(path, INDEX_NAME):
-            raise IndexIncompatibleError(
-                f"{path}: the folder is not empty and holds no clipsearch index; "
-                "refusing to overwrite it (choose another --index folder)"
-            )
-        shutil.rmtree(path)
-    os.makedirs(path, exist_ok=True)
-    index.create_in(path, _schema(), indexname=INDEX_NAME)
-    tmp = os.path.join(path, META_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"schema_version": SCHEMA_VERSION, "engine": "whoosh-2.7"}, fh)
-    os.replace(tmp, os.path.join(path, META_FILE))
+    if (
+        os.path.isdir(path)
+        and os.listdir(path)
+        and not exists(path)
+        and not index.exists_in(path, INDEX_NAME)
+    ):
+        raise IndexIncompatibleError(
+            f"{path}: the folder is not empty and holds no clipsearch index; "
+            "refusing to overwrite it (choose another --index folder)"
+        )
+    try:
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.makedirs(path, exist_ok=True)
+        index.create_in(path, _schema(), indexname=INDEX_NAME)
+        tmp = os.path.join(path, META_FILE + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"schema_version": SCHEMA_VERSION, "engine": "whoosh-2.7"}, fh)
+        os.replace(tmp, os.path.join(path, META_FILE))
+    except OSError as exc:
+        raise IndexIncompatibleError(
+            f"{path}: cannot create an index there ({exc.strerror or exc})"
+        ) from None
 
 
 def _open(path: str) -> Any:
@@ -334,8 +344,14 @@ class Writer:
             self.begin()
         return self._w
 
-    def add(self, clip: Clip, stat: str) -> None:
-        self._writer().update_document(**_document(clip, stat))
+    def add(self, clip: Clip, stat: str, replace: bool = True) -> None:
+        """Index a clip; `replace` first deletes any older copy with its id (not needed
+        in a rebuild, whose commit drops every older segment without reading them)."""
+        doc = _document(clip, stat)
+        if replace:
+            self._writer().update_document(**doc)
+        else:
+            self._writer().add_document(**doc)
         self._new_words.update(surface_words(clip))
 
     def delete_path(self, path: str) -> None:
@@ -409,12 +425,20 @@ def _write_vocabulary(path: str, generation: int, words: dict[str, int]) -> None
     os.replace(tmp, os.path.join(path, VOCAB_FILE))
 
 
+def _leaves(reader: Any) -> list[tuple[Any, int]]:
+    """(segment reader, first docnum) of each non-empty segment.  Columns are read per
+    segment: Whoosh's multi-segment column reader skips segments without values, and
+    an index with no segments has no column readers at all."""
+    return [(leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.doc_count_all()]
+
+
 def _indexed_files(reader: Any) -> Iterator[IndexedFile]:
-    paths = reader.column_reader("path")
-    stats = reader.column_reader("stat")
-    ids = reader.column_reader("id")
-    for docnum in reader.all_doc_ids():
-        yield IndexedFile(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
+    for leaf, _offset in _leaves(reader):
+        paths = leaf.column_reader("path")
+        stats = leaf.column_reader("stat")
+        ids = leaf.column_reader("id")
+        for docnum in leaf.all_doc_ids():
+            yield IndexedFile(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
 
 
 def duplicate_losers(path: str) -> list[tuple[str, str, str]]:
@@ -568,7 +592,7 @@ class Snapshot:
         out: list[int | None] = []
         # Per segment: Whoosh's MultiColumnReader iterates nothing when a segment has
         # no values for the column.
-        for leaf, _offset in self._reader.leaf_readers():
+        for leaf, _offset in _leaves(self._reader):
             out.extend(
                 None if v == default else v for v in leaf.column_reader(field, translate=False)
             )
@@ -603,8 +627,11 @@ class Snapshot:
         """Parse user query syntax; plain words stay correctable, everything else is kept."""
         try:
             q = _protect_quoted(self._parser.parse(text, normalize=False)).normalize()
-        except Exception as exc:
-            raise QueryError(f"cannot parse query {text!r}: {exc}") from None
+        except Exception:  # Whoosh's parser fails in many ways; none says much to a user
+            raise QueryError(
+                f"cannot parse query {text!r}: check quotes, parentheses, AND/OR/NOT, and "
+                f"field names ({', '.join((*TEXT_FIELDS, *FACET_FIELDS, *_EXACT_FIELDS))})"
+            ) from None
         return ParsedQuery(q, self)
 
     def match(self, compiled: Compiled) -> set[int]:
@@ -801,7 +828,7 @@ class Snapshot:
             self._field_lengths[field] = None
             return None
         out: list[int] = []
-        for leaf, _offset in self._reader.leaf_readers():
+        for leaf, _offset in _leaves(self._reader):
             out.extend(leaf.doc_field_length(d, field, 0) for d in range(leaf.doc_count_all()))
         self._field_lengths[field] = out
         return out
@@ -827,7 +854,7 @@ def _postings(reader: Any, field: str, text: str) -> dict[int, float]:
     """docnum -> weight (term frequency times field boost) of one term, deleted
     documents included, read a whole block at a time instead of a call per posting."""
     out: dict[int, float] = {}
-    for leaf, offset in reader.leaf_readers():
+    for leaf, offset in _leaves(reader):
         if (field, text) not in leaf:
             continue
         m = leaf.postings(field, text)
@@ -940,13 +967,22 @@ class ParsedQuery:
             return query.Or(
                 _count_repeats([self._rewrite(c, alts) for c in q.subqueries]), boost=q.boost
             )
-        if isinstance(q, query.compound.CompoundQuery):
-            return q.__class__([self._rewrite(c, alts) for c in q.subqueries], boost=q.boost)
+        # ANDNOT, ANDMAYBE, REQUIRE are binary: test them before the compound case
+        # (Whoosh makes them CompoundQuery subclasses with a different constructor).
         if isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
             return q.__class__(self._rewrite(q.a, alts), self._rewrite(q.b, alts))
+        if isinstance(q, query.compound.CompoundQuery):
+            return q.__class__([self._rewrite(c, alts) for c in q.subqueries], boost=q.boost)
         if q is query.NullQuery or isinstance(q, query.NullQuery.__class__):
             return q
-        raise QueryError(f"unsupported query construct: {q!r}")
+        if isinstance(q, query.Every):
+            raise QueryError("`*` alone matches everything: leave the query empty to list clips")
+        if isinstance(q, query.NumericRange | query.DateRange | query.TermRange):
+            raise QueryError(
+                f"ranges on {q.fieldname!r} are not supported in the query; "
+                "use --since/--until for dates and --sort quality"
+            )
+        raise QueryError(f"this part of the query is not supported: {q}")
 
 
 def _count_repeats(subqueries: list[Any]) -> list[Any]:
@@ -1041,10 +1077,15 @@ def _field_term(snap: Snapshot, field: str, text: str, boost: float = 1.0) -> An
         return query.Or([query.Term(field, v, boost=boost) for v in spellings] or [query.NullQuery])
     if field in TEXT_FIELDS:
         return query.Term(field, text, boost=boost)  # already analysed by the parser
-    if field in _EXACT_FIELDS or field in schema.names():
+    if field in _EXACT_FIELDS:
         if field == "domain":
             text = text.lower()
         return query.Term(field, text, boost=boost)
+    if field in schema.names():
+        raise QueryError(
+            f"{field}:... cannot be searched; use --since/--until for dates, "
+            "--sort quality for quality"
+        )
     raise QueryError(
         f"unknown field {field!r} in query; fields: "
         + ", ".join(sorted((*TEXT_FIELDS, *FACET_FIELDS, *_EXACT_FIELDS)))
@@ -1065,7 +1106,7 @@ def _expansion(snap: Snapshot, q: Any) -> Any:
         # letters it has as a plain word instead of failing the whole query.
         bare = re.sub(r"[*?]", "", text)
         return _word_query(snap, bare) if bare else query.NullQuery
-    pattern = re.compile(_glob(text) + (".*" if isinstance(q, query.Prefix) else ""))
+    parts = (text + "*").split("*") if isinstance(q, query.Prefix) else text.split("*")
     out = []
     for f in fields_:
         if f not in TEXT_FIELDS:
@@ -1073,7 +1114,7 @@ def _expansion(snap: Snapshot, q: Any) -> Any:
         n = 0
         for raw in snap._reader.expand_prefix(f, literal):
             term = raw.decode("utf-8")
-            if pattern.fullmatch(term):
+            if _glob_match(parts, term):
                 out.append(query.Term(f, term))
                 n += 1
                 if n >= MAX_EXPANSIONS:
@@ -1081,5 +1122,18 @@ def _expansion(snap: Snapshot, q: Any) -> Any:
     return query.Or(out) if out else query.NullQuery
 
 
-def _glob(text: str) -> str:
-    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text)
+def _glob_match(parts: list[str], term: str) -> bool:
+    """Whether `term` matches the `*`-separated literal `parts` (in linear time: a
+    regex with one `.*` per star backtracks exponentially on `a*a*a*a*b`)."""
+    first, last = parts[0], parts[-1]
+    if len(parts) == 1:
+        return term == first
+    if not term.startswith(first) or not term.endswith(last) or len(term) < len(first) + len(last):
+        return False
+    pos, end = len(first), len(term) - len(last)
+    for middle in parts[1:-1]:
+        found = term.find(middle, pos, end)
+        if found < 0:
+            return False
+        pos = found + len(middle)
+    return True

@@ -177,6 +177,8 @@ class ClipIndex:
             raise QueryError("--since is after --until")
         snap = self._snap
         text = "".join(ch if ch.isprintable() else " " for ch in query).strip()
+        if text in ("*", "*:*"):  # "everything": the same as an empty query
+            text = ""
 
         # Filters: one document set per facet, so each facet's counts can drop its own.
         filters: dict[str, set[int]] = {}
@@ -258,6 +260,10 @@ class ClipIndex:
 
     def get(self, clip_id: str) -> dict[str, Any] | None:
         """The stored fields of one clip, or None."""
+        try:
+            clip_id.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes from a shell: no clip has that id
+            return None
         d = self._snap.docnum_of(clip_id)
         if d is None:
             return None

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from clipsearch import index as store
-from clipsearch.clip import DEFAULT_MAX_BYTES, ClipError, read_clip
+from clipsearch.clip import DEFAULT_MAX_BYTES, ClipError, read_clip, shown_path
 from clipsearch.discover import Found, find_clips
 from clipsearch.errors import ClipsearchError, IndexIncompatibleError
 
@@ -107,11 +107,15 @@ def update_index(
     report.rebuilt = rebuild
 
     found = list(find_clips(roots))
+    unreadable: list[str] = []  # folders whose clips must stay indexed as they were
     for f in found:
         if f.error:
-            report.skipped.append(Skipped(f.path, f"{f.path}: {f.error}"))
+            message = f"{shown_path(f.path)}: {f.error}"
+            report.skipped.append(Skipped(f.path, message))
             if strict:
-                raise StrictStop(f"{f.path}: {f.error} (--strict: index left unchanged)")
+                raise StrictStop(f"{message} (--strict: index left unchanged)")
+            if os.path.isdir(f.path):
+                unreadable.append(f.path)
     files = [f for f in found if not f.error]
 
     writer = store.Writer(index_dir, lock_timeout=lock_timeout)
@@ -126,7 +130,13 @@ def update_index(
                 report.unchanged += 1
             else:
                 todo.append(f)
-        gone = [p for p in known if p not in seen_paths and any(_under(p, r) for r in roots)]
+        gone = [
+            p
+            for p in known
+            if p not in seen_paths
+            and any(_under(p, r) for r in roots)
+            and not any(_under(p, u) for u in unreadable)
+        ]
         id_owner = {k.id: k.path for k in known.values()}
         writer.begin(bulk=len(todo) >= BULK_THRESHOLD)
         for p in gone:
@@ -158,7 +168,7 @@ def update_index(
                 report.updated += 1
             else:
                 report.added += 1
-            writer.add(clip, f.stat)
+            writer.add(clip, f.stat, replace=not rebuild)
         writer.commit(replace_all=rebuild)
     except BaseException:
         writer.cancel()
