@@ -136,6 +136,8 @@ def index_cmd(
         )
     except StrictStop as exc:
         _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        _fail("interrupted: nothing from this run was committed; the index is as it was", 130)
     except ClipsearchError as exc:
         _fail(str(exc))
     finally:

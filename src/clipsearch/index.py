@@ -9,6 +9,8 @@ this module only.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import heapq
 import json
@@ -16,6 +18,7 @@ import math
 import os
 import re
 import shutil
+import signal
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from whoosh import columns, fields, index, qparser, query, writing
+from whoosh import columns, fields, index, multiproc, qparser, query, writing
 from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
 from whoosh.codec import whoosh3
 from whoosh.filedb import structfile
@@ -33,6 +36,7 @@ from whoosh.util.times import datetime_to_long
 
 from clipsearch.clip import Clip
 from clipsearch.errors import (
+    ClipsearchError,
     IndexIncompatibleError,
     IndexLockedError,
     IndexMissingError,
@@ -121,6 +125,18 @@ class _ViewFile:
         self._buf = memoryview(b"")
 
 
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Make a worker process exit when its parent dies (kill -9, the OOM killer): it
+    shares the parent's lock on the index and would otherwise keep it forever."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:  # died before prctl
+        os._exit(1)
+
+
 def _patch_whoosh() -> None:
     """Two fixes to Whoosh 2.7, applied once.
 
@@ -144,6 +160,30 @@ def _patch_whoosh() -> None:
         self.is_closed = False
 
     structfile.BufferFile.__init__ = buffer_file_init
+
+    task_run = multiproc.SubWriterTask.run
+
+    def sub_writer_run(self: Any) -> None:
+        # Ctrl-C goes to the whole process group: the parent cancels the build, so
+        # the workers ignore it instead of each printing a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _die_with_parent(self._parent_pid)
+        task_run(self)
+
+    multiproc.SubWriterTask.run = sub_writer_run
+
+    def mp_cancel(self: Any) -> None:
+        # Whoosh's cancel only flags its own copy of each task; the forked workers
+        # would wait on the job queue forever, holding the inherited index lock.
+        try:
+            for task in self.tasks:
+                if task.is_alive():
+                    task.terminate()
+                    task.join(5)
+        finally:
+            writing.SegmentWriter.cancel(self)
+
+    multiproc.MpWriter.cancel = mp_cancel
 
     cls = whoosh3.W3PerDocReader
     original = cls._cached_reader
@@ -265,8 +305,33 @@ def create(path: str) -> None:
         ) from None
 
 
-def _open(path: str) -> Any:
-    rebuild = f"rebuild it with `clipsearch index --rebuild --index {path} PATH...`"
+def _rebuild_hint(path: str) -> str:
+    return f"rebuild it with `clipsearch index --rebuild --index {path} PATH...`"
+
+
+def _damaged(path: str, exc: BaseException) -> IndexIncompatibleError:
+    detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
+    return IndexIncompatibleError(f"{path}: the index is damaged ({detail}); {_rebuild_hint(path)}")
+
+
+def _guarded(method: Any) -> Any:
+    """Turn whatever Whoosh raises on missing or truncated index files into one
+    IndexIncompatibleError that says how to rebuild."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except (ClipsearchError, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            raise _damaged(self.path, exc) from None
+
+    return wrapper
+
+
+def _open(path: str, check_segments: bool = True) -> Any:
+    rebuild = _rebuild_hint(path)
     if not exists(path):
         raise IndexMissingError(
             f"{path}: no clipsearch index here; build one with `clipsearch index PATH...`"
@@ -282,9 +347,12 @@ def _open(path: str) -> Any:
             + rebuild
         )
     try:
-        return index.open_dir(path, indexname=INDEX_NAME)
+        ix = index.open_dir(path, indexname=INDEX_NAME)
+        if check_segments:  # opening a reader opens every segment: missing files show now
+            ix.reader().close()
+        return ix
     except Exception as exc:  # Whoosh raises many kinds for a damaged folder
-        raise IndexIncompatibleError(f"{path}: the index is damaged ({exc}); {rebuild}") from None
+        raise _damaged(path, exc) from None
 
 
 # --------------------------------------------------------------------------- writing
@@ -308,7 +376,7 @@ class Writer:
     merge policy, so incremental runs do not pile up segments."""
 
     def __init__(self, path: str, lock_timeout: float = 30.0):
-        self._ix = _open(path)
+        self._ix = _open(path, check_segments=False)  # a rebuild never reads old segments
         self.path = path
         self._lock = self._ix.lock("WRITELOCK")
         if not try_for(self._lock.acquire, max(lock_timeout, 0.0), delay=0.1):
@@ -326,6 +394,7 @@ class Writer:
             self._release()
             raise
 
+    @_guarded
     def files(self) -> dict[str, IndexedFile]:
         """Every indexed clip file, from the index's columns (no stored fields read)."""
         with self._ix.reader() as reader:
@@ -344,6 +413,7 @@ class Writer:
             self.begin()
         return self._w
 
+    @_guarded
     def add(self, clip: Clip, stat: str, replace: bool = True) -> None:
         """Index a clip; `replace` first deletes any older copy with its id (not needed
         in a rebuild, whose commit drops every older segment without reading them)."""
@@ -354,6 +424,7 @@ class Writer:
             self._writer().add_document(**doc)
         self._new_words.update(surface_words(clip))
 
+    @_guarded
     def delete_path(self, path: str) -> None:
         self._writer().delete_by_term("path", path)
 
@@ -482,6 +553,7 @@ class Snapshot:
     """One commit of the index, opened for searching.  Cheap to query many times;
     per-document arrays are built lazily once and reused."""
 
+    @_guarded
     def __init__(self, path: str, k1: float = 1.2, b: float = 0.75):
         self.path = path
         self._ix = _open(path)
@@ -542,6 +614,7 @@ class Snapshot:
             col = self._facets[field] = self._build_facet(field)
         return col
 
+    @_guarded
     def _build_facet(self, field: str) -> FacetColumn:
         reader = self._reader
         key_of: dict[str, int] = {}
@@ -587,6 +660,7 @@ class Snapshot:
             self._quality = self._column("quality")
         return self._quality
 
+    @_guarded
     def _column(self, field: str) -> list[int | None]:
         default = self._ix.schema[field].column_type.default_value()
         out: list[int | None] = []
@@ -764,12 +838,14 @@ class Snapshot:
             return {}
         return dict.fromkeys(self._docs(q), q.boost)
 
+    @_guarded
     def _whoosh_docs(self, q: Any) -> set[int]:
         try:
             return set(self._searcher.docs_for_query(q))
         except query.QueryError as exc:
             raise QueryError(str(exc)) from None
 
+    @_guarded
     def _term(self, field: str, text: str) -> dict[int, float]:
         key = (field, text)
         hit = self._term_cache.get(key)
@@ -820,6 +896,7 @@ class Snapshot:
     def _avg_length(self, field: str) -> float:
         return (self._reader.field_length(field) / (self._reader.doc_count() or 1)) or 1.0
 
+    @_guarded
     def _lengths(self, field: str) -> list[int] | None:
         """Per-document length of `field` (Whoosh's one-byte approximation), read once."""
         if field in self._field_lengths:
@@ -833,9 +910,11 @@ class Snapshot:
         self._field_lengths[field] = out
         return out
 
+    @_guarded
     def stored(self, docnum: int) -> dict[str, Any]:
         return self._reader.stored_fields(docnum)
 
+    @_guarded
     def docnum_of(self, clip_id: str) -> int | None:
         return self._searcher.document_number(id=clip_id)
 
