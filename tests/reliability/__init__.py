@@ -1,0 +1,1 @@
+"""Reliability tests: bad input, crashes, concurrency, damaged indexes, fuzzing."""
