@@ -402,10 +402,10 @@ class Writer:
 
     def begin(self, bulk: bool = False, procs: int = 0) -> None:
         procs = procs or min(os.cpu_count() or 1, 4)
-        kwargs: dict[str, Any] = {"limitmb": 128, "_lk": False}
+        kwargs: dict[str, Any] = {"limitmb": 256, "_lk": False}
         if bulk and procs > 1:
             # Sub-writers get their own arguments: they never lock (the parent does).
-            kwargs.update(procs=procs, multisegment=True, batchsize=256, subargs={"limitmb": 128})
+            kwargs.update(procs=procs, multisegment=True, batchsize=256, subargs={"limitmb": 256})
         self._w = self._ix.writer(**kwargs)
 
     def _writer(self) -> Any:
