@@ -381,14 +381,17 @@ class ClipIndex:
             if not word.isalpha() or not self._snap.analyze(word):
                 continue
             df = self._snap.term_df(word)
-            best = None
-            for cand in typos.candidates(word, limit=3):
-                cdf = self._snap.term_df(cand.word)
-                if cdf > max(df, 0) and (best is None or cdf > best[1]):
-                    best = (cand.word, cdf)
-                    break
-            if best:
-                fixed[word] = best[0]
+            # The closest candidate that occurs in more clips than the typed word.
+            better = next(
+                (
+                    c.word
+                    for c in typos.candidates(word, limit=3)
+                    if self._snap.term_df(c.word) > df
+                ),
+                None,
+            )
+            if better:
+                fixed[word] = better
         if not fixed:
             return None
         alts = {w: [(c, 1.0)] for w, c in fixed.items()}
@@ -396,7 +399,7 @@ class ClipIndex:
         found = len(_intersect(self._snap.match(probe), filters))
         if found < max(1, MUCH_MORE * total) or found <= total:
             return None
-        return " ".join(fixed.get(w.lower(), w) for w in text.split())
+        return " ".join(fixed.get(store.typed_word(w), w) for w in text.split())
 
 
 def open_index(path: str | os.PathLike[str] | None = None) -> ClipIndex:
