@@ -1,0 +1,276 @@
+"""Query compilation: Whoosh's parser output rewritten into what clipsearch searches
+(every text field per word, typo alternatives, quoted words kept, bounded wildcards)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from whoosh import qparser, query
+
+from clipsearch.errors import QueryError
+from clipsearch.index.schema import FACET_FIELDS, MAX_EXPANSIONS, TEXT_FIELDS
+
+if TYPE_CHECKING:
+    from clipsearch.index.snapshot import Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """An engine query, opaque to the query layer."""
+
+    q: Any
+
+
+_TEXT_SEARCH_FIELDS = tuple(TEXT_FIELDS)
+_EXACT_FIELDS = ("id", "path", "domain", "url")
+
+
+class ParsedQuery:
+    """A parsed user query.  `words` are the plain words typo tolerance may correct;
+    phrases, `field:value` terms, prefixes and numbers are never among them."""
+
+    def __init__(self, q: Any, snap: Snapshot):
+        self._q = q
+        self._snap = snap
+        self.words: list[str] = []
+        self._collect(q)
+        self.is_plain = _is_plain(q)
+
+    def _collect(self, q: Any) -> None:
+        if _is_word(q):
+            word = typed_word(str(q.text))
+            if word and word not in self.words:
+                self.words.append(word)
+        elif not isinstance(q, query.Phrase | query.Not) and q.is_leaf() is False:
+            for child in q.children():
+                self._collect(child)
+        elif isinstance(q, query.Not):
+            pass  # never correct a word the user excludes
+
+    def compile(
+        self,
+        alternatives: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+        require_all: bool = False,
+    ) -> Compiled:
+        """An engine query: each plain word searches every text field, OR'ed with its
+        weighted alternatives; `require_all` makes a plain query match all its words."""
+        alts = alternatives or {}
+        q = self._rewrite(self._q, alts)
+        if require_all and self.is_plain and isinstance(q, query.Or):
+            q = query.And(q.subqueries)
+        return Compiled(q.normalize())
+
+    # -- rewriting
+    def _rewrite(self, q: Any, alts: Mapping[str, Sequence[tuple[str, float]]]) -> Any:
+        snap = self._snap
+        if isinstance(q, _Quoted):
+            if q.fieldname is None:
+                return _word_query(snap, str(q.text))
+            return _field_term(snap, q.fieldname, str(q.text), q.boost)
+        if isinstance(q, query.Term):
+            if q.fieldname is None:
+                word = str(q.text)
+                group = [_word_query(snap, word)]
+                for alt, weight in alts.get(typed_word(word), ()):
+                    group.append(_word_query(snap, alt, weight))
+                group = [g for g in group if g is not query.NullQuery]
+                if not group:
+                    return query.NullQuery
+                # A word and its corrections count once: the best of them, not the sum.
+                return group[0] if len(group) == 1 else query.DisjunctionMax(group)
+            return _field_term(snap, q.fieldname, str(q.text), q.boost)
+        if isinstance(q, query.Phrase):
+            if q.fieldname is None:  # unfielded words arrive raw: analyse them per field
+                return query.Or([_phrase(snap, f, " ".join(q.words)) for f in _TEXT_SEARCH_FIELDS])
+            if q.fieldname in TEXT_FIELDS:  # the parser analysed them with the field's analyzer
+                return query.Phrase(q.fieldname, q.words, boost=q.boost)
+            return _field_term(snap, q.fieldname, " ".join(q.words), q.boost)
+        if isinstance(q, query.Prefix | query.Wildcard):
+            return _expansion(snap, q)
+        if isinstance(q, query.Not):
+            return query.Not(self._rewrite(q.query, alts))
+        if isinstance(q, query.Or) and any(isinstance(c, query.Not) for c in q.subqueries):
+            # "ukraine NOT russia" under OR grouping would match everything without
+            # "russia"; users mean ukraine AND NOT russia.
+            pos = [self._rewrite(c, alts) for c in q.subqueries if not isinstance(c, query.Not)]
+            neg = [self._rewrite(c.query, alts) for c in q.subqueries if isinstance(c, query.Not)]
+            if pos:
+                return query.AndNot(query.Or(pos), query.Or(neg))
+            return query.Not(query.Or(neg))
+        if isinstance(q, query.Or):
+            return query.Or(
+                _count_repeats([self._rewrite(c, alts) for c in q.subqueries]), boost=q.boost
+            )
+        # ANDNOT, ANDMAYBE, REQUIRE are binary: test them before the compound case
+        # (Whoosh makes them CompoundQuery subclasses with a different constructor).
+        if isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
+            return q.__class__(self._rewrite(q.a, alts), self._rewrite(q.b, alts))
+        if isinstance(q, query.compound.CompoundQuery):
+            return q.__class__([self._rewrite(c, alts) for c in q.subqueries], boost=q.boost)
+        if q is query.NullQuery or isinstance(q, query.NullQuery.__class__):
+            return q
+        if isinstance(q, query.Every):
+            raise QueryError("`*` alone matches everything: leave the query empty to list clips")
+        if isinstance(q, query.NumericRange | query.DateRange | query.TermRange):
+            raise QueryError(
+                f"ranges on {q.fieldname!r} are not supported in the query; "
+                "use --since/--until for dates and --sort quality"
+            )
+        raise QueryError(f"this part of the query is not supported: {q}")
+
+
+def _count_repeats(subqueries: list[Any]) -> list[Any]:
+    """A word repeated in a query weighs that many times (query term frequency, as in
+    Lucene); Whoosh's normalisation would silently drop the repeats."""
+    counts: dict[Any, int] = {}
+    for q in subqueries:
+        counts[q] = counts.get(q, 0) + 1
+    return [q if n == 1 else q.with_boost(q.boost * n) for q, n in counts.items()]
+
+
+class _StarWildcards(qparser.WildcardPlugin):
+    """Only `*` is a wildcard: a `?` ends questions people paste ("what is covid?")
+    far more often than it stands for one letter."""
+
+    expr = r"(?P<text>[*])"
+
+
+def typed_word(text: str) -> str:
+    """A query word as typo tolerance sees it: lowercase, without the punctuation
+    that sticks to words in pasted text ("recogniton," -> "recogniton")."""
+    return text.strip(_PUNCTUATION).lower()
+
+
+_PUNCTUATION = "".join(chr(c) for c in range(0x20, 0x7F) if not chr(c).isalnum()) + "“”‘’«»…"
+
+
+class _Quoted(query.Term):
+    """A single word the user put in quotes: searched as typed, never corrected.
+    (Whoosh would normalise the one-word phrase into a plain, correctable term.)"""
+
+
+def _protect_quoted(q: Any) -> Any:
+    if isinstance(q, query.Phrase) and len(q.words) == 1:
+        return _Quoted(q.fieldname, q.words[0], boost=q.boost)
+    if isinstance(q, query.compound.CompoundQuery):
+        q.subqueries = [_protect_quoted(c) for c in q.subqueries]
+    elif isinstance(q, query.Not):
+        q.query = _protect_quoted(q.query)
+    elif isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
+        q.a, q.b = _protect_quoted(q.a), _protect_quoted(q.b)
+    return q
+
+
+def _is_word(q: Any) -> bool:
+    return isinstance(q, query.Term) and not isinstance(q, _Quoted) and q.fieldname is None
+
+
+def _is_plain(q: Any) -> bool:
+    if isinstance(q, query.Or):
+        return all(_is_word(c) for c in q.subqueries)
+    return _is_word(q)
+
+
+class _Word(query.compound.CompoundQuery):
+    """One query word searched in every text field, scored as BM25F: the field-weighted,
+    length-normalised term frequencies are added up before saturating, so a word in
+    both title and excerpt does not count as two words.  Not an `Or` subclass, so
+    Whoosh's normalisation does not flatten it into the surrounding query."""
+
+    JOINT = " | "
+    intersect_merge = False
+    matcher_type = query.Or.matcher_type
+
+    def _matcher(self, subs: Any, searcher: Any, context: Any) -> Any:
+        return query.Or._matcher(self, subs, searcher, context)
+
+
+def _word_query(snap: Snapshot, word: str, weight: float = 1.0) -> Any:
+    tokens = snap.analyze(word)
+    if not tokens:
+        return query.NullQuery
+    if len(tokens) == 1:
+        return _Word([query.Term(f, tokens[0], boost=w) for f, w in TEXT_FIELDS.items()], weight)
+    return query.Or([query.Phrase(f, tokens, boost=w * weight) for f, w in TEXT_FIELDS.items()])
+
+
+def _phrase(snap: Snapshot, field: str, text: str) -> Any:
+    tokens = snap.analyze(text)
+    if not tokens:
+        return query.NullQuery
+    if len(tokens) == 1:
+        return query.Term(field, tokens[0])
+    return query.Phrase(field, tokens)
+
+
+def _field_term(snap: Snapshot, field: str, text: str, boost: float = 1.0) -> Any:
+    schema = snap._ix.schema
+    if field in FACET_FIELDS:
+        want = text.casefold()
+        spellings = [v for v in _spellings(snap, field) if v.casefold() == want]
+        return query.Or([query.Term(field, v, boost=boost) for v in spellings] or [query.NullQuery])
+    if field in TEXT_FIELDS:
+        return query.Term(field, text, boost=boost)  # already analysed by the parser
+    if field in _EXACT_FIELDS:
+        if field == "domain":
+            text = text.lower()
+        return query.Term(field, text, boost=boost)
+    if field in schema.names():
+        raise QueryError(
+            f"{field}:... cannot be searched; use --since/--until for dates, "
+            "--sort quality for quality"
+        )
+    raise QueryError(
+        f"unknown field {field!r} in query; fields: "
+        + ", ".join(sorted((*TEXT_FIELDS, *FACET_FIELDS, *_EXACT_FIELDS)))
+    )
+
+
+def _spellings(snap: Snapshot, field: str) -> list[str]:
+    return [raw.decode("utf-8") for raw in snap._reader.lexicon(field)]
+
+
+def _expansion(snap: Snapshot, q: Any) -> Any:
+    """A prefix or wildcard as an OR of at most MAX_EXPANSIONS real terms, per text field."""
+    fields_ = _TEXT_SEARCH_FIELDS if q.fieldname is None else (q.fieldname,)
+    text = str(q.text).lower()
+    literal = re.split(r"[*?]", text, maxsplit=1)[0]
+    if isinstance(q, query.Wildcard) and len(literal) < 2:
+        # "*", "a*b", a stray "*," in pasted text: too broad to expand; search the
+        # letters it has as a plain word instead of failing the whole query.
+        bare = re.sub(r"[*?]", "", text)
+        return _word_query(snap, bare) if bare else query.NullQuery
+    parts = (text + "*").split("*") if isinstance(q, query.Prefix) else text.split("*")
+    out = []
+    for f in fields_:
+        if f not in TEXT_FIELDS:
+            raise QueryError(f"prefix and wildcard searches work on text fields, not {f!r}")
+        n = 0
+        for raw in snap._reader.expand_prefix(f, literal):
+            term = raw.decode("utf-8")
+            if _glob_match(parts, term):
+                out.append(query.Term(f, term))
+                n += 1
+                if n >= MAX_EXPANSIONS:
+                    break
+    return query.Or(out) if out else query.NullQuery
+
+
+def _glob_match(parts: list[str], term: str) -> bool:
+    """Whether `term` matches the `*`-separated literal `parts` (in linear time: a
+    regex with one `.*` per star backtracks exponentially on `a*a*a*a*b`)."""
+    first, last = parts[0], parts[-1]
+    if len(parts) == 1:
+        return term == first
+    if not term.startswith(first) or not term.endswith(last) or len(term) < len(first) + len(last):
+        return False
+    pos, end = len(first), len(term) - len(last)
+    for middle in parts[1:-1]:
+        found = term.find(middle, pos, end)
+        if found < 0:
+            return False
+        pos = found + len(middle)
+    return True

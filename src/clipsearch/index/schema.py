@@ -1,0 +1,124 @@
+"""What is indexed and how text is analysed: fields, weights, stop words, stemming,
+and the document made from a clip."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from whoosh import columns, fields
+from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.lang import porter
+
+from clipsearch.clip import Clip
+
+SCHEMA_VERSION = 1
+META_FILE = "clipsearch.json"
+INDEX_NAME = "clips"
+
+#: Lucene's English stop words (what Anserini's CACM reference uses); unlike
+#: Whoosh's own list it keeps "us", "may" and "can", which matter in news.
+STOP_WORDS = frozenset(
+    (
+        "a an and are as at be but by for if in into is it no not of on or such that the "
+        "their then there these they this to was will with"
+    ).split()
+)
+#: Searchable text fields and their BM25F weights.
+TEXT_FIELDS: dict[str, float] = {"title": 3.0, "excerpt": 1.0, "body": 1.0, "related": 0.5}
+FACET_FIELDS = ("topic", "provider")
+_WORD_RE = re.compile(r"[^\W\d_]{3,}")
+_TOKEN_RE = r"\w+(\.?\w+)*"
+
+
+MAX_QUERY_CHARS = 2000
+#: Cap on the terms one prefix or wildcard may expand to, so `a*` cannot take the machine.
+MAX_EXPANSIONS = 256
+#: Postings kept in memory across queries (about 200 bytes each in Python dicts).
+TERM_CACHE_POSTINGS = 1_000_000
+
+
+@functools.lru_cache(maxsize=500_000)
+def _stem(word: str) -> str:
+    return porter.stem(word)
+
+
+def text_analyzer() -> Any:
+    """Tokenise, lowercase, drop stop words, Porter-stem (with an unbounded stem cache:
+    a news vocabulary is a few hundred thousand words, and stemming dominates analysis)."""
+    return (
+        RegexTokenizer(_TOKEN_RE)
+        | LowercaseFilter()
+        | StopFilter(stoplist=STOP_WORDS, minsize=1)
+        | StemFilter(stemfn=_stem, cachesize=None)
+    )
+
+
+def surface_words(clip: Clip) -> set[str]:
+    """The distinct unstemmed words of a clip's searchable text: what typos are corrected to."""
+    text = f"{clip.title}\n{clip.excerpt}\n{clip.body}\n{clip.related_text}".lower()
+    return set(_WORD_RE.findall(text))
+
+
+_VALUE_SEP = "\x1f"  # between facet values of one clip: never inside a topic
+
+
+class _FacetValues(fields.KEYWORD):
+    """Several exact values per clip, case kept, separated by _VALUE_SEP (so a topic
+    may contain commas and spaces)."""
+
+    def __init__(self) -> None:
+        super().__init__(lowercase=False, scorable=False)
+        self.analyzer = RegexTokenizer(r"[^\x1f]+")
+
+
+def _schema() -> fields.Schema:
+    ana = text_analyzer()
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True, sortable=True),
+        path=fields.ID(stored=True, sortable=True),
+        stat=fields.COLUMN(columns.VarBytesColumn()),
+        title=fields.TEXT(analyzer=ana, stored=True),
+        excerpt=fields.TEXT(analyzer=ana, stored=True),
+        body=fields.TEXT(analyzer=ana, stored=True),
+        related=fields.TEXT(analyzer=ana, stored=True),
+        topic=_FacetValues(),
+        topics=fields.STORED(),
+        provider=fields.ID(stored=True),
+        domain=fields.ID(stored=True),
+        url=fields.ID(stored=True),
+        category=fields.STORED(),
+        published=fields.DATETIME(stored=True, sortable=True),
+        quality=fields.NUMERIC(int, bits=64, stored=True, sortable=True),
+        heat=fields.STORED(),
+    )
+
+
+def _document(clip: Clip, stat: str) -> dict[str, Any]:
+    related = clip.related_text
+    doc: dict[str, Any] = {
+        "id": clip.id,
+        "path": clip.path,
+        "stat": stat.encode("utf-8"),
+        "title": clip.title,
+        "excerpt": clip.excerpt,
+        "body": clip.body,
+        "related": related,
+        "topic": _VALUE_SEP.join(clip.topics),
+        "topics": list(clip.topics),
+        "category": clip.category,
+        "heat": clip.heat,
+    }
+    for name, value in (
+        ("provider", clip.provider),
+        ("domain", clip.provider_domain),
+        ("url", clip.url),
+    ):
+        if value:  # an empty value would become a facet value "" and match url:""
+            doc[name] = value
+    if clip.published is not None:
+        doc["published"] = clip.published
+    if clip.quality is not None:
+        doc["quality"] = clip.quality
+    return doc

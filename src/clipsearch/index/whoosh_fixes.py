@@ -1,0 +1,124 @@
+"""Fixes to Whoosh 2.7 behaviour that clipsearch depends on, applied once at import."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+from typing import Any
+
+from whoosh import multiproc, writing
+from whoosh.codec import whoosh3
+from whoosh.filedb import structfile
+
+
+class _ViewFile:
+    """A read-only file over a memoryview, without copying it."""
+
+    __slots__ = ("_buf", "_pos", "_len")
+
+    def __init__(self, buf: memoryview):
+        self._buf, self._pos, self._len = buf, 0, len(buf)
+
+    def read(self, n: int | None = -1) -> bytes:
+        pos = self._pos
+        end = self._len if n is None or n < 0 else min(self._len, pos + n)
+        self._pos = end
+        return self._buf[pos:end].tobytes()
+
+    def readline(self, size: int | None = -1) -> bytes:
+        end = self._len if size is None or size < 0 else min(self._len, self._pos + size)
+        chunk = self._buf[self._pos : end].tobytes()
+        i = chunk.find(b"\n")
+        line = chunk if i < 0 else chunk[: i + 1]
+        self._pos += len(line)
+        return line
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = (0, self._pos, self._len)[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        self._buf = memoryview(b"")
+
+
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Make a worker process exit when its parent dies (kill -9, the OOM killer): it
+    shares the parent's lock on the index and would otherwise keep it forever."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:  # died before prctl
+        os._exit(1)
+
+
+def _patch_whoosh() -> None:
+    """Two fixes to Whoosh 2.7, applied once.
+
+    A compound segment is memory-mapped, but Whoosh then copies each sub-file into a
+    BytesIO: opening the 155k-clip index cost 935 MB.  Reading the map in place keeps
+    it at tens of MB, and an open snapshot keeps reading its own commit after a
+    later commit deletes the segment (the map outlives the file).
+
+    While merging postings Whoosh re-checks the disk (a stat per posting) for the
+    length column of every unscored field, because it does not cache a missing
+    column; caching the answer cut commit time by a third."""
+    if getattr(whoosh3.W3PerDocReader, "_clipsearch_patched", False):
+        return
+
+    def buffer_file_init(self: Any, buf: Any, name: str | None = None, onclose: Any = None):
+        self._buf = buf
+        self._name = name
+        self.file = _ViewFile(memoryview(buf))
+        self.onclose = onclose
+        self.is_real = False
+        self.is_closed = False
+
+    structfile.BufferFile.__init__ = buffer_file_init
+
+    task_run = multiproc.SubWriterTask.run
+
+    def sub_writer_run(self: Any) -> None:
+        # Ctrl-C goes to the whole process group: the parent cancels the build, so
+        # the workers ignore it instead of each printing a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _die_with_parent(self._parent_pid)
+        task_run(self)
+
+    multiproc.SubWriterTask.run = sub_writer_run
+
+    def mp_cancel(self: Any) -> None:
+        # Whoosh's cancel only flags its own copy of each task; the forked workers
+        # would wait on the job queue forever, holding the inherited index lock.
+        try:
+            for task in self.tasks:
+                if task.is_alive():
+                    task.terminate()
+                    task.join(5)
+        finally:
+            writing.SegmentWriter.cancel(self)
+
+    multiproc.MpWriter.cancel = mp_cancel
+
+    cls = whoosh3.W3PerDocReader
+    original = cls._cached_reader
+
+    def cached_reader(self: Any, fieldname: str, column: Any) -> Any:
+        try:
+            return self._readers[fieldname]
+        except KeyError:
+            reader = self._readers[fieldname] = original(self, fieldname, column)
+            return reader
+
+    cls._cached_reader = cached_reader
+    cls._clipsearch_patched = True
+
+
+_patch_whoosh()
