@@ -25,11 +25,13 @@ from clipsearch.index.schema import (
     surface_words,
     text_analyzer,
 )
+from clipsearch.index.schema import FacetValuesField as _FacetValues  # pickled by old indexes
 from clipsearch.index.snapshot import FacetColumn, Snapshot
 from clipsearch.index.storage import check, create, exists
 from clipsearch.index.writer import IndexedFile, Writer, duplicate_losers
 
 __all__ = [
+    "_FacetValues",
     "FACET_FIELDS",
     "MAX_EXPANSIONS",
     "MAX_QUERY_CHARS",

@@ -64,9 +64,13 @@ def surface_words(clip: Clip) -> set[str]:
 _VALUE_SEP = "\x1f"  # between facet values of one clip: never inside a topic
 
 
-class _FacetValues(fields.KEYWORD):
+class FacetValuesField(fields.KEYWORD):
     """Several exact values per clip, case kept, separated by _VALUE_SEP (so a topic
-    may contain commas and spaces)."""
+    may contain commas and spaces).
+
+    Part of the on-disk format: Whoosh pickles the schema into every commit with this
+    class's import path, so it must stay importable under its name (and under the
+    name `clipsearch.index._FacetValues` used by indexes written before the split)."""
 
     def __init__(self) -> None:
         super().__init__(lowercase=False, scorable=False)
@@ -83,7 +87,7 @@ def _schema() -> fields.Schema:
         excerpt=fields.TEXT(analyzer=ana, stored=True),
         body=fields.TEXT(analyzer=ana, stored=True),
         related=fields.TEXT(analyzer=ana, stored=True),
-        topic=_FacetValues(),
+        topic=FacetValuesField(),
         topics=fields.STORED(),
         provider=fields.ID(stored=True),
         domain=fields.ID(stored=True),
