@@ -172,7 +172,9 @@ class ClipIndex:
         if sort not in SORTS:
             raise QueryError(f"--sort {sort!r}: choose one of {', '.join(SORTS)}")
         if len(query) > store.MAX_QUERY_CHARS:
-            raise QueryError(f"query is {len(query):,} characters; the limit is 2,000")
+            raise QueryError(
+                f"query is {len(query):,} characters; the limit is {store.MAX_QUERY_CHARS:,}"
+            )
         if since and until and since > until:
             raise QueryError("--since is after --until")
         snap = self._snap
@@ -222,10 +224,11 @@ class ClipIndex:
         if facets:
             for name in store.FACET_FIELDS:
                 col = snap.facet(name)
-                others = [s for k, s in filters.items() if k != name]
-                base = _intersect(matched, others) if others else matched
-                if name not in filters and hits_set is not None:
-                    base = hits_set
+                if name not in filters:  # every filter applies: the hits themselves
+                    base = matched if hits_set is None else hits_set
+                else:  # disjunctive: all filters but this facet's own
+                    others = [s for k, s in filters.items() if k != name]
+                    base = _intersect(matched, others) if others else matched
                 fc = facetlib.top_counts(
                     facetlib.count(base, col.docs, col.postings),
                     col.values,
@@ -295,6 +298,10 @@ class ClipIndex:
             self._typos = TypoIndex(self._snap.words())
         return self._typos
 
+    def _correctable(self, word: str) -> bool:
+        """Numbers, years, codes (anything with a digit) and stop words are never corrected."""
+        return word.isalpha() and bool(self._snap.analyze(word))
+
     def _corrections(
         self, words: Iterable[str], report: dict[str, str]
     ) -> dict[str, list[tuple[str, float]]]:
@@ -302,8 +309,8 @@ class ClipIndex:
         snap = self._snap
         out: dict[str, list[tuple[str, float]]] = {}
         for word in list(words)[:MAX_CORRECTED_WORDS]:
-            if not word.isalpha() or not snap.analyze(word):
-                continue  # numbers, years, codes, stop words: never corrected
+            if not self._correctable(word):
+                continue
             df = snap.term_df(word)
             if df > RARE_DF:
                 continue
@@ -378,7 +385,7 @@ class ClipIndex:
         typos = self._typo_index()
         fixed: dict[str, str] = {}
         for word in parsed.words[:MAX_CORRECTED_WORDS]:
-            if not word.isalpha() or not self._snap.analyze(word):
+            if not self._correctable(word):
                 continue
             df = self._snap.term_df(word)
             # The closest candidate that occurs in more clips than the typed word.

@@ -158,9 +158,7 @@ def update_index(
             report.warnings.extend(clip.warnings)
             owner = id_owner.get(clip.id)
             if owner and owner != f.path and owner > f.path and os.path.exists(owner):
-                report.duplicates.append(
-                    f"duplicate id {clip.id!r}: {f.path} ignored, {owner} (later) kept"
-                )
+                report.duplicates.append(_duplicate(clip.id, f.path, owner))
                 continue
             if f.path in known:
                 if known[f.path].id != clip.id:
@@ -173,7 +171,10 @@ def update_index(
     except BaseException:
         writer.cancel()
         raise
-    _resolve_duplicates(index_dir, lock_timeout, report)
+    # Only a run that wrote clips, or an index that already holds an id twice (a run
+    # killed between its two commits), can need the second pass over every id.
+    if report.added or report.updated or len(id_owner) < len(known):
+        _resolve_duplicates(index_dir, lock_timeout, report)
     report.elapsed = time.perf_counter() - started
     return report
 
@@ -187,12 +188,16 @@ def _resolve_duplicates(index_dir: str, lock_timeout: float, report: UpdateRepor
     with store.Writer(index_dir, lock_timeout=lock_timeout) as writer:
         for clip_id, loser, winner in losers:
             writer.delete_path(loser)
-            report.duplicates.append(
-                f"duplicate id {clip_id!r}: {loser} ignored, {winner} (later) kept"
-            )
+            report.duplicates.append(_duplicate(clip_id, loser, winner))
             if report.added:
                 report.added -= 1
         writer.commit()
+
+
+def _duplicate(clip_id: str, loser: str, winner: str) -> str:
+    return (
+        f"duplicate id {clip_id!r}: {shown_path(loser)} ignored, {shown_path(winner)} (later) kept"
+    )
 
 
 def _under(path: str, root: str) -> bool:
