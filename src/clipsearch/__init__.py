@@ -13,6 +13,7 @@ from clipsearch.errors import (
     IndexLockedError,
     IndexMissingError,
     QueryError,
+    StorageError,
 )
 from clipsearch.query import ClipIndex, Hit, SearchResult, default_index_dir, open_index
 from clipsearch.sync import Skipped, UpdateReport, update_index
@@ -32,6 +33,7 @@ __all__ = [
     "Related",
     "SearchResult",
     "Skipped",
+    "StorageError",
     "UpdateReport",
     "default_index_dir",
     "open_index",

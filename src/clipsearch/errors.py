@@ -21,3 +21,14 @@ class IndexLockedError(ClipsearchError):
 
 class QueryError(ClipsearchError):
     """A query, filter or option that cannot be run as given."""
+
+
+class StorageError(ClipsearchError):
+    """The machine refused an operation the input was fine for: a full disk, a read-only
+    folder, an I/O error.  Front ends give it its own exit status (not a usage error,
+    and not "some files skipped"), because retrying after fixing the machine works."""
+
+    def __init__(self, path: str, exc: OSError | str):
+        detail = exc if isinstance(exc, str) else (exc.strerror or str(exc))
+        self.path = path
+        super().__init__(f"{path}: {detail}")
