@@ -123,9 +123,9 @@ def test_index_strict_exits_1_and_changes_nothing(tmp_path):
     res = run("index", EDGE_CLIPS, "--strict", "--index", tmp_path / "index")
     line = assert_user_error(res, code=1)
     assert "broken_date.md" in line
-    # The index was created but holds nothing.
+    # There was no index, and there still is none (an unfinished first build is no index).
     stats = run("stats", "--json", "--index", tmp_path / "index")
-    assert json.loads(stats.stdout)["clips"] == 0
+    assert stats.exit_code == 2 and "did not finish" in stats.stderr
 
 
 def test_index_json_summary(tmp_path):

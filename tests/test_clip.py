@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ REPO_SEED = Path(__file__).resolve().parents[1] / "seeds" / SEED.name
 
 
 def parse(yaml_text: str, body: str = "", path: str = "clip.md") -> Clip:
-    return clip_from_text("---\n" + yaml_text.strip("\n") + "\n---\n" + body, path, path)
+    return clip_from_text("---\n" + yaml_text.strip("\n") + "\n---\n" + body, path)
 
 
 # --------------------------------------------------------------------------- the real seed
@@ -27,7 +28,7 @@ def test_seed_fixture_is_an_unchanged_copy():
 
 
 def test_seed_every_field():
-    clip = read_clip(SEED, SEED.parent)
+    clip = read_clip(SEED)
     assert clip.id == SEED_ID
     assert clip.path == str(SEED)
     assert clip.title == SEED_TITLE
@@ -69,7 +70,7 @@ def test_seed_every_field():
 
 
 def test_seed_related_text_holds_titles_excerpts_and_provider_names():
-    clip = read_clip(SEED, SEED.parent)
+    clip = read_clip(SEED)
     text = clip.related_text
     for r in clip.related:
         assert r.title in text
@@ -97,9 +98,9 @@ def test_numeric_frontmatter_id_is_text():
 
 
 def test_id_from_web_url_is_stable_and_ignores_path_and_other_fields():
-    a = clip_from_text("---\ntitle: A\nwebUrl: https://x.org/a\n---\n", "one.md", "one.md")
+    a = clip_from_text("---\ntitle: A\nwebUrl: https://x.org/a\n---\n", "one.md")
     b = clip_from_text(
-        "---\ntitle: B\nwebUrl: https://x.org/a\nquality: 3\n---\nbody", "two/b.md", "two/b.md"
+        "---\ntitle: B\nwebUrl: https://x.org/a\nquality: 3\n---\nbody", "two/b.md"
     )
     assert a.id == b.id
     assert a.id.startswith("c-")
@@ -127,22 +128,20 @@ def test_seed_id_does_not_depend_on_where_the_file_is(tmp_path):
     copy = tmp_path / "elsewhere" / "deep" / "renamed.md"
     copy.parent.mkdir(parents=True)
     shutil.copy(SEED, copy)
-    assert read_clip(copy, tmp_path).id == SEED_ID
+    assert read_clip(copy).id == SEED_ID
     assert read_clip(copy).id == SEED_ID
 
 
-def test_path_id_is_relative_to_the_root_and_survives_a_move(tmp_path):
-    first = write_clip(tmp_path / "clips" / "sub" / "x.md", title="No URL here")
-    sibling = write_clip(tmp_path / "clips" / "sub" / "y.md", title="No URL here")
-    id1 = read_clip(first, tmp_path / "clips").id
-    assert id1 != read_clip(sibling, tmp_path / "clips").id
-
-    moved = tmp_path / "archive" / "2021" / "clips"
-    moved.parent.mkdir(parents=True)
-    shutil.move(tmp_path / "clips", moved)
-    assert read_clip(moved / "sub" / "x.md", moved).id == id1
-    # ... but the relative path is what counts: another root gives another id.
-    assert read_clip(moved / "sub" / "x.md", moved / "sub").id != id1
+def test_path_id_comes_from_the_real_path_whichever_way_the_file_is_named(tmp_path, monkeypatch):
+    """Issue 16 (3, 4c): an id derived from a path must not depend on the root named."""
+    first = write_clip(tmp_path / "clips" / "2022" / "a.md", title="No URL here")
+    other = write_clip(tmp_path / "clips" / "2023" / "a.md", title="No URL here")
+    id1 = read_clip(first).id
+    assert id1 != read_clip(other).id  # same name in another folder: another clip
+    monkeypatch.chdir(tmp_path / "clips")
+    assert read_clip("2022/a.md").id == id1  # a relative name
+    os.symlink(tmp_path / "clips" / "2022", tmp_path / "latest")
+    assert read_clip(tmp_path / "latest" / "a.md").id == id1  # through a symlink
 
 
 def test_blank_id_falls_back_to_the_url():
@@ -267,7 +266,7 @@ def test_non_numeric_quality_is_an_error(raw):
 def test_bom_file(tmp_path):
     path = EDGE_CLIPS / "bom.md"
     assert path.read_bytes().startswith(b"\xef\xbb\xbf---")
-    clip = read_clip(path, EDGE_CLIPS)
+    clip = read_clip(path)
     assert clip.title == "Byte order marks survive the newsroom CMS"
     assert clip.published == datetime(2021, 7, 14, 9, 0)
     assert clip.provider_domain == "example.org"  # lower-cased
@@ -282,7 +281,7 @@ def test_crlf_line_endings(tmp_path):
     )
     path = tmp_path / "crlf.md"
     path.write_bytes(text.encode("utf-8"))
-    clip = read_clip(path, tmp_path)
+    clip = read_clip(path)
     assert clip.title == "Windows clip"
     assert clip.topics == ("AI", "Privacy")
     assert clip.published == datetime(2021, 5, 3, 8, 15)
@@ -293,13 +292,13 @@ def test_crlf_line_endings(tmp_path):
 def test_bom_and_crlf_together(tmp_path):
     path = tmp_path / "both.txt"
     path.write_bytes(b"\xef\xbb\xbf---\r\ntitle: Both\r\n---\r\nText\r\n")
-    clip = read_clip(path, tmp_path)
+    clip = read_clip(path)
     assert clip.title == "Both"
     assert clip.body == "Text"
 
 
 def test_markdown_body_is_kept():
-    clip = read_clip(EDGE_CLIPS / "body.md", EDGE_CLIPS)
+    clip = read_clip(EDGE_CLIPS / "body.md")
     assert clip.body.startswith("# Harbour cranes\n\nThe *quayside* cranes draw power")
     assert clip.body.endswith("pays for itself within seven years.")
     assert clip.provider == "Example Wire"  # provider given as a plain string
@@ -319,7 +318,7 @@ def test_markdown_body_is_kept():
 
 
 def test_edge_fixture_offset_date_numbers_and_single_topic():
-    clip = read_clip(EDGE_CLIPS / "offset_date.md", EDGE_CLIPS)
+    clip = read_clip(EDGE_CLIPS / "offset_date.md")
     assert clip.published == datetime(2021, 5, 31, 23, 30)
     assert clip.quality == 55
     assert clip.heat == 62
@@ -329,7 +328,7 @@ def test_edge_fixture_offset_date_numbers_and_single_topic():
 
 
 def test_edge_fixture_norway():
-    clip = read_clip(EDGE_CLIPS / "norway.md", EDGE_CLIPS)
+    clip = read_clip(EDGE_CLIPS / "norway.md")
     assert clip.id == "na-norway-0001"
     assert clip.topics == ("NO", "yes", "Energy")
     assert clip.published == datetime(2021, 8, 2)
@@ -340,7 +339,7 @@ def test_edge_fixture_norway():
 def test_edge_fixture_broken_date_names_file_field_and_value():
     path = EDGE_CLIPS / "broken_date.md"
     with pytest.raises(ClipError) as err:
-        read_clip(path, EDGE_CLIPS)
+        read_clip(path)
     message = str(err.value)
     assert str(path) in message
     assert "publishedDateTime" in message
@@ -365,7 +364,7 @@ def test_bad_files_raise_clip_error_naming_the_file(tmp_path, content, reason):
     path = tmp_path / "bad.md"
     path.write_bytes(content)
     with pytest.raises(ClipError, match=reason) as err:
-        read_clip(path, tmp_path)
+        read_clip(path)
     assert str(path) in str(err.value)
     assert "\n" not in str(err.value)
 
@@ -373,5 +372,5 @@ def test_bad_files_raise_clip_error_naming_the_file(tmp_path, content, reason):
 def test_oversized_file_is_refused(tmp_path):
     path = write_clip(tmp_path / "big.md", title="Big", body="x" * 5000)
     with pytest.raises(ClipError, match="limit"):
-        read_clip(path, tmp_path, max_bytes=1000)
-    assert read_clip(path, tmp_path).title == "Big"
+        read_clip(path, max_bytes=1000)
+    assert read_clip(path).title == "Big"

@@ -326,18 +326,23 @@ def test_a_single_file_can_be_indexed(tmp_path):
     assert count(index) == 6
 
 
-def test_path_ids_survive_moving_the_folder(tmp_path):
+def test_path_ids_follow_the_file_not_the_root_named(tmp_path):
+    """Issue 16 (3): ids derived from paths must not depend on which root was named, so
+    a moved folder gives its URL-less, id-less clips new ids (and the old ones go)."""
     root = tmp_path / "clips"
     put(root / "sub" / "nourl.md", title="Clip without a URL")
     index = tmp_path / "index"
     update_index([root], index)
     before = ids(index)
+    update_index([root / "sub"], index)  # the same file through another root
+    assert ids(index) == before
     moved = tmp_path / "elsewhere" / "clips"
     moved.parent.mkdir()
     shutil.move(root, moved)
-    report = update_index([moved], index, rebuild=True)
+    update_index([root], index)  # the old place, now gone
+    report = update_index([moved], index)
     assert report.added == 1
-    assert ids(index) == before
+    assert len(ids(index)) == 1 and ids(index) != before
 
 
 # --------------------------------------------------------------------------- bad files

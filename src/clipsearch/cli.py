@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from clipsearch.clip import DEFAULT_MAX_BYTES
-from clipsearch.errors import ClipsearchError
+from clipsearch.errors import ClipsearchError, IndexLockedError
 from clipsearch.query import SORTS, ClipIndex, SearchResult, default_index_dir
 from clipsearch.sync import StrictStop, update_index
 
@@ -135,7 +135,9 @@ def index_cmd(
             progress=progress if show_bar else None,
         )
     except StrictStop as exc:
-        _fail(str(exc), 1)
+        _fail(f"{exc.problem} (--strict: index left unchanged)", 1)
+    except IndexLockedError as exc:
+        _fail(f"{exc}, or raise --lock-timeout")
     except KeyboardInterrupt:
         _fail("interrupted: nothing from this run was committed; the index is as it was", 130)
     except ClipsearchError as exc:

@@ -13,7 +13,7 @@ import os
 import re
 import reprlib
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -111,6 +111,9 @@ class Clip:
     category: str = ""
     related: tuple[Related, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    #: A fingerprint of the file's bytes ("" for a clip not read from a file): it tells
+    #: an edit that left the file's size and modification time as they were.
+    digest: str = field(default="", compare=False)
 
     @property
     def related_text(self) -> str:
@@ -120,9 +123,13 @@ class Clip:
         )
 
 
-def derive_id(url: str, rel_path: str) -> str:
-    """A stable id from the canonical URL, else from the path under the indexed root."""
-    basis = ("url:" + url.strip()) if url.strip() else ("path:" + rel_path.replace(os.sep, "/"))
+def derive_id(url: str, path: str) -> str:
+    """A stable id from the canonical URL, else from the file's real path.
+
+    The path is the whole real path, not one relative to the folder a user named:
+    an id must not depend on how a file was reached (`clips/2022/a.md` and
+    `clips/2023/a.md` are different clips whichever folder is indexed)."""
+    basis = ("url:" + url.strip()) if url.strip() else ("path:" + path.replace(os.sep, "/"))
     return "c-" + hashlib.sha1(basis.encode("utf-8")).hexdigest()[:16]
 
 
@@ -278,8 +285,9 @@ def split_frontmatter(text: str, path: str) -> tuple[dict, str]:
     return meta, body.strip()
 
 
-def clip_from_text(text: str, path: str, rel_path: str | None = None) -> Clip:
-    """Build a `Clip` from a file's text; `path` is used in messages and stored as given."""
+def clip_from_text(text: str, path: str) -> Clip:
+    """Build a `Clip` from a file's text; `path` is used in messages and stored as given,
+    and its real path derives the id when the clip has neither id nor URL."""
     meta, body = split_frontmatter(text, path)
     warnings: list[str] = []
     title = _text(meta, "title", path, required=True)
@@ -294,7 +302,7 @@ def clip_from_text(text: str, path: str, rel_path: str | None = None) -> Clip:
     else:
         clip_id = ""
     if not clip_id:
-        clip_id = derive_id(url, rel_path if rel_path is not None else path)
+        clip_id = derive_id(url, os.path.realpath(path))
     provider, domain = _provider(meta.get("provider"), path)
     return Clip(
         id=clip_id,
@@ -315,13 +323,9 @@ def clip_from_text(text: str, path: str, rel_path: str | None = None) -> Clip:
     )
 
 
-def read_clip(
-    path: str | Path, root: str | Path | None = None, max_bytes: int = DEFAULT_MAX_BYTES
-) -> Clip:
-    """Read and parse one clip file.  `root` makes ids derived from paths stable
-    when the folder moves; errors are `ClipError`, never a traceback."""
+def read_clip(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Clip:
+    """Read and parse one clip file; errors are `ClipError`, never a traceback."""
     path = os.fspath(path)
-    rel = os.path.relpath(path, root) if root is not None else path
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):  # a pipe would block, a device never end
@@ -344,4 +348,5 @@ def read_clip(
         raise ClipError(
             path, f"not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
         ) from None
-    return clip_from_text(text, path, rel)
+    digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return replace(clip_from_text(text, path), digest=digest)

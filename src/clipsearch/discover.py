@@ -1,27 +1,50 @@
 """Finding clip files under the paths a user names.
 
-Walks folders recursively in a stable (sorted) order, follows symlinks but
-never loops, and reports what it cannot read instead of failing the run.
+A clip file is known by its real path (symlinks resolved), so one file reached
+twice (a root named twice, overlapping roots, a symlinked root, an alias folder
+inside a root) is one file.  Folders are walked in a stable (sorted) order,
+symlinks are followed but never loop, and what cannot be read is reported
+instead of failing the run.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from clipsearch.clip import CLIP_SUFFIXES
+
+#: Modification times this close to the moment a file was looked at cannot be
+#: trusted to change with the next edit: filesystems with whole-second (FAT: two
+#: second) times give a same-size edit within that window the same time.
+RACY_WINDOW_NS = 2_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
 class Found:
-    """A clip file (`error` empty) or a path that could not be walked (`error` says why)."""
+    """A clip file (`error` empty) or a path that could not be walked (`error` says why).
+    `racy`: modified too recently for its `stat` to reveal the next same-size edit."""
 
     path: str
-    root: str
     stat: str = ""
+    racy: bool = False
     error: str = ""
+
+
+@dataclass
+class Discovery:
+    """What one walk over the given paths found."""
+
+    files: list[Found] = field(default_factory=list)
+    problems: list[Found] = field(default_factory=list)
+    #: Real paths whose whole contents were walked: the given roots, and folders
+    #: outside them reached through symlinks.  Indexed files under these that were
+    #: not found are gone.
+    scope: list[str] = field(default_factory=list)
+    #: Folders that could not be read this time: their clips must stay as they were.
+    unreadable: list[str] = field(default_factory=list)
 
 
 def stat_key(st: os.stat_result) -> str:
@@ -29,51 +52,81 @@ def stat_key(st: os.stat_result) -> str:
     return f"{st.st_mtime_ns}:{st.st_size}"
 
 
-def find_clips(paths: list[str]) -> Iterator[Found]:
+def is_under(path: str, folder: str) -> bool:
+    """Whether `path` is `folder` or inside it (both absolute, normalised)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def discover(paths: list[str]) -> Discovery:
     """Every clip file under `paths` (files named directly are taken whatever their suffix)."""
+    out = Discovery()
+    seen_files: set[str] = set()
+    seen_folders: set[tuple[int, int]] = set()
+    linked: set[str] = set()  # folders reached through symlinks
     for given in paths:
-        root = os.path.abspath(given)
+        root = os.path.realpath(given)
+        out.scope.append(root)  # a root that is gone: its clips are gone too
         if not os.path.exists(root):
-            yield Found(root, root, error="no such file or folder")
-        elif os.path.isfile(root):
-            yield _found(root, os.path.dirname(root))
-        else:
-            yield from _walk(root)
+            out.problems.append(Found(os.path.abspath(given), error="no such file or folder"))
+            continue
+        if os.path.isdir(root):
+            _walk(root, out, seen_files, seen_folders, linked)
+        elif root not in seen_files:
+            seen_files.add(root)
+            _add(out, _found(root, os.path.abspath(given)))
+    roots = list(out.scope)
+    out.scope += sorted(f for f in linked if not any(is_under(f, r) for r in roots))
+    return out
 
 
-def _found(path: str, root: str) -> Found:
+def _add(out: Discovery, found: Found) -> None:
+    (out.problems if found.error else out.files).append(found)
+
+
+def _found(path: str, named: str) -> Found:
+    """The file at real path `path`; problems are reported under the name it was
+    reached by (`named`), which is what the user knows."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
-        return Found(path, root, error="file name is not valid UTF-8; rename the file")
+        return Found(named, error="file name is not valid UTF-8; rename the file")
     try:
         st = os.stat(path)
     except OSError as exc:
-        return Found(path, root, error=f"cannot read: {exc.strerror or exc}")
+        return Found(named, error=f"cannot read: {exc.strerror or exc}")
     if not stat.S_ISREG(st.st_mode):
-        return Found(path, root, error="not a regular file (a pipe, device or socket)")
-    return Found(path, root, stat=stat_key(st))
+        return Found(named, error="not a regular file (a pipe, device or socket)")
+    # Compared with the clock, not with this run's start: a file written during a
+    # long run is as racy as one written just before it.
+    racy = st.st_mtime_ns > time.time_ns() - RACY_WINDOW_NS
+    return Found(path, stat=stat_key(st), racy=racy)
 
 
-def _walk(root: str) -> Iterator[Found]:
-    seen: set[tuple[int, int]] = set()
+def _walk(
+    root: str,
+    out: Discovery,
+    seen_files: set[str],
+    seen_folders: set[tuple[int, int]],
+    linked: set[str],
+) -> None:
     stack = [root]
     while stack:
-        folder = stack.pop()
+        folder = stack.pop()  # a real path
         try:
             st = os.stat(folder)
         except OSError as exc:
-            yield Found(folder, root, error=f"cannot read folder: {exc.strerror or exc}")
+            out.problems.append(Found(folder, error=f"cannot read folder: {exc.strerror or exc}"))
+            out.unreadable.append(folder)
             continue
         key = (st.st_dev, st.st_ino)
-        if key in seen:
-            yield Found(folder, root, error="symlink loop (folder already visited), skipped")
-            continue
-        seen.add(key)
+        if key in seen_folders:
+            continue  # an alias of a folder already walked (or a root named twice)
+        seen_folders.add(key)
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
-            yield Found(folder, root, error=f"cannot read folder: {exc.strerror or exc}")
+            out.problems.append(Found(folder, error=f"cannot read folder: {exc.strerror or exc}"))
+            out.unreadable.append(folder)
             continue
         subfolders = []
         for entry in entries:
@@ -84,10 +137,21 @@ def _walk(root: str) -> Iterator[Found]:
             except OSError:
                 is_dir = False
             if is_dir:
-                subfolders.append(entry.path)
+                real = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
+                if entry.is_symlink() and is_under(folder, real):  # links to an ancestor
+                    out.problems.append(
+                        Found(entry.path, error="symlink loop (folder already visited), skipped")
+                    )
+                    continue
+                if entry.is_symlink() and not is_under(real, root):
+                    linked.add(real)
+                subfolders.append(real)
             elif entry.name.lower().endswith(CLIP_SUFFIXES):
                 if entry.is_symlink() and not os.path.exists(entry.path):
-                    yield Found(entry.path, root, error="broken symlink")
-                else:
-                    yield _found(entry.path, root)
+                    out.problems.append(Found(entry.path, error="broken symlink"))
+                    continue
+                real = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
+                if real not in seen_files:
+                    seen_files.add(real)
+                    _add(out, _found(real, entry.path))
         stack.extend(reversed(subfolders))

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 
 from clipsearch import index as store
 from clipsearch.clip import DEFAULT_MAX_BYTES, ClipError, read_clip, shown_path
-from clipsearch.discover import Found, find_clips
-from clipsearch.errors import ClipsearchError, IndexIncompatibleError
+from clipsearch.discover import Found, discover, is_under
+from clipsearch.errors import ClipsearchError
+from clipsearch.index import IndexedFile
 
 #: From this many files to (re)index, use the multi-process bulk writer.
 BULK_THRESHOLD = 2000
@@ -78,7 +79,12 @@ class UpdateReport:
 
 
 class StrictStop(ClipsearchError):
-    """`strict` mode met a bad file: nothing was written."""
+    """`strict` mode met a bad file: nothing was written.  `problem` is the file's
+    one-line reason, for front ends that phrase the rest themselves."""
+
+    def __init__(self, problem: str):
+        self.problem = problem
+        super().__init__(f"{problem} (stopped in strict mode: index left unchanged)")
 
 
 def update_index(
@@ -94,119 +100,151 @@ def update_index(
     """Bring the index at `index_dir` up to date with the clip files under `paths`.
 
     Incremental unless `rebuild`.  Files under the given roots that vanished are
-    removed from the index; files indexed from other roots are left alone."""
+    removed from the index; files indexed from other roots are left alone.  After
+    any sequence of runs the index holds what a fresh build of the same files holds:
+    one document per id (the file whose path sorts last), every duplicate reported
+    on every run, all in one atomic commit."""
     started = time.perf_counter()
     index_dir = os.path.abspath(os.fspath(index_dir))
-    roots = [os.path.abspath(os.fspath(p)) for p in paths]
     report = UpdateReport(index=index_dir)
-    if rebuild and store.exists(index_dir) and not _compatible(index_dir):
-        store.create(index_dir)  # an old schema or a damaged index cannot be written to
-    elif not store.exists(index_dir):
-        store.create(index_dir)
-        rebuild = True
-    report.rebuilt = rebuild
+    found = discover([os.fspath(p) for p in paths])
+    for f in found.problems:
+        message = f"{shown_path(f.path)}: {f.error}"
+        report.skipped.append(Skipped(f.path, message))
+        if strict:
+            raise StrictStop(message)
 
-    found = list(find_clips(roots))
-    unreadable: list[str] = []  # folders whose clips must stay indexed as they were
-    for f in found:
-        if f.error:
-            message = f"{shown_path(f.path)}: {f.error}"
-            report.skipped.append(Skipped(f.path, message))
-            if strict:
-                raise StrictStop(f"{message} (--strict: index left unchanged)")
-            if os.path.isdir(f.path):
-                unreadable.append(f.path)
-    files = [f for f in found if not f.error]
-
-    writer = store.Writer(index_dir, lock_timeout=lock_timeout)
+    writer = store.Writer(index_dir, lock_timeout=lock_timeout, rebuild=rebuild)
     try:
-        known = {} if rebuild else writer.files()
-        todo: list[Found] = []
-        seen_paths = set()
-        for f in files:
-            seen_paths.add(f.path)
-            old = known.get(f.path)
-            if old is not None and old.stat == f.stat:
-                report.unchanged += 1
-            else:
-                todo.append(f)
-        gone = [
+        report.rebuilt = writer.fresh
+        known = writer.files()
+        seen = {f.path for f in found.files}
+        todo = sorted(
+            (f for f in found.files if _needs_reading(f, known.get(f.path))), key=lambda f: f.path
+        )
+        report.unchanged = len(found.files) - len(todo)
+        gone = sorted(
             p
             for p in known
-            if p not in seen_paths
-            and any(_under(p, r) for r in roots)
-            and not any(_under(p, u) for u in unreadable)
-        ]
-        id_owner = {k.id: k.path for k in known.values()}
+            if p not in seen
+            and any(is_under(p, s) for s in found.scope)
+            and not any(is_under(p, u) for u in found.unreadable)
+        )
         writer.begin(bulk=len(todo) >= BULK_THRESHOLD)
         for p in gone:
             writer.delete_path(p)
             report.removed += 1
+        reading = {f.path for f in todo}
+        owner = _owners(
+            [k for p, k in known.items() if p not in reading and p not in gone], writer, report
+        )
+        run = _Run(owner, writer, report, strict, max_bytes)
         for done, f in enumerate(todo, 1):
             if progress is not None:
                 progress(done, len(todo))
-            try:
-                clip = read_clip(f.path, f.root, max_bytes=max_bytes)
-            except ClipError as exc:
-                report.skipped.append(Skipped(f.path, str(exc)))
-                if strict:
-                    raise StrictStop(f"{exc} (--strict: index left unchanged)") from None
-                if f.path in known:  # it was good before; a broken edit must not leave stale text
-                    writer.delete_path(f.path)
-                    report.removed += 1
-                continue
-            report.warnings.extend(clip.warnings)
-            owner = id_owner.get(clip.id)
-            if owner and owner != f.path and owner > f.path and os.path.exists(owner):
-                report.duplicates.append(_duplicate(clip.id, f.path, owner))
-                continue
-            if f.path in known:
-                if known[f.path].id != clip.id:
-                    writer.delete_path(f.path)
-                report.updated += 1
-            else:
-                report.added += 1
-            writer.add(clip, f.stat, replace=not rebuild)
-        writer.commit(replace_all=rebuild)
+            run.index(f, known.get(f.path))
+        writer.commit()
     except BaseException:
         writer.cancel()
         raise
-    # Only a run that wrote clips, or an index that already holds an id twice (a run
-    # killed between its two commits), can need the second pass over every id.
-    if report.added or report.updated or len(id_owner) < len(known):
-        _resolve_duplicates(index_dir, lock_timeout, report)
     report.elapsed = time.perf_counter() - started
     return report
 
 
-def _resolve_duplicates(index_dir: str, lock_timeout: float, report: UpdateReport) -> None:
-    """Keep one document per id (the file that sorts last).  Also heals an index left
-    with duplicates by a run that was killed between its two commits."""
-    losers = store.duplicate_losers(index_dir)
-    if not losers:
-        return
-    with store.Writer(index_dir, lock_timeout=lock_timeout) as writer:
-        for clip_id, loser, winner in losers:
-            writer.delete_path(loser)
-            report.duplicates.append(_duplicate(clip_id, loser, winner))
-            if report.added:
-                report.added -= 1
-        writer.commit()
+def _needs_reading(f: Found, old: IndexedFile | None) -> bool:
+    """Unchanged means the same stat, and for a file that was racy when indexed, the
+    same content too (its stat cannot show a same-size edit within the same second)."""
+    return old is None or old.stat != f.stat or bool(old.digest)
+
+
+def _owners(staying: list[IndexedFile], writer: store.Writer, report: UpdateReport) -> dict:
+    """id -> path for the indexed files this run leaves alone.  An id held by several of
+    them (an index written before duplicates were resolved in one commit) keeps the
+    last path; the others are removed and reported."""
+    owner: dict[str, str] = {}
+    for k in sorted(staying, key=lambda k: k.path, reverse=True):  # the last path keeps it
+        if k.id in owner:
+            writer.delete_path(k.path)
+            report.duplicates.append(_duplicate(k.id, k.path, owner[k.id]))
+        else:
+            owner[k.id] = k.path
+    return owner
+
+
+class _Run:
+    """Reading and indexing the files of one run, in walk order, keeping one document
+    per id: the file whose path sorts last.  A file read later can beat one added
+    earlier in the same run; Whoosh cannot drop a document it has not committed, so
+    those are deleted by the writer right after the main commit, under the same lock."""
+
+    def __init__(
+        self,
+        owner: dict[str, str],
+        writer: store.Writer,
+        report: UpdateReport,
+        strict: bool,
+        max_bytes: int,
+    ):
+        self.owner, self.writer, self.report = owner, writer, report
+        self.strict, self.max_bytes = strict, max_bytes
+        self.counted: dict[str, str] = {}  # path added in this run -> what it counted as
+
+    def index(self, f: Found, old: IndexedFile | None) -> None:
+        report, writer = self.report, self.writer
+        try:
+            clip = read_clip(f.path, max_bytes=self.max_bytes)
+        except ClipError as exc:
+            report.skipped.append(Skipped(f.path, str(exc)))
+            if self.strict:
+                raise StrictStop(str(exc)) from None
+            if old is not None:  # it was good before; a broken edit must not leave stale text
+                writer.delete_path(f.path)
+                report.removed += 1
+            return
+        report.warnings.extend(clip.warnings)
+        holder = self.owner.get(clip.id)
+        if holder is not None and holder > f.path:  # an indexed file with a later path
+            report.duplicates.append(_duplicate(clip.id, f.path, holder))
+            if old is not None:  # its old text (maybe under another id) must not stay
+                writer.delete_path(f.path)
+            return
+        if holder is not None and holder < f.path:
+            self._drop(holder)
+            report.duplicates.append(_duplicate(clip.id, holder, f.path))
+        self.owner[clip.id] = f.path
+        stat = store.stored_stat(f.stat, clip.digest if f.racy else None)
+        if old is not None and old.stat == f.stat and old.digest == clip.digest:
+            report.unchanged += 1  # a racy file checked by content: the same
+            if f.racy:
+                return  # still racy: keep checking it by content
+            # Settled now: store the plain stat, so later runs skip it on a stat check.
+            kind = "unchanged"
+        elif old is not None:
+            report.updated += 1
+            kind = "updated"
+        else:
+            report.added += 1
+            kind = "added"
+        self.counted[f.path] = kind
+        writer.add(clip, stat, replace=old is not None)
+
+    def _drop(self, path: str) -> None:
+        """Remove the losing file of a duplicate id: from the committed index, or, when
+        this run added it, right after the commit (and from this run's counts)."""
+        kind = self.counted.pop(path, None)
+        if kind is None:
+            self.writer.delete_path(path)
+            return
+        self.writer.delete_after_commit(path)
+        if kind == "added":
+            self.report.added -= 1
+        elif kind == "updated":
+            self.report.updated -= 1
+        else:
+            self.report.unchanged -= 1
 
 
 def _duplicate(clip_id: str, loser: str, winner: str) -> str:
     return (
         f"duplicate id {clip_id!r}: {shown_path(loser)} ignored, {shown_path(winner)} (later) kept"
     )
-
-
-def _under(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def _compatible(index_dir: str) -> bool:
-    try:
-        store.check(index_dir)
-    except IndexIncompatibleError:
-        return False
-    return True

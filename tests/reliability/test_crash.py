@@ -126,16 +126,17 @@ def test_kill_during_an_update_keeps_the_last_commit(
     _assert_next_run_completes(bulk, index)
 
 
-def test_kill_during_a_first_build_leaves_an_index_that_opens(
+def test_kill_during_a_first_build_leaves_no_index_that_looks_valid(
     bulk: BulkCorpus, tmp_path: Path, procs: Procs
 ) -> None:
     index = tmp_path / "index"
     proc = procs.start("index", bulk.clips, "--index", index, "-q")
     assert _kill_point("parsing", index, proc)
     kill_and_wait(proc)
-    assert doc_count(index) == 0
+    # Issue 16 (9): an unfinished first build is no index, not an empty one that looks valid.
     res = cli("search", "oldbatch", "--index", index)
-    assert res.exit_code == 0 and res.stdout.startswith("0 clips")
+    assert res.exit_code == 2
+    assert_one_line_error(res.stderr, str(index), "did not finish")
 
 
 # Regression test (was a bug): index._indexed_files (via Writer.files) calls column_reader on an

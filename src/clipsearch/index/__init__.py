@@ -27,8 +27,8 @@ from clipsearch.index.schema import (
 )
 from clipsearch.index.schema import FacetValuesField as _FacetValues  # pickled by old indexes
 from clipsearch.index.snapshot import FacetColumn, Snapshot
-from clipsearch.index.storage import check, create, exists
-from clipsearch.index.writer import IndexedFile, Writer, duplicate_losers
+from clipsearch.index.storage import check, exists
+from clipsearch.index.writer import IndexedFile, Writer, stored_stat
 
 __all__ = [
     "_FacetValues",
@@ -45,8 +45,7 @@ __all__ = [
     "Writer",
     "_stem",
     "check",
-    "create",
-    "duplicate_losers",
+    "stored_stat",
     "exists",
     "surface_words",
     "text_analyzer",

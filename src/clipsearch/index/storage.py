@@ -3,18 +3,22 @@ and turning Whoosh's failures on damaged files into one clear error."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
+import re
 import shutil
 from typing import Any
 
 from whoosh import index
+from whoosh.filedb.filestore import FileStorage
 
 from clipsearch.errors import (
     ClipsearchError,
     IndexIncompatibleError,
     IndexMissingError,
+    StorageError,
 )
 from clipsearch.index.schema import INDEX_NAME, META_FILE, SCHEMA_VERSION, _schema
 
@@ -25,35 +29,90 @@ def check(path: str) -> None:
 
 
 def exists(path: str) -> bool:
-    """True when `path` holds a clipsearch index (of any version)."""
+    """True when `path` holds a clipsearch index (of any version).  The marker file is
+    written after the first commit, so an interrupted first build is no index."""
     return os.path.exists(os.path.join(path, META_FILE))
 
 
-def create(path: str) -> None:
-    """Create an empty index at `path`, replacing any index already there."""
-    if (
-        os.path.isdir(path)
-        and os.listdir(path)
-        and not exists(path)
-        and not index.exists_in(path, INDEX_NAME)
-    ):
+def compatible(path: str) -> bool:
+    """True when `path` holds an index this version can write to."""
+    try:
+        _open(path)
+    except IndexIncompatibleError:
+        return False
+    return True
+
+
+LOCK_NAME = "WRITELOCK"
+#: Every name clipsearch and Whoosh write inside an index folder: the commit
+#: files, segment files, the lock, our two JSON files, temporary files and the
+#: pool's temporary folders.  Anything else belongs to the user.
+_OWN_NAME = re.compile(
+    rf"^(?:_{INDEX_NAME}_\d+\.toc|{INDEX_NAME}_[0-9a-z]{{16}}\.[a-z0-9_.]+"
+    rf"|{INDEX_NAME}_{LOCK_NAME}|{re.escape(META_FILE)}(?:\.tmp)?"
+    rf"|vocabulary\.json(?:\.tmp)?|{INDEX_NAME}\.tmp|[0-9a-z]{{28}}\.(?:tmp|run|ctmp))$"
+)
+
+
+def foreign_entries(path: str) -> list[str]:
+    """Names in the folder `path` that clipsearch did not write (sorted)."""
+    try:
+        names = os.listdir(path)
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StorageError(path, exc) from None
+    return sorted(n for n in names if not _OWN_NAME.match(n))
+
+
+def write_lock(path: str) -> Any:
+    """The index's write lock (Whoosh's own lock file), usable before the index exists,
+    so that the first build is serialised like every later one."""
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        detail = f"cannot create the index folder ({exc.strerror or exc})"
+        raise StorageError(path, detail) from None
+    return FileStorage(path).lock(f"{INDEX_NAME}_{LOCK_NAME}")
+
+
+def create(path: str) -> Any:
+    """Start an empty index at `path` and return it (call with the write lock held).
+
+    Removes only what clipsearch wrote there and refuses a folder holding anything
+    else: a rebuild must never delete a user's files.  The marker file that makes
+    the folder an index is written by the first commit (`mark_ready`)."""
+    foreign = foreign_entries(path)
+    if foreign:
+        shown = ", ".join(repr(n) for n in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise IndexIncompatibleError(
-            f"{path}: the folder is not empty and holds no clipsearch index; "
-            "refusing to overwrite it (choose another --index folder)"
+            f"{path}: the folder is not empty: it holds files clipsearch did not write ({shown}); "
+            "refusing to create an index there (choose an empty or new folder)"
         )
     try:
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        os.makedirs(path, exist_ok=True)
-        index.create_in(path, _schema(), indexname=INDEX_NAME)
-        tmp = os.path.join(path, META_FILE + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump({"schema_version": SCHEMA_VERSION, "engine": "whoosh-2.7"}, fh)
-        os.replace(tmp, os.path.join(path, META_FILE))
+        meta = os.path.join(path, META_FILE)
+        if os.path.exists(meta):  # first: an interrupted rebuild must not look like an index
+            os.remove(meta)
+        lock_file = f"{INDEX_NAME}_{LOCK_NAME}"
+        for name in os.listdir(path):
+            if name == lock_file:
+                continue
+            full = os.path.join(path, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.remove(full)
+        return index.create_in(path, _schema(), indexname=INDEX_NAME)
     except OSError as exc:
-        raise IndexIncompatibleError(
-            f"{path}: cannot create an index there ({exc.strerror or exc})"
-        ) from None
+        raise StorageError(path, f"cannot create an index there ({exc.strerror or exc})") from None
+
+
+def mark_ready(path: str) -> None:
+    """Write the marker file that makes `path` an index of this schema version."""
+    tmp = os.path.join(path, META_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"schema_version": SCHEMA_VERSION, "engine": "whoosh-2.7"}, fh)
+    os.replace(tmp, os.path.join(path, META_FILE))
 
 
 def _rebuild_hint(path: str) -> str:
@@ -67,7 +126,8 @@ def _damaged(path: str, exc: BaseException) -> IndexIncompatibleError:
 
 def _guarded(method: Any) -> Any:
     """Turn whatever Whoosh raises on missing or truncated index files into one
-    IndexIncompatibleError that says how to rebuild."""
+    IndexIncompatibleError that says how to rebuild, and what the machine refuses
+    (a full disk, a read-only folder) into a StorageError."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -75,15 +135,28 @@ def _guarded(method: Any) -> Any:
             return method(self, *args, **kwargs)
         except (ClipsearchError, KeyboardInterrupt):
             raise
+        except OSError as exc:
+            if exc.errno in _DAMAGE_ERRNOS:
+                raise _damaged(self.path, exc) from None
+            raise StorageError(self.path, exc) from None
         except Exception as exc:
             raise _damaged(self.path, exc) from None
 
     return wrapper
 
 
+#: OSErrors that mean files of the index are missing, not that the machine refused.
+_DAMAGE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR})
+
+
 def _open(path: str, check_segments: bool = True) -> Any:
     rebuild = _rebuild_hint(path)
     if not exists(path):
+        if os.path.isdir(path) and any(_OWN_NAME.match(n) for n in os.listdir(path)):
+            raise IndexMissingError(
+                f"{path}: the first build of this index did not finish (interrupted, or the "
+                "disk filled up); run `clipsearch index PATH...` again"
+            )
         raise IndexMissingError(
             f"{path}: no clipsearch index here; build one with `clipsearch index PATH...`"
         )
@@ -102,6 +175,10 @@ def _open(path: str, check_segments: bool = True) -> Any:
         if check_segments:  # opening a reader opens every segment: missing files show now
             ix.reader().close()
         return ix
+    except OSError as exc:
+        if exc.errno in _DAMAGE_ERRNOS:
+            raise _damaged(path, exc) from None
+        raise StorageError(path, exc) from None
     except Exception as exc:  # Whoosh raises many kinds for a damaged folder
         raise _damaged(path, exc) from None
 

@@ -12,55 +12,96 @@ from whoosh import writing
 from whoosh.util.filelock import try_for
 
 from clipsearch.clip import Clip
-from clipsearch.errors import (
-    IndexLockedError,
-)
+from clipsearch.errors import IndexLockedError, StorageError
 from clipsearch.index.schema import _WORD_RE, TEXT_FIELDS, _document, surface_words
-from clipsearch.index.storage import _guarded, _leaves, _open, _read_vocabulary, _write_vocabulary
+from clipsearch.index.storage import (
+    _guarded,
+    _leaves,
+    _open,
+    _read_vocabulary,
+    _write_vocabulary,
+    compatible,
+    create,
+    exists,
+    mark_ready,
+    write_lock,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class IndexedFile:
-    """What the index remembers of one clip file, to skip it when unchanged."""
+    """What the index remembers of one clip file, to skip it when unchanged.
+    `digest` is set when the file was modified too recently for its stat to be
+    trusted ("racily clean", as git calls it): its content is compared instead."""
 
     path: str
     stat: str
     id: str
+    digest: str = ""
+
+
+def stored_stat(stat: str, digest: str | None) -> str:
+    """The stat column's value: the stat, and for a racy file its content digest."""
+    return f"{stat}:{digest}" if digest else stat
+
+
+def _indexed_file(path: str, value: str, clip_id: str) -> IndexedFile:
+    mtime, size, *rest = value.split(":") + ["", ""]
+    return IndexedFile(path, f"{mtime}:{size}", clip_id, rest[0])
 
 
 class Writer:
     """A write session holding the index's lock from the first look to the commit, so
-    the work decided from `files()` is still right when it is written.
+    the work decided from `files()` is still right when it is written.  The lock is
+    taken before anything else, even before the index exists, so two first builds
+    of one folder wait for each other like any two runs.
 
-    `begin(bulk=True)` uses Whoosh's multi-process writer with one segment per process
-    (2.6x faster here than one process); small updates use one process and Whoosh's
-    merge policy, so incremental runs do not pile up segments."""
+    `fresh` is True when this session starts from an empty index (a new folder, a
+    rebuild): its commit replaces everything, and a new index becomes visible only
+    then.  `begin(bulk=True)` uses Whoosh's multi-process writer with one segment per
+    process (2.6x faster here than one process); small updates use one process and
+    Whoosh's merge policy, so incremental runs do not pile up segments."""
 
-    def __init__(self, path: str, lock_timeout: float = 30.0):
-        self._ix = _open(path, check_segments=False)  # a rebuild never reads old segments
+    def __init__(self, path: str, lock_timeout: float = 30.0, rebuild: bool = False):
         self.path = path
-        self._lock = self._ix.lock("WRITELOCK")
-        if not try_for(self._lock.acquire, max(lock_timeout, 0.0), delay=0.1):
+        self._lock = write_lock(path)
+        try:
+            acquired = try_for(self._lock.acquire, max(lock_timeout, 0.0), delay=0.1)
+        except OSError as exc:
+            raise StorageError(path, f"cannot lock the index ({exc.strerror or exc})") from None
+        if not acquired:
             raise IndexLockedError(
                 f"{path}: another clipsearch process is writing this index "
-                f"(waited {lock_timeout:g} s; raise --lock-timeout or try again later)"
+                f"(waited {lock_timeout:g} s for its write lock); try again later"
             )
         self._w: Any = None
         self._done = False
+        self._done_writing = False
+        self._later: list[str] = []
         self._new_words: Counter[str] = Counter()
         self._vocab: dict[str, int] | None = None
         try:
-            self._vocab = _read_vocabulary(path, self._ix.latest_generation())
+            self.created = not exists(path) or (rebuild and not compatible(path))
+            self.fresh = rebuild or self.created
+            if self.created:
+                self._ix = create(path)
+            else:
+                self._ix = _open(path, check_segments=False)  # a rebuild never reads them
+                self._vocab = _read_vocabulary(path, self._ix.latest_generation())
         except BaseException:
             self._release()
             raise
 
     @_guarded
     def files(self) -> dict[str, IndexedFile]:
-        """Every indexed clip file, from the index's columns (no stored fields read)."""
+        """Every indexed clip file, from the index's columns (no stored fields read);
+        nothing when the session starts from an empty index."""
+        if self.fresh:
+            return {}
         with self._ix.reader() as reader:
             return {f.path: f for f in _indexed_files(reader)}
 
+    @_guarded
     def begin(self, bulk: bool = False, procs: int = 0) -> None:
         procs = procs or min(os.cpu_count() or 1, 4)
         kwargs: dict[str, Any] = {"limitmb": 256, "_lk": False}
@@ -76,32 +117,44 @@ class Writer:
 
     @_guarded
     def add(self, clip: Clip, stat: str, replace: bool = True) -> None:
-        """Index a clip; `replace` first deletes any older copy with its id (not needed
-        in a rebuild, whose commit drops every older segment without reading them)."""
-        doc = _document(clip, stat)
-        if replace:
-            self._writer().update_document(**doc)
-        else:
-            self._writer().add_document(**doc)
+        """Index a clip; `replace` first deletes the document of the same file.  Never
+        by id: another file with the same id is a duplicate to report, not to drop."""
+        if replace and not self.fresh:
+            self._writer().delete_by_term("path", clip.path)
+        self._writer().add_document(**_document(clip, stat))
         self._new_words.update(surface_words(clip))
 
     @_guarded
     def delete_path(self, path: str) -> None:
         self._writer().delete_by_term("path", path)
 
-    def commit(self, replace_all: bool = False) -> None:
-        """Make the changes visible atomically; `replace_all` drops every older document."""
+    def delete_after_commit(self, path: str) -> None:
+        """Delete the document of `path` added in this session: Whoosh can only delete
+        committed documents, so this runs as a second commit, under the same lock."""
+        self._later.append(path)
+
+    @_guarded
+    def commit(self) -> None:
+        """Make the changes visible atomically (a fresh session's replace everything)."""
         try:
-            if replace_all:
+            if self.fresh:
                 self._writer().commit(mergetype=writing.CLEAR)
             elif self._w is not None:
                 self._w.commit()
-            vocab = {} if replace_all else self._vocab
+            self._done_writing = True
+            if self._later:
+                w = self._ix.writer(_lk=False)
+                for path in self._later:
+                    w.delete_by_term("path", path)
+                w.commit()
+            vocab = {} if self.fresh else self._vocab
             if vocab is None:  # stale or missing: an earlier run died after its commit
                 vocab = self._vocabulary_from_stored_fields()
             for word, n in self._new_words.items():
                 vocab[word] = vocab.get(word, 0) + n
             _write_vocabulary(self.path, self._ix.latest_generation(), vocab)
+            if self.created:
+                mark_ready(self.path)  # last: only a complete first build is an index
         finally:
             self._release()
 
@@ -115,7 +168,7 @@ class Writer:
 
     def cancel(self) -> None:
         try:
-            if self._w is not None and not self._done:
+            if self._w is not None and not self._done and not self._done_writing:
                 self._w.cancel()
         finally:
             self._release()
@@ -138,20 +191,4 @@ def _indexed_files(reader: Any) -> Iterator[IndexedFile]:
         stats = leaf.column_reader("stat")
         ids = leaf.column_reader("id")
         for docnum in leaf.all_doc_ids():
-            yield IndexedFile(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
-
-
-def duplicate_losers(path: str) -> list[tuple[str, str, str]]:
-    """(id, losing path, winning path) for every id held by more than one file:
-    the file that sorts last wins.  Used after a build and to heal an interrupted one."""
-    ix = _open(path)
-    with ix.reader() as reader:
-        by_id: dict[str, list[str]] = {}
-        for f in _indexed_files(reader):
-            by_id.setdefault(f.id, []).append(f.path)
-    out = []
-    for clip_id, paths in by_id.items():
-        if len(paths) > 1:
-            paths.sort()
-            out.extend((clip_id, loser, paths[-1]) for loser in paths[:-1])
-    return out
+            yield _indexed_file(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
