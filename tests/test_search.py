@@ -4,7 +4,7 @@ typo corrections."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from conftest import (
@@ -337,6 +337,70 @@ def test_offsets_are_compared_in_utc(make_index):
         assert idx.search("ferry", until=datetime(2021, 5, 31, 23, 30)).total == 1
         assert idx.search("ferry", since=datetime(2021, 5, 31, 23, 30)).total == 1
         assert idx.search("ferry", until=datetime(2021, 5, 31, 23, 29)).total == 0
+
+
+def test_aware_since_until_are_converted_to_utc(make_index):
+    # Issue 16 (7): aware values were compared as wall-clock times, and mixing aware
+    # with naive raised TypeError.  The clip is at 2021-05-31T23:30Z.
+    _, index = make_index(
+        {"x.md": dict(title="Late night ferry", date='"2021-06-01T01:30:00+02:00"')}
+    )
+    from clipsearch import open_index
+
+    ist = timezone(timedelta(hours=5, minutes=30))
+    with open_index(index) as idx:
+        assert idx.search("ferry", since=datetime(2021, 6, 1, 5, 0, tzinfo=ist)).total == 1
+        assert idx.search("ferry", since=datetime(2021, 6, 1, 5, 1, tzinfo=ist)).total == 0
+        assert idx.search("ferry", until=datetime(2021, 6, 1, 4, 59, tzinfo=ist)).total == 0
+        assert idx.search("ferry", until=datetime(2021, 6, 1, 5, 0, tzinfo=ist)).total == 1
+        # Aware and naive mixed: both UTC underneath.
+        mixed = idx.search(
+            "ferry",
+            since=datetime(2021, 6, 1, 4, 0, tzinfo=ist),
+            until=datetime(2021, 5, 31, 23, 30),
+        )
+        assert mixed.total == 1
+        with pytest.raises(QueryError, match="since .* is after until"):
+            idx.search("ferry", since=datetime(2021, 6, 1, tzinfo=UTC), until=datetime(2021, 5, 1))
+        # A date alone: since its first moment, until its last.
+        assert idx.search("ferry", since=date(2021, 5, 31), until=date(2021, 5, 31)).total == 1
+        assert idx.search("ferry", until=date(2021, 5, 30)).total == 0
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"since": datetime.min},
+        {"until": datetime.max},
+        {"since": datetime.min, "until": datetime.max},
+        {"since": datetime.min.replace(tzinfo=timezone(timedelta(hours=1)))},  # year 0 in UTC
+        {"until": datetime.max.replace(tzinfo=timezone(-timedelta(hours=1)))},  # year 10000
+        {"until": date.max},
+        {"since": date.min},
+    ],
+)
+def test_extreme_since_until_are_clamped_not_overflowing(idx, kw):
+    # Issue 16 (9): out-of-range UTC times clamp to datetime.min/max: the same bound.
+    dated = [s for s in ALL_SPECS if s.published]
+    assert everything(idx, **kw).total == len(dated)
+
+
+def test_since_until_of_the_wrong_type_is_a_query_error(idx):
+    with pytest.raises(QueryError, match="since must be a datetime"):
+        idx.search("", since="2022-01-01")
+    with pytest.raises(QueryError, match="until must be a datetime"):
+        idx.search("", until=1641772800)
+
+
+def test_library_errors_do_not_name_cli_flags(idx):
+    for kw in ({"limit": -1}, {"offset": -2}, {"sort": "random"}):
+        with pytest.raises(QueryError) as err:
+            idx.search("vaccine", **kw)
+        assert "--" not in str(err.value)
+        assert str(next(iter(kw.values()))) in str(err.value)
+    with pytest.raises(QueryError) as err:
+        idx.search("", since=datetime(2022, 1, 1), until=datetime(2021, 1, 1))
+    assert "--" not in str(err.value) and "2022-01-01" in str(err.value)
 
 
 def test_since_after_until_is_an_error(idx):

@@ -13,9 +13,10 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from clipsearch import dates
 from clipsearch import facets as facetlib
 from clipsearch import index as store
 from clipsearch.errors import QueryError
@@ -107,8 +108,7 @@ class SearchResult:
         }
 
 
-def iso_utc(dt: datetime | None) -> str | None:
-    return None if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+iso_utc = dates.iso_utc  # kept here too: older callers import it from query
 
 
 class ClipIndex:
@@ -153,8 +153,8 @@ class ClipIndex:
         offset: int = 0,
         topics: Sequence[str] = (),
         providers: Sequence[str] = (),
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
         sort: str = "relevance",
         exact: bool = False,
         facets: bool = True,
@@ -166,17 +166,25 @@ class ClipIndex:
         `topics`/`providers`: OR inside a facet, AND across facets; values are matched
         case-insensitively, then fuzzily.  Facet counts are exact over all matches and
         disjunctive: a facet's own filter is left out of its counts.  `highlight=False`
-        skips snippets (evaluation runs that only need ranked ids)."""
-        if limit < 0 or offset < 0:
-            raise QueryError("--limit and --offset must not be negative")
+        skips snippets (evaluation runs that only need ranked ids).
+
+        `since`/`until` bound the publication time, both included: an aware datetime
+        is converted to UTC, a naive one is taken as UTC, a `date` alone means its
+        first (since) or last (until) moment."""
+        if limit < 0:
+            raise QueryError(f"limit must not be negative (got {limit})")
+        if offset < 0:
+            raise QueryError(f"offset must not be negative (got {offset})")
         if sort not in SORTS:
-            raise QueryError(f"--sort {sort!r}: choose one of {', '.join(SORTS)}")
+            raise QueryError(f"sort {sort!r}: choose one of {', '.join(SORTS)}")
         if len(query) > store.MAX_QUERY_CHARS:
             raise QueryError(
                 f"query is {len(query):,} characters; the limit is {store.MAX_QUERY_CHARS:,}"
             )
-        if since and until and since > until:
-            raise QueryError("--since is after --until")
+        lo = _bound("since", since)
+        hi = _bound("until", until, end_of_day=True)
+        if lo is not None and hi is not None and lo > hi:
+            raise QueryError(f"since ({dates.iso_utc(lo)}) is after until ({dates.iso_utc(hi)})")
         snap = self._snap
         text = "".join(ch if ch.isprintable() else " " for ch in query).strip()
         if text in ("*", "*:*"):  # "everything": the same as an empty query
@@ -191,8 +199,8 @@ class ClipIndex:
                 ids = sorted({k for w in wanted for k in facetlib.resolve(name, w, col.values)})
                 selected[name] = ids
                 filters[name] = facetlib.docs_with(ids, col.postings)
-        if since or until:
-            filters["date"] = snap.docs_between(since, until)
+        if lo is not None or hi is not None:
+            filters["date"] = snap.docs_between(lo, hi)
 
         corrections: dict[str, str] = {}
         parsed: store.ParsedQuery | None = None
@@ -412,6 +420,16 @@ class ClipIndex:
 def open_index(path: str | os.PathLike[str] | None = None) -> ClipIndex:
     """Open the index at `path` (default: `$CLIPSEARCH_INDEX` or ./index) for searching."""
     return ClipIndex(path)
+
+
+def _bound(name: str, value: Any, end_of_day: bool = False) -> datetime | None:
+    """A since/until value as naive UTC.  Offsets reaching past year 1 or 9999 in UTC
+    are clamped to datetime.min/max, which bound a filter the same way."""
+    if value is None:
+        return None
+    if not isinstance(value, date):  # datetime is a date subclass
+        raise QueryError(f"{name} must be a datetime or a date, not {value!r}")
+    return dates.from_value(value, end_of_day=end_of_day, clamp=True)
 
 
 def _intersect(base: Iterable[int], others: Iterable[set[int]]) -> set[int]:
