@@ -545,6 +545,7 @@ def test_too_broad_wildcard_is_searched_as_its_letters(corpus):
         (("search", "x", "--topic", "astrology"), "no such topic"),
         (("search", "", "--since", "2022-01-01", "--until", "2021-01-01"), "--since"),
         (("search", "w" * 2100), "limit"),
+        (("search", " ".join(f"{a}{b}*" for a in "abcdefghij" for b in "abcdefg")), "prefixes"),
     ],
 )
 def test_query_errors_are_one_line_exit_2(corpus, args, needle):

@@ -3,6 +3,7 @@ typo corrections."""
 
 from __future__ import annotations
 
+import string
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -17,6 +18,7 @@ from conftest import (
 )
 
 from clipsearch import QueryError
+from clipsearch import index as store
 
 # --------------------------------------------------------------------------- helpers
 
@@ -500,6 +502,37 @@ def test_bad_options_raise_query_error(idx, kw):
 def test_overlong_query_is_refused(idx):
     with pytest.raises(QueryError):
         idx.search("word " * 500)
+
+
+def test_many_prefixes_are_refused_per_query(idx):
+    # Issue 16 (11): 399 distinct two-letter prefixes in one 2,000-character query took
+    # 10 s and 236 MB on a 20k corpus; the bound was per prefix, not per query.
+    prefixes = [a + b for a in string.ascii_lowercase for b in string.ascii_lowercase][:399]
+    query = " ".join(p + "*" for p in prefixes)
+    assert len(query) <= store.MAX_QUERY_CHARS
+    with pytest.raises(QueryError, match="399 prefix or wildcard words; the limit is 64"):
+        idx.search(query)
+    fine = " ".join(p + "*" for p in prefixes[: store.MAX_WILDCARDS_PER_QUERY])
+    assert idx.search(fine).total > 0
+
+
+def test_prefix_expansions_are_bounded_per_query(make_index):
+    # Five prefixes of 260 words each: each stays under the per-prefix cap (256), together
+    # they pass the per-query one (1,024 words).
+    clips = {
+        f"{p}.md": dict(title="Codes", body=" ".join(f"{p}{n:03d}" for n in range(260)))
+        for p in ("ka", "kb", "kc", "kd", "ke")
+    }
+    _, index = make_index(clips)
+    from clipsearch import open_index
+
+    with open_index(index) as idx:
+        assert idx.search("ka* kb* kc* kd*").total == 4  # 4 x 256 = 1,024: at the bound
+        with pytest.raises(QueryError) as err:
+            idx.search("ka* kb* kc* kd* ke*")
+        assert str(err.value) == (
+            "query expands to more than 1,024 words; use fewer or longer prefixes"
+        )
 
 
 # --------------------------------------------------------------------------- facets
