@@ -3,6 +3,8 @@ typo corrections."""
 
 from __future__ import annotations
 
+import os
+import random
 import string
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -15,6 +17,7 @@ from conftest import (
     brute_facets,
     folded,
     specs_with_word,
+    write_clip,
 )
 
 from clipsearch import QueryError
@@ -679,3 +682,85 @@ def test_no_correction_to_a_word_only_deleted_clips_had(make_index):
 
 def test_facets_can_be_turned_off(idx):
     assert idx.search("vaccine", facets=False).facets == {}
+
+
+# --------------------------------------------------------------------------- exact before corrected
+
+
+def _pair_words(n: int) -> list[tuple[str, str]]:
+    """`n` (rare, frequent) pairs of made-up words one letter apart ("brovalt" and
+    "brovilt"): the rare one is a known word that typo tolerance also searches as the
+    frequent one.  Distinct consonant frames keep pairs far from each other."""
+    rng = random.Random(16)
+    cons, vows = "bdfgklmnprstvz", "aeiou"
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        c = [rng.choice(cons) for _ in range(4)]
+        v1, v2 = rng.sample(vows, 2)
+        frame = "".join(c)
+        if frame in seen:
+            continue
+        seen.add(frame)
+        # c0 V c1 c2 V c3 + "t": 7 letters, the second vowel differs.
+        rare = f"{c[0]}{rng.choice(vows)}{c[1]}{c[2]}{v1}{c[3]}t"
+        frequent = rare[:4] + v2 + rare[5:]
+        out.append((rare, frequent))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pairs_index(tmp_path_factory):
+    """Many rare/frequent neighbour pairs.  The rare word sits once in long bodies (BM25
+    scores it low); its neighbour is 12x more frequent and fills short titles (BM25 scores
+    it high), so plain BM25F would rank the corrections first."""
+    from clipsearch import update_index
+
+    base = tmp_path_factory.mktemp("pairs")
+    pairs = _pair_words(40)
+    filler = " ".join(["reporters followed the story through the week"] * 30)
+    n = 0
+    for rare, frequent in pairs:
+        for k in range(2):
+            n += 1
+            write_clip(
+                base / "clips" / f"{rare}-exact-{k}.md",
+                title=f"Weekly market notes {k} from the harbour desk",
+                body=f"{filler} {rare} market {filler}",
+            )
+        for k in range(24):
+            write_clip(
+                base / "clips" / f"{rare}-fixed-{k:02d}.md",
+                title=f"{frequent} {frequent} market",
+                excerpt=f"{frequent} again.",
+            )
+    report = update_index([base / "clips"], base / "index")
+    assert report.ok, report.skipped
+    return base / "index", pairs
+
+
+@pytest.mark.parametrize("extra", ["", " market", " market harbour"])
+def test_exact_matches_outrank_corrections_for_many_words(pairs_index, extra):
+    # Issue 16 (6): "sprang" put clips with only "spring" above the one with "sprang";
+    # in a sample of 3,776 corrected rare words, 1,947 showed the inversion.
+    from clipsearch import open_index
+
+    index, pairs = pairs_index
+    inverted = []
+    with open_index(index) as idx:
+        for rare, frequent in pairs:
+            res = idx.search(rare + extra, limit=1000, facets=False, highlight=False)
+            assert res.corrections == {rare: frequent}, (rare, res.corrections)
+            mine = [h for h in res.hits if os.path.basename(h.path).startswith(rare + "-")]
+            exact = ["-exact-" in h.path for h in mine]
+            assert sum(exact) == 2 and len(exact) == 26
+            if exact[:2] != [True, True]:
+                inverted.append(rare)
+            # Among correction-only clips, BM25F still decides.
+            rest = [h.score for h in mine[2:]]
+            assert rest == sorted(rest, reverse=True)
+            if not extra:  # one word: plain BM25F would have put them last
+                assert len(res.hits) == 26
+                plain = sorted(res.hits, key=lambda h: -h.score)
+                assert "-exact-" in plain[-1].path
+    assert inverted == []

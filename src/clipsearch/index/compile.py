@@ -48,6 +48,7 @@ class ParsedQuery:
         self._q = q
         self._snap = snap
         self.words: list[str] = []
+        self._typed: dict[str, str] = {}  # word -> its text in the query
         self._collect(q)
         self.is_plain = _is_plain(q)
         self._expanded: set[str] = set()  # words the prefixes of one compile() expand to
@@ -57,6 +58,7 @@ class ParsedQuery:
             word = typed_word(str(q.text))
             if word and word not in self.words:
                 self.words.append(word)
+                self._typed[word] = str(q.text)
         elif not isinstance(q, query.Phrase | query.Not) and q.is_leaf() is False:
             for child in q.children():
                 self._collect(child)
@@ -76,6 +78,22 @@ class ParsedQuery:
         if require_all and self.is_plain and isinstance(q, query.Or):
             q = query.And(q.subqueries)
         return Compiled(q.normalize())
+
+    def word_queries(
+        self, alternatives: Mapping[str, Sequence[tuple[str, float]]] | None = None
+    ) -> list[tuple[Compiled, Compiled | None]]:
+        """Per word in `words`: what matches it as typed, and what matches it or one of
+        its alternatives (None when it has none).  For ranking by how many words a clip
+        matches, and how many of those exactly."""
+        alts = alternatives or {}
+        out: list[tuple[Compiled, Compiled | None]] = []
+        for word in self.words:
+            exact = _word_query(self._snap, self._typed[word])
+            group = [exact, *(_word_query(self._snap, a, w) for a, w in alts.get(word, ()))]
+            group = [g for g in group if g is not query.NullQuery]
+            either = Compiled(query.Or(group).normalize()) if len(group) > 1 else None
+            out.append((Compiled(exact), either))
+        return out
 
     # -- rewriting
     def _rewrite(self, q: Any, alts: Mapping[str, Sequence[tuple[str, float]]]) -> Any:
