@@ -240,6 +240,63 @@ def test_until_a_date_includes_that_whole_day(corpus):
     assert SEED_ID in [h["id"] for h in data["hits"]]
 
 
+@pytest.fixture
+def january_index(tmp_path):
+    """Clips at 2022-01-09T23:00Z, 2022-01-10T15:00Z and 2022-01-10T20:00Z."""
+    for name, when in (("a", "2022-01-09T23:00:00Z"), ("b", "2022-01-10T15:00:00Z")):
+        write_clip(tmp_path / "clips" / f"{name}.md", title=f"Ferry news {name}", date=when)
+    write_clip(tmp_path / "clips" / "c.md", title="Ferry news c", date="2022-01-10T20:00:00Z")
+    assert run("index", tmp_path / "clips", "--index", tmp_path / "index").exit_code == 0
+    return tmp_path / "index"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        # Issue 16 (8): every date-only form fromisoformat accepts includes its whole day.
+        (("--until", "2022-01-10"), "abc"),
+        (("--until", "20220110"), "abc"),
+        (("--until", "2022-01-10Z"), "abc"),
+        (("--until", "2022-W02-1"), "abc"),  # Monday of week 2 is January 10
+        (("--until", "2022-01-10+05:30"), "ab"),  # the day ends at 18:29:59Z
+        (("--until", "2022-01-09"), "a"),
+        (("--since", "20220110"), "bc"),
+        (("--since", "2022-01-10+05:30"), "abc"),  # the day starts at 2022-01-09T18:30Z
+        (("--since", "2022-01-10-05:00"), "bc"),  # starts at 05:00Z
+        (("--since", "2022-01-10", "--until", "2022-01-10"), "bc"),
+        (("--until", "2022-01-10T15:00Z"), "ab"),  # a time: no end-of-day
+        (("--until", "2022-01-10T10:00-05:00"), "ab"),
+        # Issue 16 (9): past the ends of the calendar in UTC: clamped, no OverflowError.
+        (("--until", "9999-12-31"), "abc"),
+        (("--until", "9999-12-31T23:59-05:00"), "abc"),
+        (("--since", "0001-01-01T00:00+01:00"), "abc"),
+        (("--since", "0001-01-01", "--until", "9999-12-31Z"), "abc"),
+        (("--since", "9999-12-31T23:00-05:00"), ""),
+    ],
+)
+def test_since_until_date_forms(january_index, args, expected):
+    data = search_json(january_index, "", *args, "--sort", "date")
+    assert "".join(sorted(h["title"][-1] for h in data["hits"])) == expected
+
+
+@pytest.mark.parametrize("value", ["2022-01-10Q", "10/01/2022", "2022-01-32", ""])
+def test_bad_until_is_one_line_naming_option_and_value(january_index, value):
+    res = run("search", "", "--until", value, "--index", january_index)
+    assert res.exit_code == 2 and isinstance(res.exception, SystemExit)
+    assert "Traceback" not in res.output
+    # click's usage error: a usage line, then the one line that says what is wrong.
+    line = res.stderr.strip().splitlines()[-1]
+    assert "--until" in line and repr(value) in line
+
+
+def test_since_after_until_names_both_options(january_index):
+    res = run(
+        "search", "", "--since", "2022-01-11", "--until", "20220110", "--index", january_index
+    )
+    line = assert_user_error(res)
+    assert "--since 2022-01-11T00:00:00Z is after --until 2022-01-10T23:59:59Z" in line
+
+
 # --------------------------------------------------------------------------- --json contract
 
 
@@ -488,6 +545,7 @@ def test_too_broad_wildcard_is_searched_as_its_letters(corpus):
         (("search", "x", "--topic", "astrology"), "no such topic"),
         (("search", "", "--since", "2022-01-01", "--until", "2021-01-01"), "--since"),
         (("search", "w" * 2100), "limit"),
+        (("search", " ".join(f"{a}{b}*" for a in "abcdefghij" for b in "abcdefg")), "prefixes"),
     ],
 )
 def test_query_errors_are_one_line_exit_2(corpus, args, needle):

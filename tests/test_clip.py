@@ -175,6 +175,8 @@ def test_id_that_is_not_text_is_an_error(bad):
         ("2021-08-02", datetime(2021, 8, 2)),  # YAML date
         ('"2021-08-02"', datetime(2021, 8, 2)),  # quoted date
         ("'2021-08-02T23:30:00-01:00'", datetime(2021, 8, 3, 0, 30)),  # crosses a day
+        ('"2021-08-02+02:00"', datetime(2021, 8, 1, 22, 0)),  # a date in a zone, not 02:00
+        ('"20210802"', datetime(2021, 8, 2)),  # basic format
     ],
 )
 def test_dates_become_naive_utc(raw, expected):

@@ -3,8 +3,11 @@ typo corrections."""
 
 from __future__ import annotations
 
+import os
+import random
+import string
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from conftest import (
@@ -14,9 +17,11 @@ from conftest import (
     brute_facets,
     folded,
     specs_with_word,
+    write_clip,
 )
 
 from clipsearch import QueryError
+from clipsearch import index as store
 
 # --------------------------------------------------------------------------- helpers
 
@@ -339,6 +344,70 @@ def test_offsets_are_compared_in_utc(make_index):
         assert idx.search("ferry", until=datetime(2021, 5, 31, 23, 29)).total == 0
 
 
+def test_aware_since_until_are_converted_to_utc(make_index):
+    # Issue 16 (7): aware values were compared as wall-clock times, and mixing aware
+    # with naive raised TypeError.  The clip is at 2021-05-31T23:30Z.
+    _, index = make_index(
+        {"x.md": dict(title="Late night ferry", date='"2021-06-01T01:30:00+02:00"')}
+    )
+    from clipsearch import open_index
+
+    ist = timezone(timedelta(hours=5, minutes=30))
+    with open_index(index) as idx:
+        assert idx.search("ferry", since=datetime(2021, 6, 1, 5, 0, tzinfo=ist)).total == 1
+        assert idx.search("ferry", since=datetime(2021, 6, 1, 5, 1, tzinfo=ist)).total == 0
+        assert idx.search("ferry", until=datetime(2021, 6, 1, 4, 59, tzinfo=ist)).total == 0
+        assert idx.search("ferry", until=datetime(2021, 6, 1, 5, 0, tzinfo=ist)).total == 1
+        # Aware and naive mixed: both UTC underneath.
+        mixed = idx.search(
+            "ferry",
+            since=datetime(2021, 6, 1, 4, 0, tzinfo=ist),
+            until=datetime(2021, 5, 31, 23, 30),
+        )
+        assert mixed.total == 1
+        with pytest.raises(QueryError, match="since .* is after until"):
+            idx.search("ferry", since=datetime(2021, 6, 1, tzinfo=UTC), until=datetime(2021, 5, 1))
+        # A date alone: since its first moment, until its last.
+        assert idx.search("ferry", since=date(2021, 5, 31), until=date(2021, 5, 31)).total == 1
+        assert idx.search("ferry", until=date(2021, 5, 30)).total == 0
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"since": datetime.min},
+        {"until": datetime.max},
+        {"since": datetime.min, "until": datetime.max},
+        {"since": datetime.min.replace(tzinfo=timezone(timedelta(hours=1)))},  # year 0 in UTC
+        {"until": datetime.max.replace(tzinfo=timezone(-timedelta(hours=1)))},  # year 10000
+        {"until": date.max},
+        {"since": date.min},
+    ],
+)
+def test_extreme_since_until_are_clamped_not_overflowing(idx, kw):
+    # Issue 16 (9): out-of-range UTC times clamp to datetime.min/max: the same bound.
+    dated = [s for s in ALL_SPECS if s.published]
+    assert everything(idx, **kw).total == len(dated)
+
+
+def test_since_until_of_the_wrong_type_is_a_query_error(idx):
+    with pytest.raises(QueryError, match="since must be a datetime"):
+        idx.search("", since="2022-01-01")
+    with pytest.raises(QueryError, match="until must be a datetime"):
+        idx.search("", until=1641772800)
+
+
+def test_library_errors_do_not_name_cli_flags(idx):
+    for kw in ({"limit": -1}, {"offset": -2}, {"sort": "random"}):
+        with pytest.raises(QueryError) as err:
+            idx.search("vaccine", **kw)
+        assert "--" not in str(err.value)
+        assert str(next(iter(kw.values()))) in str(err.value)
+    with pytest.raises(QueryError) as err:
+        idx.search("", since=datetime(2022, 1, 1), until=datetime(2021, 1, 1))
+    assert "--" not in str(err.value) and "2022-01-01" in str(err.value)
+
+
 def test_since_after_until_is_an_error(idx):
     with pytest.raises(QueryError):
         idx.search("", since=datetime(2022, 1, 1), until=datetime(2021, 1, 1))
@@ -436,6 +505,37 @@ def test_bad_options_raise_query_error(idx, kw):
 def test_overlong_query_is_refused(idx):
     with pytest.raises(QueryError):
         idx.search("word " * 500)
+
+
+def test_many_prefixes_are_refused_per_query(idx):
+    # Issue 16 (11): 399 distinct two-letter prefixes in one 2,000-character query took
+    # 10 s and 236 MB on a 20k corpus; the bound was per prefix, not per query.
+    prefixes = [a + b for a in string.ascii_lowercase for b in string.ascii_lowercase][:399]
+    query = " ".join(p + "*" for p in prefixes)
+    assert len(query) <= store.MAX_QUERY_CHARS
+    with pytest.raises(QueryError, match="399 prefix or wildcard words; the limit is 64"):
+        idx.search(query)
+    fine = " ".join(p + "*" for p in prefixes[: store.MAX_WILDCARDS_PER_QUERY])
+    assert idx.search(fine).total > 0
+
+
+def test_prefix_expansions_are_bounded_per_query(make_index):
+    # Five prefixes of 260 words each: each stays under the per-prefix cap (256), together
+    # they pass the per-query one (1,024 words).
+    clips = {
+        f"{p}.md": dict(title="Codes", body=" ".join(f"{p}{n:03d}" for n in range(260)))
+        for p in ("ka", "kb", "kc", "kd", "ke")
+    }
+    _, index = make_index(clips)
+    from clipsearch import open_index
+
+    with open_index(index) as idx:
+        assert idx.search("ka* kb* kc* kd*").total == 4  # 4 x 256 = 1,024: at the bound
+        with pytest.raises(QueryError) as err:
+            idx.search("ka* kb* kc* kd* ke*")
+        assert str(err.value) == (
+            "query expands to more than 1,024 words; use fewer or longer prefixes"
+        )
 
 
 # --------------------------------------------------------------------------- facets
@@ -582,3 +682,85 @@ def test_no_correction_to_a_word_only_deleted_clips_had(make_index):
 
 def test_facets_can_be_turned_off(idx):
     assert idx.search("vaccine", facets=False).facets == {}
+
+
+# --------------------------------------------------------------------------- exact before corrected
+
+
+def _pair_words(n: int) -> list[tuple[str, str]]:
+    """`n` (rare, frequent) pairs of made-up words one letter apart ("brovalt" and
+    "brovilt"): the rare one is a known word that typo tolerance also searches as the
+    frequent one.  Distinct consonant frames keep pairs far from each other."""
+    rng = random.Random(16)
+    cons, vows = "bdfgklmnprstvz", "aeiou"
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        c = [rng.choice(cons) for _ in range(4)]
+        v1, v2 = rng.sample(vows, 2)
+        frame = "".join(c)
+        if frame in seen:
+            continue
+        seen.add(frame)
+        # c0 V c1 c2 V c3 + "t": 7 letters, the second vowel differs.
+        rare = f"{c[0]}{rng.choice(vows)}{c[1]}{c[2]}{v1}{c[3]}t"
+        frequent = rare[:4] + v2 + rare[5:]
+        out.append((rare, frequent))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pairs_index(tmp_path_factory):
+    """Many rare/frequent neighbour pairs.  The rare word sits once in long bodies (BM25
+    scores it low); its neighbour is 12x more frequent and fills short titles (BM25 scores
+    it high), so plain BM25F would rank the corrections first."""
+    from clipsearch import update_index
+
+    base = tmp_path_factory.mktemp("pairs")
+    pairs = _pair_words(40)
+    filler = " ".join(["reporters followed the story through the week"] * 30)
+    n = 0
+    for rare, frequent in pairs:
+        for k in range(2):
+            n += 1
+            write_clip(
+                base / "clips" / f"{rare}-exact-{k}.md",
+                title=f"Weekly market notes {k} from the harbour desk",
+                body=f"{filler} {rare} market {filler}",
+            )
+        for k in range(24):
+            write_clip(
+                base / "clips" / f"{rare}-fixed-{k:02d}.md",
+                title=f"{frequent} {frequent} market",
+                excerpt=f"{frequent} again.",
+            )
+    report = update_index([base / "clips"], base / "index")
+    assert report.ok, report.skipped
+    return base / "index", pairs
+
+
+@pytest.mark.parametrize("extra", ["", " market", " market harbour"])
+def test_exact_matches_outrank_corrections_for_many_words(pairs_index, extra):
+    # Issue 16 (6): "sprang" put clips with only "spring" above the one with "sprang";
+    # in a sample of 3,776 corrected rare words, 1,947 showed the inversion.
+    from clipsearch import open_index
+
+    index, pairs = pairs_index
+    inverted = []
+    with open_index(index) as idx:
+        for rare, frequent in pairs:
+            res = idx.search(rare + extra, limit=1000, facets=False, highlight=False)
+            assert res.corrections == {rare: frequent}, (rare, res.corrections)
+            mine = [h for h in res.hits if os.path.basename(h.path).startswith(rare + "-")]
+            exact = ["-exact-" in h.path for h in mine]
+            assert sum(exact) == 2 and len(exact) == 26
+            if exact[:2] != [True, True]:
+                inverted.append(rare)
+            # Among correction-only clips, BM25F still decides.
+            rest = [h.score for h in mine[2:]]
+            assert rest == sorted(rest, reverse=True)
+            if not extra:  # one word: plain BM25F would have put them last
+                assert len(res.hits) == 26
+                plain = sorted(res.hits, key=lambda h: -h.score)
+                assert "-exact-" in plain[-1].path
+    assert inverted == []

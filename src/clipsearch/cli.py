@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import click
 
+from clipsearch import dates
 from clipsearch.clip import DEFAULT_MAX_BYTES
 from clipsearch.errors import ClipsearchError, IndexLockedError
 from clipsearch.query import SORTS, ClipIndex, SearchResult, default_index_dir
@@ -48,8 +49,10 @@ def _open(index_dir: str | None) -> ClipIndex:
 
 
 class _Date(click.ParamType):
-    """A date or date-time; a naive one is taken as UTC.  With `end_of_day`, a bare
-    date means the end of that day (so `--until 2022-03-31` includes March 31)."""
+    """A date or date-time (ISO 8601), as naive UTC; a naive one is taken as UTC.  With
+    `end_of_day`, a date without a time part means the end of that day (so `--until
+    2022-03-31` and `--until 20220331` include March 31).  Offsets that reach past year
+    1 or 9999 in UTC are clamped to the first or last representable moment."""
 
     name = "DATE"
 
@@ -58,19 +61,11 @@ class _Date(click.ParamType):
 
     def convert(self, value: Any, param: Any, ctx: Any) -> datetime:
         if isinstance(value, datetime):
-            return value
-        text = str(value).strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
+            return dates.naive_utc(value, clamp=True)
         try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
+            return dates.naive_utc(dates.parse(str(value), end_of_day=self.end_of_day), clamp=True)
+        except dates.DateError:
             self.fail(f"{value!r} is not a date like 2022-03-01 or 2022-03-01T12:00Z", param, ctx)
-        if dt.tzinfo is not None:
-            dt = dt.astimezone(UTC).replace(tzinfo=None)
-        if self.end_of_day and len(text) == 10:
-            dt = dt + timedelta(days=1) - timedelta(microseconds=1)
-        return dt
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -199,6 +194,8 @@ def search(
 ) -> None:
     """Ranked search. QUERY uses Whoosh syntax: AND OR NOT "phrase" field:value prefix*."""
     text = " ".join(query)
+    if since is not None and until is not None and since > until:
+        _fail(f"--since {dates.iso_utc(since)} is after --until {dates.iso_utc(until)}")
     with _open(index_dir) as idx:
         try:
             res = idx.search(

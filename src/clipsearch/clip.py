@@ -14,12 +14,14 @@ import re
 import reprlib
 import stat
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from frontmatter.default_handlers import YAMLHandler
+
+from clipsearch import dates
 
 CLIP_SUFFIXES = (".md", ".txt", ".markdown")
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -135,28 +137,10 @@ def derive_id(url: str, path: str) -> str:
 
 def to_utc(value: Any, path: str, field_name: str) -> datetime | None:
     """Any YAML date or ISO 8601 string -> naive UTC datetime (Whoosh drops offsets)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        dt = value
-    elif isinstance(value, date):
-        dt = datetime.combine(value, time())
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            raise ClipError(path, "not an ISO 8601 date", field_name, value) from None
-    else:
-        raise ClipError(path, "not a date", field_name, value)
-    if dt.tzinfo is not None:
-        try:
-            dt = dt.astimezone(UTC).replace(tzinfo=None)
-        except (OverflowError, ValueError):
-            raise ClipError(path, "date out of range", field_name, value) from None
-    return dt
+    try:
+        return dates.from_value(value)
+    except dates.DateError as exc:
+        raise ClipError(path, str(exc), field_name, value) from None
 
 
 def _text(meta: dict, key: str, path: str, required: bool = False) -> str:

@@ -2,20 +2,23 @@
 
 `ClipIndex.search` turns a user query plus options into ranked hits, exact facet
 counts over all matches, and the typo corrections it applied.  Ranking for short
-keyword queries is tiered: clips that contain every word (or its correction)
-come before clips that contain only some; long natural-language queries are
-ranked by plain BM25F over all their words.
+keyword queries is tiered: clips that contain more of the words (as typed or
+corrected) come first, then those with more of them as typed; long natural-language
+queries are ranked by plain BM25F over all their words.
 """
 
 from __future__ import annotations
 
+import heapq
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+from clipsearch import dates
 from clipsearch import facets as facetlib
 from clipsearch import index as store
 from clipsearch.errors import QueryError
@@ -23,7 +26,7 @@ from clipsearch.fuzzy import TypoIndex
 from clipsearch.highlight import candidates, snippet
 
 SORTS = ("relevance", "date", "quality")
-#: Plain queries of at most this many words rank clips with all words first.
+#: Plain queries of at most this many words are ranked in tiers (see `_page`).
 TIERED_MAX_WORDS = 5
 #: Weight of a correction of a word that exists in the index (below 1: exact wins).
 CORRECTION_WEIGHT = 0.6
@@ -107,8 +110,7 @@ class SearchResult:
         }
 
 
-def iso_utc(dt: datetime | None) -> str | None:
-    return None if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+iso_utc = dates.iso_utc  # kept here too: older callers import it from query
 
 
 class ClipIndex:
@@ -153,8 +155,8 @@ class ClipIndex:
         offset: int = 0,
         topics: Sequence[str] = (),
         providers: Sequence[str] = (),
-        since: datetime | None = None,
-        until: datetime | None = None,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
         sort: str = "relevance",
         exact: bool = False,
         facets: bool = True,
@@ -166,17 +168,25 @@ class ClipIndex:
         `topics`/`providers`: OR inside a facet, AND across facets; values are matched
         case-insensitively, then fuzzily.  Facet counts are exact over all matches and
         disjunctive: a facet's own filter is left out of its counts.  `highlight=False`
-        skips snippets (evaluation runs that only need ranked ids)."""
-        if limit < 0 or offset < 0:
-            raise QueryError("--limit and --offset must not be negative")
+        skips snippets (evaluation runs that only need ranked ids).
+
+        `since`/`until` bound the publication time, both included: an aware datetime
+        is converted to UTC, a naive one is taken as UTC, a `date` alone means its
+        first (since) or last (until) moment."""
+        if limit < 0:
+            raise QueryError(f"limit must not be negative (got {limit})")
+        if offset < 0:
+            raise QueryError(f"offset must not be negative (got {offset})")
         if sort not in SORTS:
-            raise QueryError(f"--sort {sort!r}: choose one of {', '.join(SORTS)}")
+            raise QueryError(f"sort {sort!r}: choose one of {', '.join(SORTS)}")
         if len(query) > store.MAX_QUERY_CHARS:
             raise QueryError(
                 f"query is {len(query):,} characters; the limit is {store.MAX_QUERY_CHARS:,}"
             )
-        if since and until and since > until:
-            raise QueryError("--since is after --until")
+        lo = _bound("since", since)
+        hi = _bound("until", until, end_of_day=True)
+        if lo is not None and hi is not None and lo > hi:
+            raise QueryError(f"since ({dates.iso_utc(lo)}) is after until ({dates.iso_utc(hi)})")
         snap = self._snap
         text = "".join(ch if ch.isprintable() else " " for ch in query).strip()
         if text in ("*", "*:*"):  # "everything": the same as an empty query
@@ -191,21 +201,26 @@ class ClipIndex:
                 ids = sorted({k for w in wanted for k in facetlib.resolve(name, w, col.values)})
                 selected[name] = ids
                 filters[name] = facetlib.docs_with(ids, col.postings)
-        if since or until:
-            filters["date"] = snap.docs_between(since, until)
+        if lo is not None or hi is not None:
+            filters["date"] = snap.docs_between(lo, hi)
 
         corrections: dict[str, str] = {}
         parsed: store.ParsedQuery | None = None
         any_q: store.Compiled | None = None
-        all_q: store.Compiled | None = None
+        tiers: _Tiers | None = None
         if text:
             parsed = snap.parse(text)
             alternatives = {} if exact else self._corrections(parsed.words, corrections)
             any_q = parsed.compile(alternatives)
             scores = snap.scores(any_q)
             n_words = len(parsed.words)
-            if sort == "relevance" and parsed.is_plain and 1 < n_words <= TIERED_MAX_WORDS:
-                all_q = parsed.compile(alternatives, require_all=True)
+            if (
+                sort == "relevance"
+                and parsed.is_plain
+                and (n_words > 1 or alternatives)
+                and n_words <= TIERED_MAX_WORDS
+            ):
+                tiers = self._tiers(parsed, alternatives)
         else:  # no words: every clip, newest first unless asked otherwise
             scores = dict.fromkeys(snap.live_docs(), 0.0)
             if sort == "relevance":
@@ -214,7 +229,7 @@ class ClipIndex:
 
         hits_set = _intersect(matched, filters.values()) if filters else None
         total = len(scores) if hits_set is None else len(hits_set)
-        page = self._page(scores, all_q, hits_set, offset + limit, sort)[offset:]
+        page = self._page(scores, tiers, hits_set, offset + limit, sort)[offset:]
         terms = self._snap.query_terms(any_q) if highlight and any_q else frozenset()
         pattern = candidates(terms) if page and terms else None
         hits = [self._hit(d, s, terms, pattern) for d, s in page]
@@ -334,26 +349,55 @@ class ClipIndex:
                 report[word] = alts[0][0]
         return out
 
+    def _tiers(
+        self, parsed: store.ParsedQuery, alternatives: dict[str, list[tuple[str, float]]]
+    ) -> _Tiers:
+        """Per query word, the clips that contain it as typed, and those that contain it
+        or a correction of it."""
+        snap = self._snap
+        words: list[tuple[set[int], set[int]]] = []
+        for exact_q, either_q in parsed.word_queries(alternatives):
+            exact = snap.match(exact_q)
+            either = exact if either_q is None else snap.match(either_q)
+            if either:  # a word nothing matches (a stop word) ranks no clip above another
+                words.append((exact, either))
+        return _Tiers(words)
+
     def _page(
         self,
         scores: dict[int, float],
-        all_q: store.Compiled | None,
+        tiers: _Tiers | None,
         allowed: set[int] | None,
         n: int,
         sort: str,
     ) -> list[tuple[int, float]]:
-        """The first `n` hits: by score (tiered when `all_q` is given), date or quality."""
+        """The first `n` hits: by score (tiered when `tiers` is given), date or quality.
+
+        Tiered: clips matching more of the query's words first; among those, clips
+        matching more of them as typed (not only through a correction) first; BM25F
+        within a tier.  So all words beat some, and an exact match beats a corrected one
+        whatever the field lengths (BM25F alone put a correction in a short title above
+        the typed word in a long body)."""
         snap = self._snap
-        if all_q is None:
+        if tiers is None or n <= 0 or not tiers.words:
             return snap.top(scores, n, allow=allowed, sort=sort)
-        with_all = snap.match(all_q)
+        # The top tier (every word as typed) usually fills the page: take it with set
+        # algebra, and count words per clip only when it does not.
+        exact_sets = sorted((exact for exact, _ in tiers.words), key=len)
+        top_tier = set(exact_sets[0]).intersection(*exact_sets[1:])
         if allowed is not None:
-            with_all &= allowed
-        first = snap.top(scores, n, allow=with_all)
-        if len(first) < n:
-            rest = (allowed if allowed is not None else scores.keys()) - with_all
-            first += snap.top(scores, n - len(first), allow=rest)
-        return first
+            top_tier &= allowed
+        first = snap.top(scores, n, allow=top_tier)
+        if len(first) == n:
+            return first
+        matched: Counter[int] = Counter()
+        as_typed: Counter[int] = Counter()
+        for exact, either in tiers.words:
+            as_typed.update(exact)
+            matched.update(either)
+        docs: Iterable[int] = scores if allowed is None else (d for d in allowed if d in scores)
+        best = heapq.nlargest(n, docs, key=lambda d: (matched[d], as_typed[d], scores[d], -d))
+        return [(d, scores[d]) for d in best]
 
     def _hit(
         self, docnum: int, score: float, terms: frozenset[str], pattern: re.Pattern[str] | None
@@ -412,6 +456,24 @@ class ClipIndex:
 def open_index(path: str | os.PathLike[str] | None = None) -> ClipIndex:
     """Open the index at `path` (default: `$CLIPSEARCH_INDEX` or ./index) for searching."""
     return ClipIndex(path)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tiers:
+    """Per query word that matches anything: (clips with it as typed, clips with it or
+    a correction of it)."""
+
+    words: list[tuple[set[int], set[int]]]
+
+
+def _bound(name: str, value: Any, end_of_day: bool = False) -> datetime | None:
+    """A since/until value as naive UTC.  Offsets reaching past year 1 or 9999 in UTC
+    are clamped to datetime.min/max, which bound a filter the same way."""
+    if value is None:
+        return None
+    if not isinstance(value, date):  # datetime is a date subclass
+        raise QueryError(f"{name} must be a datetime or a date, not {value!r}")
+    return dates.from_value(value, end_of_day=end_of_day, clamp=True)
 
 
 def _intersect(base: Iterable[int], others: Iterable[set[int]]) -> set[int]:

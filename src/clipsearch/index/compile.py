@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 from whoosh import qparser, query
 
 from clipsearch.errors import QueryError
-from clipsearch.index.schema import FACET_FIELDS, MAX_EXPANSIONS, TEXT_FIELDS
+from clipsearch.index.schema import (
+    FACET_FIELDS,
+    MAX_EXPANSIONS,
+    MAX_EXPANSIONS_PER_QUERY,
+    MAX_WILDCARDS_PER_QUERY,
+    TEXT_FIELDS,
+)
 
 if TYPE_CHECKING:
     from clipsearch.index.snapshot import Snapshot
@@ -33,17 +39,26 @@ class ParsedQuery:
     phrases, `field:value` terms, prefixes and numbers are never among them."""
 
     def __init__(self, q: Any, snap: Snapshot):
+        wildcards = sum(isinstance(leaf, query.Prefix | query.Wildcard) for leaf in q.leaves())
+        if wildcards > MAX_WILDCARDS_PER_QUERY:
+            raise QueryError(
+                f"query has {wildcards:,} prefix or wildcard words; the limit is "
+                f"{MAX_WILDCARDS_PER_QUERY:,}: use fewer or longer prefixes"
+            )
         self._q = q
         self._snap = snap
         self.words: list[str] = []
+        self._typed: dict[str, str] = {}  # word -> its text in the query
         self._collect(q)
         self.is_plain = _is_plain(q)
+        self._expanded: set[str] = set()  # words the prefixes of one compile() expand to
 
     def _collect(self, q: Any) -> None:
         if _is_word(q):
             word = typed_word(str(q.text))
             if word and word not in self.words:
                 self.words.append(word)
+                self._typed[word] = str(q.text)
         elif not isinstance(q, query.Phrase | query.Not) and q.is_leaf() is False:
             for child in q.children():
                 self._collect(child)
@@ -58,10 +73,27 @@ class ParsedQuery:
         """An engine query: each plain word searches every text field, OR'ed with its
         weighted alternatives; `require_all` makes a plain query match all its words."""
         alts = alternatives or {}
+        self._expanded = set()
         q = self._rewrite(self._q, alts)
         if require_all and self.is_plain and isinstance(q, query.Or):
             q = query.And(q.subqueries)
         return Compiled(q.normalize())
+
+    def word_queries(
+        self, alternatives: Mapping[str, Sequence[tuple[str, float]]] | None = None
+    ) -> list[tuple[Compiled, Compiled | None]]:
+        """Per word in `words`: what matches it as typed, and what matches it or one of
+        its alternatives (None when it has none).  For ranking by how many words a clip
+        matches, and how many of those exactly."""
+        alts = alternatives or {}
+        out: list[tuple[Compiled, Compiled | None]] = []
+        for word in self.words:
+            exact = _word_query(self._snap, self._typed[word])
+            group = [exact, *(_word_query(self._snap, a, w) for a, w in alts.get(word, ()))]
+            group = [g for g in group if g is not query.NullQuery]
+            either = Compiled(query.Or(group).normalize()) if len(group) > 1 else None
+            out.append((Compiled(exact), either))
+        return out
 
     # -- rewriting
     def _rewrite(self, q: Any, alts: Mapping[str, Sequence[tuple[str, float]]]) -> Any:
@@ -89,7 +121,7 @@ class ParsedQuery:
                 return query.Phrase(q.fieldname, q.words, boost=q.boost)
             return _field_term(snap, q.fieldname, " ".join(q.words), q.boost)
         if isinstance(q, query.Prefix | query.Wildcard):
-            return _expansion(snap, q)
+            return _expansion(snap, q, self._expanded)
         if isinstance(q, query.Not):
             return query.Not(self._rewrite(q.query, alts))
         if isinstance(q, query.Or) and any(isinstance(c, query.Not) for c in q.subqueries):
@@ -117,7 +149,7 @@ class ParsedQuery:
         if isinstance(q, query.NumericRange | query.DateRange | query.TermRange):
             raise QueryError(
                 f"ranges on {q.fieldname!r} are not supported in the query; "
-                "use --since/--until for dates and --sort quality"
+                "filter dates with since/until, and sort by quality instead"
             )
         raise QueryError(f"this part of the query is not supported: {q}")
 
@@ -220,8 +252,8 @@ def _field_term(snap: Snapshot, field: str, text: str, boost: float = 1.0) -> An
         return query.Term(field, text, boost=boost)
     if field in schema.names():
         raise QueryError(
-            f"{field}:... cannot be searched; use --since/--until for dates, "
-            "--sort quality for quality"
+            f"{field}:... cannot be searched; filter dates with since/until, "
+            "and sort by quality instead"
         )
     raise QueryError(
         f"unknown field {field!r} in query; fields: "
@@ -233,8 +265,10 @@ def _spellings(snap: Snapshot, field: str) -> list[str]:
     return [raw.decode("utf-8") for raw in snap._reader.lexicon(field)]
 
 
-def _expansion(snap: Snapshot, q: Any) -> Any:
-    """A prefix or wildcard as an OR of at most MAX_EXPANSIONS real terms, per text field."""
+def _expansion(snap: Snapshot, q: Any, expanded: set[str]) -> Any:
+    """A prefix or wildcard as an OR of at most MAX_EXPANSIONS real terms, per text field.
+    `expanded` collects the words of every expansion of the query, so that together they
+    stay under MAX_EXPANSIONS_PER_QUERY (a QueryError past it)."""
     fields_ = _TEXT_SEARCH_FIELDS if q.fieldname is None else (q.fieldname,)
     text = str(q.text).lower()
     literal = re.split(r"[*?]", text, maxsplit=1)[0]
@@ -253,6 +287,12 @@ def _expansion(snap: Snapshot, q: Any) -> Any:
             term = raw.decode("utf-8")
             if _glob_match(parts, term):
                 out.append(query.Term(f, term))
+                expanded.add(term)
+                if len(expanded) > MAX_EXPANSIONS_PER_QUERY:
+                    raise QueryError(
+                        f"query expands to more than {MAX_EXPANSIONS_PER_QUERY:,} words; "
+                        "use fewer or longer prefixes"
+                    )
                 n += 1
                 if n >= MAX_EXPANSIONS:
                     break

@@ -35,6 +35,12 @@ _TOKEN_RE = r"\w+(\.?\w+)*"
 MAX_QUERY_CHARS = 2000
 #: Cap on the terms one prefix or wildcard may expand to, so `a*` cannot take the machine.
 MAX_EXPANSIONS = 256
+#: Cap on the distinct words all prefixes and wildcards of one query expand to together
+#: (399 two-letter prefixes, each under MAX_EXPANSIONS, took 10 s and 236 MB).
+MAX_EXPANSIONS_PER_QUERY = 1024
+#: Cap on the prefix and wildcard terms in one query: each one reads the vocabulary of
+#: every text field, even when it expands to nothing.
+MAX_WILDCARDS_PER_QUERY = 64
 #: Postings kept in memory across queries (about 200 bytes each in Python dicts).
 TERM_CACHE_POSTINGS = 1_000_000
 
