@@ -23,6 +23,11 @@ from frontmatter.default_handlers import YAMLHandler
 
 CLIP_SUFFIXES = (".md", ".txt", ".markdown")
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+#: Most `topics` and `related` items one clip may list; a clip with more is skipped.
+#: Real clips list a handful; the bound keeps one hostile file from costing every
+#: search (facet counting and stored fields grow with it).
+MAX_TOPICS = 1000
+MAX_RELATED = 1000
 
 _HANDLER = YAMLHandler()
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -209,14 +214,20 @@ def _topics(value: Any, path: str, warnings: list[str]) -> tuple[str, ...]:
         value = [value]
     if not isinstance(value, list):
         raise ClipError(path, "must be a list of strings", "topics", value)
-    out: list[str] = []
+    _check_count(value, MAX_TOPICS, path, "topics")
+    out: dict[str, None] = {}  # insertion-ordered set: first spelling, first place
     for item in value:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise ClipError(path, "must be a list of strings", "topics", value)
         text = " ".join(str(item).split())
-        if text and text not in out:
-            out.append(text)
+        if text:
+            out[text] = None
     return tuple(out)
+
+
+def _check_count(items: list, limit: int, path: str, key: str) -> None:
+    if len(items) > limit:
+        raise ClipError(path, f"{len(items):,} items, over the limit of {limit:,}", key)
 
 
 def _related(value: Any, path: str) -> tuple[Related, ...]:
@@ -224,6 +235,7 @@ def _related(value: Any, path: str) -> tuple[Related, ...]:
         return ()
     if not isinstance(value, list):
         raise ClipError(path, "must be a list of articles", "related", value)
+    _check_count(value, MAX_RELATED, path, "related")
     items = []
     for n, item in enumerate(value):
         key = f"related[{n}]"
