@@ -10,7 +10,13 @@ import pytest
 from conftest import EDGE_CLIPS, SEED, SEED_ID, SEED_TITLE, write_clip
 
 from clipsearch import Clip, ClipError, Related, read_clip
-from clipsearch.clip import MAX_RELATED, MAX_TOPICS, clip_from_text
+from clipsearch.clip import (
+    MAX_RELATED,
+    MAX_TOPICS,
+    QUALITY_MAX,
+    QUALITY_MIN,
+    clip_from_text,
+)
 
 REPO_SEED = Path(__file__).resolve().parents[1] / "seeds" / SEED.name
 
@@ -286,6 +292,18 @@ def test_missing_numbers_are_none():
     clip = parse("title: T\nquality:\nheat: ''")
     assert clip.quality is None
     assert clip.heat is None
+
+
+# Regression test (was a bug, issue 16 F): quality 2**63-1 was accepted, but it is the value
+# the sortable quality column stores for "missing", so the clip sorted as if it had none
+def test_quality_range_leaves_out_the_columns_missing_marker():
+    assert parse(f"title: T\nquality: {QUALITY_MIN}").quality == -(2**63)
+    assert parse(f"title: T\nquality: {QUALITY_MAX}").quality == 2**63 - 2
+    for raw in (2**63 - 1, 2**63, -(2**63) - 1):
+        with pytest.raises(ClipError) as err:
+            parse(f"title: T\nquality: {raw}", path="q.md")
+        assert str(err.value) == f"q.md: quality: number out of range (got {raw})"
+    assert parse(f"title: T\nheat: {2**63 - 1}").heat == 2**63 - 1  # heat is not sorted on
 
 
 @pytest.mark.parametrize("raw", ['"high"', "true", "[1]"])

@@ -28,6 +28,9 @@ DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 #: search (facet counting and stored fields grow with it).
 MAX_TOPICS = 1000
 MAX_RELATED = 1000
+#: `quality` is a signed 64-bit integer, except the largest one: the index's sortable
+#: column stores 2**63 - 1 for "no quality", so that value would sort as missing.
+QUALITY_MIN, QUALITY_MAX = -(2**63), 2**63 - 2
 
 _HANDLER = YAMLHandler()
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -171,7 +174,8 @@ def _text(meta: dict, key: str, path: str, required: bool = False) -> str:
     return text
 
 
-def _int(meta: dict, key: str, path: str) -> int | None:
+def _int(meta: dict, key: str, path: str, lo: int = -(2**63), hi: int = 2**63 - 1) -> int | None:
+    """An integer field (a float or numeric string is rounded) within [lo, hi]."""
     value = meta.get(key)
     if value is None or value == "":
         return None
@@ -187,7 +191,7 @@ def _int(meta: dict, key: str, path: str) -> int | None:
             raise ClipError(path, "must be a number", key, value) from None
     if number is None:
         raise ClipError(path, "must be a number", key, value)
-    if not -(2**63) <= number < 2**63:
+    if not lo <= number <= hi:
         raise ClipError(path, "number out of range", key, value)
     return number
 
@@ -319,7 +323,7 @@ def clip_from_text(text: str, path: str, rel_path: str | None = None) -> Clip:
         provider=provider,
         provider_domain=domain,
         topics=_topics(meta.get("topics"), path, warnings),
-        quality=_int(meta, "quality", path),
+        quality=_int(meta, "quality", path, QUALITY_MIN, QUALITY_MAX),
         heat=_int(meta, "heat", path),
         category=_text(meta, "category", path),
         related=_related(meta.get("related"), path),
