@@ -214,7 +214,9 @@ def _topics(value: Any, path: str, warnings: list[str]) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        warnings.append(f"{path}: topics: a single string, read as a one-item list ({value!r})")
+        warnings.append(
+            f"{shown_path(path)}: topics: a single string, read as a one-item list ({value!r})"
+        )
         value = [value]
     if not isinstance(value, list):
         raise ClipError(path, "must be a list of strings", "topics", value)
