@@ -235,7 +235,8 @@ def index_cmd(
     """Index clip files and folders (recursive); incremental unless --rebuild.
 
     Exit status: 0 all files indexed, 1 some skipped (the rest are indexed), 2 usage
-    error, 3 the machine refused (disk full, read-only, permission, I/O error)."""
+    error, 3 the machine refused (disk full, read-only, permission, I/O error), 130
+    interrupted (nothing from the run committed)."""
     bar = None
     show_bar = not quiet and not as_json and sys.stderr.isatty()
 
