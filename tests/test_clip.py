@@ -11,7 +11,13 @@ import pytest
 from conftest import EDGE_CLIPS, SEED, SEED_ID, SEED_TITLE, write_clip
 
 from clipsearch import Clip, ClipError, Related, read_clip
-from clipsearch.clip import clip_from_text
+from clipsearch.clip import (
+    MAX_RELATED,
+    MAX_TOPICS,
+    QUALITY_MAX,
+    QUALITY_MIN,
+    clip_from_text,
+)
 
 REPO_SEED = Path(__file__).resolve().parents[1] / "seeds" / SEED.name
 
@@ -216,6 +222,40 @@ def test_topic_list_has_no_warning_and_is_cleaned():
     assert clip.warnings == ()
 
 
+def test_topic_dedup_keeps_the_first_place_of_each_topic():
+    clip = parse("title: T\ntopics: [b, a, b, ' a ', c, a, 'c', d]")
+    assert clip.topics == ("b", "a", "c", "d")
+
+
+@pytest.mark.parametrize(("key", "item"), [("topics", "T{n}"), ("related", "{{title: R{n}}}")])
+def test_topics_and_related_up_to_the_limit_are_read(key, item):
+    limit = MAX_TOPICS if key == "topics" else MAX_RELATED
+    items = ", ".join(item.format(n=n) for n in range(limit))
+    clip = parse(f"title: T\n{key}: [{items}]")
+    assert len(getattr(clip, key)) == limit
+
+
+# Regression test (was a bug, issue 16 G): _topics deduplicated with `not in` over a list:
+# 100k topics in one 1.6 MB clip took 40 s to read, and every search 2 s after that
+@pytest.mark.parametrize(("key", "item"), [("topics", "T{n}"), ("related", "{{title: R{n}}}")])
+def test_more_topics_or_related_than_the_limit_skip_the_clip(key, item):
+    limit = MAX_TOPICS if key == "topics" else MAX_RELATED
+    items = ", ".join(item.format(n=n) for n in range(limit + 1))
+    with pytest.raises(ClipError) as err:
+        parse(f"title: T\n{key}: [{items}]", path="many.md")
+    assert err.value.field == key
+    assert str(err.value) == f"many.md: {key}: {limit + 1:,} items, over the limit of {limit:,}"
+
+
+def test_a_clip_with_100k_topics_is_skipped_naming_file_field_and_count(tmp_path):
+    path = tmp_path / "topics.md"
+    topics = ", ".join(f"topic number {n}" for n in range(100_000))
+    path.write_text(f"---\ntitle: Many topics\ntopics: [{topics}]\n---\n", encoding="utf-8")
+    with pytest.raises(ClipError) as err:
+        read_clip(path, max_bytes=4 * 1024 * 1024)
+    assert str(err.value) == f"{path}: topics: 100,000 items, over the limit of {MAX_TOPICS:,}"
+
+
 def test_yaml_yes_no_on_off_topics_stay_strings():
     clip = parse("title: T\ntopics: [NO, yes, on, Off, n, Y]")
     assert clip.topics == ("NO", "yes", "on", "Off", "n", "Y")
@@ -253,6 +293,18 @@ def test_missing_numbers_are_none():
     clip = parse("title: T\nquality:\nheat: ''")
     assert clip.quality is None
     assert clip.heat is None
+
+
+# Regression test (was a bug, issue 16 F): quality 2**63-1 was accepted, but it is the value
+# the sortable quality column stores for "missing", so the clip sorted as if it had none
+def test_quality_range_leaves_out_the_columns_missing_marker():
+    assert parse(f"title: T\nquality: {QUALITY_MIN}").quality == -(2**63)
+    assert parse(f"title: T\nquality: {QUALITY_MAX}").quality == 2**63 - 2
+    for raw in (2**63 - 1, 2**63, -(2**63) - 1):
+        with pytest.raises(ClipError) as err:
+            parse(f"title: T\nquality: {raw}", path="q.md")
+        assert str(err.value) == f"q.md: quality: number out of range (got {raw})"
+    assert parse(f"title: T\nheat: {2**63 - 1}").heat == 2**63 - 1  # heat is not sorted on
 
 
 @pytest.mark.parametrize("raw", ['"high"', "true", "[1]"])

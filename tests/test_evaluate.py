@@ -206,3 +206,27 @@ def test_cli_evaluate_needs_a_run_or_queries(tmp_path) -> None:
     res = CliRunner().invoke(main, ["evaluate", str(qrels)])
     assert res.exit_code == 2
     assert "RUN" in res.output
+
+
+# Regression test (was a bug, issue 16 C): a qrels, run or query file that is not UTF-8
+# raised UnicodeDecodeError (a traceback from `clipsearch evaluate`)
+@pytest.mark.parametrize("reader", [read_qrels, read_run, read_queries])
+def test_a_file_that_is_not_utf8_is_an_error_naming_file_line_and_offset(
+    tmp_path: Path, reader
+) -> None:
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"1 Q0 d1 1 1.0 t\n1 Q0 caf\xe9 2 0.5 t\n")
+    with pytest.raises(EvaluationError) as err:
+        reader(path)
+    assert str(err.value) == f"{path}:2: not UTF-8: byte 0xe9 at offset 24"
+
+
+class _BrokenDisk(_FakeIndex):
+    def search(self, query: str, *, limit: int = 10, **kwargs: object) -> _Result:
+        raise OSError(5, "Input/output error", "/idx/seg")
+
+
+def test_run_queries_stops_on_a_failure_of_the_machine() -> None:
+    """Scoring an I/O error as an empty ranking would print a MAP that means nothing."""
+    with pytest.raises(OSError):
+        run_queries(_BrokenDisk(), {"1": "q"}, errors={})

@@ -20,8 +20,9 @@ from conftest import (
     write_clip,
 )
 
-from clipsearch import QueryError
+from clipsearch import QueryError, open_index
 from clipsearch import index as store
+from clipsearch.clip import QUALITY_MAX, QUALITY_MIN
 
 # --------------------------------------------------------------------------- helpers
 
@@ -460,6 +461,21 @@ def test_sort_by_quality(idx):
     assert qualities[: len(known)] == known
     expected = sorted((s.quality_int for s in ALL_SPECS if s.quality_int is not None), reverse=True)
     assert known == expected
+
+
+# Regression test (was a bug, issue 16 F): a clip with quality 2**63-1 (the column's marker
+# for "missing") sorted after every clip with a quality
+def test_sort_by_quality_at_both_ends_of_the_range(make_index):
+    qualities = {"top": QUALITY_MAX, "low": QUALITY_MIN, "zero": 0, "none": None, "one": 1}
+    clips = {
+        f"{name}.md": dict(title=f"Harbour {name}", id=name) | ({} if q is None else {"quality": q})
+        for name, q in qualities.items()
+    }
+    _, index = make_index(clips)
+    with open_index(index) as opened:
+        res = opened.search("harbour", sort="quality")
+    assert [h.id for h in res.hits] == ["top", "one", "zero", "low", "none"]
+    assert [h.quality for h in res.hits] == [QUALITY_MAX, 1, 0, QUALITY_MIN, None]
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,14 @@ from clipsearch import dates
 
 CLIP_SUFFIXES = (".md", ".txt", ".markdown")
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+#: Most `topics` and `related` items one clip may list; a clip with more is skipped.
+#: Real clips list a handful; the bound keeps one hostile file from costing every
+#: search (facet counting and stored fields grow with it).
+MAX_TOPICS = 1000
+MAX_RELATED = 1000
+#: `quality` is a signed 64-bit integer, except the largest one: the index's sortable
+#: column stores 2**63 - 1 for "no quality", so that value would sort as missing.
+QUALITY_MIN, QUALITY_MAX = -(2**63), 2**63 - 2
 
 _HANDLER = YAMLHandler()
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -157,7 +165,8 @@ def _text(meta: dict, key: str, path: str, required: bool = False) -> str:
     return text
 
 
-def _int(meta: dict, key: str, path: str) -> int | None:
+def _int(meta: dict, key: str, path: str, lo: int = -(2**63), hi: int = 2**63 - 1) -> int | None:
+    """An integer field (a float or numeric string is rounded) within [lo, hi]."""
     value = meta.get(key)
     if value is None or value == "":
         return None
@@ -173,7 +182,7 @@ def _int(meta: dict, key: str, path: str) -> int | None:
             raise ClipError(path, "must be a number", key, value) from None
     if number is None:
         raise ClipError(path, "must be a number", key, value)
-    if not -(2**63) <= number < 2**63:
+    if not lo <= number <= hi:
         raise ClipError(path, "number out of range", key, value)
     return number
 
@@ -196,18 +205,26 @@ def _topics(value: Any, path: str, warnings: list[str]) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        warnings.append(f"{path}: topics: a single string, read as a one-item list ({value!r})")
+        warnings.append(
+            f"{shown_path(path)}: topics: a single string, read as a one-item list ({value!r})"
+        )
         value = [value]
     if not isinstance(value, list):
         raise ClipError(path, "must be a list of strings", "topics", value)
-    out: list[str] = []
+    _check_count(value, MAX_TOPICS, path, "topics")
+    out: dict[str, None] = {}  # insertion-ordered set: first spelling, first place
     for item in value:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise ClipError(path, "must be a list of strings", "topics", value)
         text = " ".join(str(item).split())
-        if text and text not in out:
-            out.append(text)
+        if text:
+            out[text] = None
     return tuple(out)
+
+
+def _check_count(items: list, limit: int, path: str, key: str) -> None:
+    if len(items) > limit:
+        raise ClipError(path, f"{len(items):,} items, over the limit of {limit:,}", key)
 
 
 def _related(value: Any, path: str) -> tuple[Related, ...]:
@@ -215,6 +232,7 @@ def _related(value: Any, path: str) -> tuple[Related, ...]:
         return ()
     if not isinstance(value, list):
         raise ClipError(path, "must be a list of articles", "related", value)
+    _check_count(value, MAX_RELATED, path, "related")
     items = []
     for n, item in enumerate(value):
         key = f"related[{n}]"
@@ -299,7 +317,7 @@ def clip_from_text(text: str, path: str) -> Clip:
         provider=provider,
         provider_domain=domain,
         topics=_topics(meta.get("topics"), path, warnings),
-        quality=_int(meta, "quality", path),
+        quality=_int(meta, "quality", path, QUALITY_MIN, QUALITY_MAX),
         heat=_int(meta, "heat", path),
         category=_text(meta, "category", path),
         related=_related(meta.get("related"), path),

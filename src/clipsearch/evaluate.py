@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from clipsearch.errors import StorageError
+
 Qrels = dict[str, dict[str, int]]
 """qid -> {docid: relevance}; relevance > 0 means relevant."""
 
@@ -40,12 +42,28 @@ def _lines(source: str | os.PathLike[str] | Iterable[str]) -> Iterable[tuple[str
     """(name, line number, line) from a path or from already-open lines (tests, stdin)."""
     if isinstance(source, str | os.PathLike):
         name = os.fspath(source)
-        with open(source, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, 1):
-                yield name, n, line
+        try:
+            with open(source, encoding="utf-8") as fh:
+                for n, line in enumerate(fh, 1):
+                    yield name, n, line
+        except UnicodeDecodeError:
+            raise EvaluationError(_not_utf8(name)) from None
     else:
         for n, line in enumerate(source, 1):
             yield "<lines>", n, line
+
+
+def _not_utf8(name: str) -> str:
+    """Where a file stops being UTF-8: its line and byte offset (the text decoder reads
+    ahead, so the line it failed in is found again from the bytes)."""
+    with open(name, "rb") as fh:
+        raw = fh.read()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return f"{name}:{line}: not UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+    return f"{name}: not UTF-8"  # changed since it was read
 
 
 def read_qrels(source: str | os.PathLike[str] | Iterable[str]) -> Qrels:
@@ -242,12 +260,15 @@ def run_queries(
     **search_options: Any,
 ) -> Run:
     """Rank every query with an opened index; a query that raises gets an empty ranking
-    (and its message in ``errors``) so one bad query cannot hide the others' scores."""
+    (and its message in ``errors``) so one bad query cannot hide the others' scores.
+    A failure of the machine (``OSError``, ``StorageError``) stops the run instead."""
     options = {"facets": False, "highlight": False, **search_options}
     run: Run = {}
     for qid, text in queries.items():
         try:
             result = index.search(text, limit=limit, **options)
+        except (OSError, StorageError):  # the machine, not the query: no score means anything
+            raise
         except Exception as exc:  # reported, and scored as an empty ranking
             if errors is None:
                 raise

@@ -68,6 +68,8 @@ def foreign_entries(path: str) -> list[str]:
 def write_lock(path: str) -> Any:
     """The index's write lock (Whoosh's own lock file), usable before the index exists,
     so that the first build is serialised like every later one."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise IndexIncompatibleError(f"{path}: not a folder; an index is a folder")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:
