@@ -9,7 +9,6 @@ queries are ranked by plain BM25F over all their words.
 
 from __future__ import annotations
 
-import heapq
 import os
 import re
 from collections import Counter
@@ -24,6 +23,7 @@ from clipsearch import index as store
 from clipsearch.errors import QueryError
 from clipsearch.fuzzy import TypoIndex
 from clipsearch.highlight import candidates, snippet
+from clipsearch.search.topk import top_k
 
 SORTS = ("relevance", "date", "quality")
 #: Plain queries of at most this many words are ranked in tiers (see `_page`).
@@ -82,6 +82,7 @@ class Hit:
             "published": iso_utc(self.published),
             "path": self.path,
             "highlights": self.highlights,
+            "quality": self.quality,
         }
 
 
@@ -107,6 +108,8 @@ class SearchResult:
             "hits": [h.to_dict() for h in self.hits],
             "facets": self.facets,
             "corrections": self.corrections,
+            "facets_more": self.facet_other,
+            "suggestion": self.suggestion,
         }
 
 
@@ -395,9 +398,9 @@ class ClipIndex:
         for exact, either in tiers.words:
             as_typed.update(exact)
             matched.update(either)
-        docs: Iterable[int] = scores if allowed is None else (d for d in allowed if d in scores)
-        best = heapq.nlargest(n, docs, key=lambda d: (matched[d], as_typed[d], scores[d], -d))
-        return [(d, scores[d]) for d in best]
+        docs: Iterable[int] = scores if allowed is None else [d for d in allowed if d in scores]
+        key = lambda d: (matched[d], as_typed[d], scores[d])  # noqa: E731
+        return [(d, scores[d]) for d in top_k(docs, n, key, snap.clip_id)]
 
     def _hit(
         self, docnum: int, score: float, terms: frozenset[str], pattern: re.Pattern[str] | None

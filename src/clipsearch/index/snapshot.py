@@ -3,7 +3,6 @@ whole posting lists, stored fields and snippets' terms."""
 
 from __future__ import annotations
 
-import heapq
 import math
 import os
 from bisect import bisect_left, bisect_right
@@ -33,6 +32,7 @@ from clipsearch.index.schema import (
     _stem,
 )
 from clipsearch.index.storage import _guarded, _leaves, _open, _read_vocabulary
+from clipsearch.search.topk import top_k
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,7 @@ class Snapshot:
         self._cache_size = 0
         self._field_lengths: dict[str, list[int] | None] = {}
         self._live: set[int] | None = None
+        self._ids: list[str] | None = None
         self._words: dict[str, int] | None = None
         self._analyzer = self._ix.schema["title"].analyzer
         self._parser = qparser.QueryParser(None, self._ix.schema, group=qparser.OrGroup)
@@ -234,15 +235,21 @@ class Snapshot:
     ) -> list[tuple[int, float]]:
         """The best `n` of the scored documents (docnum, score), optionally restricted;
         by score, or by date or quality (newest/highest first, score breaking ties)."""
-        if n <= 0:
-            return []
-        docs: Iterable[int] = scores if allow is None else (d for d in allow if d in scores)
+        docs: Iterable[int] = scores if allow is None else [d for d in allow if d in scores]
         if sort == "relevance":
-            key = lambda d: (scores[d], -d)  # noqa: E731
+            key: Any = scores.__getitem__
         else:
             col = self.published() if sort == "date" else self.quality()
-            key = lambda d: (col[d] is not None, col[d] or 0, scores[d], -d)  # noqa: E731
-        return [(d, scores[d]) for d in heapq.nlargest(n, docs, key=key)]
+            key = lambda d: (col[d] is not None, col[d] or 0, scores[d])  # noqa: E731
+        return [(d, scores[d]) for d in top_k(docs, n, key, self.clip_id)]
+
+    def clip_id(self, docnum: int) -> str:
+        """The clip id of a document, from the id column (no stored fields read)."""
+        if self._ids is None:
+            self._ids = []
+            for leaf, _offset in _leaves(self._reader):
+                self._ids.extend(leaf.column_reader("id"))
+        return self._ids[docnum]
 
     # -- set algebra and scoring over the query tree
     def _docs(self, q: Any) -> set[int]:

@@ -1,0 +1,30 @@
+"""The best `n` documents by a sort key, ties broken by clip id.
+
+Order must depend on the data, never on where documents sit in segments: the same
+clips give the same page whatever the merge history, and shards that each return
+their best `n` merge into exactly the page one index gives."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+def top_k(
+    docs: Iterable[int], n: int, key: Callable[[int], Any], clip_id: Callable[[int], str]
+) -> list[int]:
+    """The `n` documents with the largest `key`; among equal keys the smaller clip id
+    comes first.  Ids are looked up only for documents whose key ties at the page's
+    edge or inside it, so the common case costs one `heapq.nlargest`."""
+    if n <= 0:
+        return []
+    pool = docs if isinstance(docs, list | set | frozenset | dict) else list(docs)
+    best = heapq.nlargest(n + 1, pool, key=key)
+    if len(best) > n and key(best[n]) == key(best[n - 1]):
+        edge = key(best[n - 1])  # documents past the edge may share its key: find all
+        above = [d for d in best if key(d) > edge]
+        best = above + [d for d in pool if key(d) == edge]
+    best.sort(key=clip_id)
+    best.sort(key=key, reverse=True)  # stable: equal keys stay in id order
+    return best[:n]
