@@ -33,7 +33,16 @@ SUMMARY = re.compile(
     r"(\d+) skipped with errors(, \d+ duplicate ids \(later file wins\))? in \d+\.\d s$"
 )
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
-TOP_KEYS = {"query", "total", "offset", "hits", "facets", "corrections"}
+TOP_KEYS = {
+    "query",
+    "total",
+    "offset",
+    "hits",
+    "facets",
+    "corrections",
+    "facets_more",
+    "suggestion",
+}
 HIT_KEYS = {
     "id",
     "score",
@@ -45,6 +54,7 @@ HIT_KEYS = {
     "published",
     "path",
     "highlights",
+    "quality",
 }
 
 
