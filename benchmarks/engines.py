@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clipsearch.clip import Clip
+from clipsearch.ingest.clip import Clip
 
 WEIGHTS = {"title": 3.0, "excerpt": 1.0, "body": 1.0, "related": 0.5}
 TEXT_FIELDS = tuple(WEIGHTS)

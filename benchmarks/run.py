@@ -39,7 +39,6 @@ BASELINE = "fts5"
 sys.path.insert(0, str(HERE))
 from engines import ENGINES  # noqa: E402
 
-from clipsearch.clip import CLIP_SUFFIXES, Clip, read_clip  # noqa: E402
 from clipsearch.evaluate import (  # noqa: E402
     evaluate,
     known_item_qrels,
@@ -47,6 +46,7 @@ from clipsearch.evaluate import (  # noqa: E402
     read_queries,
     write_run,
 )
+from clipsearch.ingest.clip import CLIP_SUFFIXES, Clip, read_clip  # noqa: E402
 
 # ----------------------------------------------------------------------------- helpers
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import EDGE_CLIPS, SEED, SEED_ID, SEED_TITLE, write_clip
 
 from clipsearch import Clip, ClipError, Related, read_clip
-from clipsearch.clip import (
+from clipsearch.ingest.clip import (
     MAX_RELATED,
     MAX_TOPICS,
     QUALITY_MAX,

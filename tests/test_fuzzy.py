@@ -9,8 +9,8 @@ import pytest
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from clipsearch import fuzzy
-from clipsearch.fuzzy import FIRST_LETTER_PENALTY, Candidate, TypoIndex, max_edits
+from clipsearch.search import fuzzy
+from clipsearch.search.fuzzy import FIRST_LETTER_PENALTY, Candidate, TypoIndex, max_edits
 
 NEWS = {
     "recognition": 55,

@@ -7,12 +7,13 @@ import re
 
 import pytest
 
-from clipsearch.highlight import candidates, snippet
-from clipsearch.index import STOP_WORDS, _stem
+from clipsearch.index import stem
+from clipsearch.search.highlight import candidates, snippet
+from clipsearch.words import STOP_WORDS
 
 
 def analyze(word: str) -> str | None:
-    return None if word in STOP_WORDS else _stem(word)
+    return None if word in STOP_WORDS else stem(word)
 
 
 def test_marks_words_that_stem_like_the_query() -> None:

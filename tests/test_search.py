@@ -22,7 +22,8 @@ from conftest import (
 
 from clipsearch import QueryError, open_index
 from clipsearch import index as store
-from clipsearch.clip import QUALITY_MAX, QUALITY_MIN
+from clipsearch.ingest.clip import QUALITY_MAX, QUALITY_MIN
+from clipsearch.search.request import MAX_QUERY_CHARS
 
 # --------------------------------------------------------------------------- helpers
 
@@ -528,7 +529,7 @@ def test_many_prefixes_are_refused_per_query(idx):
     # 10 s and 236 MB on a 20k corpus; the bound was per prefix, not per query.
     prefixes = [a + b for a in string.ascii_lowercase for b in string.ascii_lowercase][:399]
     query = " ".join(p + "*" for p in prefixes)
-    assert len(query) <= store.MAX_QUERY_CHARS
+    assert len(query) <= MAX_QUERY_CHARS
     with pytest.raises(QueryError, match="399 prefix or wildcard words; the limit is 64"):
         idx.search(query)
     fine = " ".join(p + "*" for p in prefixes[: store.MAX_WILDCARDS_PER_QUERY])

@@ -18,7 +18,7 @@ def test_every_class_pickled_in_a_commit_is_importable(tmp_path: Path) -> None:
     toc = next((tmp_path / "ix").glob("_clips_*.toc")).read_bytes()
     for name in {"FacetValuesField"}:
         assert name.encode() in toc  # the class is referenced by name in the commit
-    schema = store.storage._open(str(tmp_path / "ix"))._current_schema()
+    schema = store.storage.open_whoosh(str(tmp_path / "ix"))._current_schema()
     for field in schema.names():
         cls = type(schema[field])
         module = importlib.import_module(cls.__module__)

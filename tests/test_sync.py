@@ -11,7 +11,7 @@ import pytest
 from conftest import SEED, SEED_ID, write_clip
 
 from clipsearch import open_index, update_index
-from clipsearch.sync import StrictStop
+from clipsearch.ingest.sync import StrictStop
 
 T0 = 1_600_000_000 * 10**9  # a fixed mtime (ns) to start from
 

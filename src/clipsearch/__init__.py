@@ -6,17 +6,20 @@ with open_index("index/") as idx:
     result = idx.search("facial recognition", topics=["AI"], limit=5)
 """
 
-from clipsearch.clip import Clip, ClipError, Related, read_clip
 from clipsearch.errors import (
     ClipsearchError,
     IndexIncompatibleError,
     IndexLockedError,
     IndexMissingError,
     QueryError,
+    RequestError,
     StorageError,
 )
-from clipsearch.query import ClipIndex, Hit, SearchResult, default_index_dir, open_index
-from clipsearch.sync import Skipped, UpdateReport, update_index
+from clipsearch.ingest.clip import Clip, ClipError, Related, read_clip
+from clipsearch.ingest.sync import Skipped, UpdateReport, update_index
+from clipsearch.search.engine import ClipIndex, default_index_dir, open_index
+from clipsearch.search.request import SearchRequest
+from clipsearch.search.result import Hit, SearchResult
 
 __version__ = "0.1.0"
 
@@ -31,6 +34,8 @@ __all__ = [
     "IndexMissingError",
     "QueryError",
     "Related",
+    "RequestError",
+    "SearchRequest",
     "SearchResult",
     "Skipped",
     "StorageError",

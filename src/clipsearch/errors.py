@@ -12,7 +12,12 @@ class IndexMissingError(ClipsearchError):
 
 
 class IndexIncompatibleError(ClipsearchError):
-    """The index was written by another schema version, or is damaged."""
+    """The index was written by another schema version, is damaged, or the folder
+    cannot hold one.  `rebuild` is True when rebuilding from the clips fixes it."""
+
+    def __init__(self, message: str, *, rebuild: bool = False):
+        self.rebuild = rebuild
+        super().__init__(message)
 
 
 class IndexLockedError(ClipsearchError):
@@ -21,6 +26,17 @@ class IndexLockedError(ClipsearchError):
 
 class QueryError(ClipsearchError):
     """A query, filter or option that cannot be run as given."""
+
+
+class RequestError(QueryError):
+    """A search parameter that cannot be used as given.  `parameter` is its name in the
+    Python API (`limit`, `topics`, `since`...), `value` what was given and `problem`
+    the reason, so each front end can phrase it in its own terms (a CLI flag, an HTTP
+    query parameter); `str()` is the API's own one-line message."""
+
+    def __init__(self, parameter: str, value: object, problem: str, message: str = ""):
+        self.parameter, self.value, self.problem = parameter, value, problem
+        super().__init__(message or f"{parameter} {value!r}: {problem}")
 
 
 class StorageError(ClipsearchError):

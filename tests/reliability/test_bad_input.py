@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from clipsearch import ClipError, open_index, read_clip, update_index
-from clipsearch.clip import clip_from_text
+from clipsearch.ingest.clip import clip_from_text
 
 from .conftest import (
     BAD_CORPUS,
@@ -603,7 +603,7 @@ def test_yaml_alias_bomb_is_a_short_clip_error() -> None:
     code = """
 import resource
 resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-from clipsearch.clip import ClipError, clip_from_text
+from clipsearch.ingest.clip import ClipError, clip_from_text
 lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
 prev = "a"
 for name in "bcdefghi":

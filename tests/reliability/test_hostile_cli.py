@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from clipsearch import StorageError, open_index
-from clipsearch.cli import EXIT_ENVIRONMENT, EXIT_INTERRUPTED, _use_color
+from clipsearch.cli.errors import EXIT_ENVIRONMENT, EXIT_INTERRUPTED
+from clipsearch.cli.output import use_color
 from clipsearch.index.writer import Writer
 
 from .conftest import TRACEBACK, assert_one_line_error, clean_env, cli, command
@@ -97,7 +98,7 @@ def test_every_command_maps_a_refusal_to_exit_3(
     small: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, args: list[str], exc: Exception
 ) -> None:
     _, index = small
-    monkeypatch.setattr("clipsearch.cli.ClipIndex", _raise(exc))
+    monkeypatch.setattr("clipsearch.cli.commands.ClipIndex", _raise(exc))
     res = cli(*args, "--index", index)
     assert res.exit_code == 3, res.output
     assert_one_line_error(res.stderr, "/idx/clips_1.seg", "Input/output error")
@@ -112,7 +113,7 @@ def test_evaluate_maps_a_refusal_to_exit_3(
     queries = index.parent / "queries.tsv"
     queries.write_text("1\tharbour\n")
     monkeypatch.setattr(
-        "clipsearch.query.ClipIndex.search",
+        "clipsearch.search.engine.ClipIndex.search",
         _raise(OSError(errno.EIO, "Input/output error", str(index / "clips_1.seg"))),
     )
     res = cli("evaluate", qrels, "--queries", queries, "--index", index)
@@ -122,7 +123,7 @@ def test_evaluate_maps_a_refusal_to_exit_3(
 
 def test_interrupted_search_exits_130(small: tuple[Path, Path], monkeypatch) -> None:
     _, index = small
-    monkeypatch.setattr("clipsearch.query.ClipIndex.search", _raise(KeyboardInterrupt()))
+    monkeypatch.setattr("clipsearch.search.engine.ClipIndex.search", _raise(KeyboardInterrupt()))
     res = cli("search", "x", "--index", index)
     assert res.exit_code == EXIT_INTERRUPTED == 130
     assert_one_line_error(res.stderr, "interrupted")
@@ -324,7 +325,7 @@ def test_color_decision(monkeypatch: pytest.MonkeyPatch, no_color, stream, expec
         monkeypatch.delenv("NO_COLOR", raising=False)
     else:
         monkeypatch.setenv("NO_COLOR", no_color)
-    assert _use_color(stream) is expected
+    assert use_color(stream) is expected
 
 
 def _on_a_terminal(args: list[str | Path], env: dict[str, str]) -> str:

@@ -36,8 +36,8 @@ from clipsearch import (
     open_index,
     update_index,
 )
-from clipsearch.clip import clip_from_text, read_clip
-from clipsearch.query import SORTS
+from clipsearch.ingest.clip import clip_from_text, read_clip
+from clipsearch.search.request import SORTS
 
 from .conftest import BAD_CORPUS, TRACEBACK, cli_raw, command, write_clips
 

@@ -1,57 +1,60 @@
 """The index: the only part of clipsearch that imports Whoosh.
 
 It owns the schema, the writer (locking, multi-process bulk builds), and a read-only
-`Snapshot` of one commit that the query layer drives through plain Python values:
-sets of document numbers, per-document facet arrays, the word vocabulary, and opaque
-compiled queries.  Swapping the engine means rewriting this package only.
+`Snapshot` of one commit, which the search engine drives through plain Python values
+(sets of document numbers, per-document facet arrays, the word vocabulary, opaque
+compiled queries): the Whoosh implementation of the engine's backend seam.
+Swapping the engine means rewriting this package only.
 
-    schema.py        fields, analysis, the document made from a clip
-    storage.py       the index folder: create, open, check, vocabulary, damage
+    schema.py        fields and weights, the document made from a clip
+    analysis.py      how text and query words are analysed (tokens, stems)
+    storage.py       the index folder: create, open, lock, vocabulary, damage
     writer.py        locked writes, bulk builds, incremental bookkeeping
-    snapshot.py      reading one commit: arrays, match sets, BM25F scores
-    compile.py       user query syntax to what is searched
+    snapshot.py      one commit opened for searching (the backend)
+    columns.py       per-document arrays: facets, dates, quality, ids, live set
+    postings.py      terms and posting lists read block-wise, field lengths
+    compile.py       query syntax to what is searched
+    scoring.py       match sets and BM25F with statistics given from outside
     whoosh_fixes.py  fixes to Whoosh 2.7 applied at import
 """
 
 from clipsearch.index import whoosh_fixes  # noqa: F401  (patches Whoosh before any use)
+from clipsearch.index.analysis import analyze_word, stem, text_analyzer
+from clipsearch.index.columns import FacetColumn
 from clipsearch.index.compile import Compiled, ParsedQuery, typed_word
 from clipsearch.index.schema import (
     FACET_FIELDS,
     MAX_EXPANSIONS,
     MAX_EXPANSIONS_PER_QUERY,
-    MAX_QUERY_CHARS,
     MAX_WILDCARDS_PER_QUERY,
-    STOP_WORDS,
     TEXT_FIELDS,
-    _stem,
-    surface_words,
-    text_analyzer,
 )
-from clipsearch.index.schema import FacetValuesField as _FacetValues  # pickled by old indexes
-from clipsearch.index.snapshot import FacetColumn, Snapshot
+
+# Indexes written before the package split pickled the facet field under this name.
+from clipsearch.index.schema import FacetValuesField as _FacetValues  # noqa: F401
+from clipsearch.index.scoring import QueryStats
+from clipsearch.index.snapshot import Snapshot
 from clipsearch.index.storage import check, exists
 from clipsearch.index.writer import IndexedFile, Writer, stored_stat
 
 __all__ = [
-    "_FacetValues",
     "FACET_FIELDS",
     "MAX_EXPANSIONS",
     "MAX_EXPANSIONS_PER_QUERY",
-    "MAX_QUERY_CHARS",
     "MAX_WILDCARDS_PER_QUERY",
-    "STOP_WORDS",
     "TEXT_FIELDS",
     "Compiled",
     "FacetColumn",
     "IndexedFile",
     "ParsedQuery",
+    "QueryStats",
     "Snapshot",
     "Writer",
-    "_stem",
+    "analyze_word",
     "check",
-    "stored_stat",
     "exists",
-    "surface_words",
+    "stem",
+    "stored_stat",
     "text_analyzer",
     "typed_word",
 ]

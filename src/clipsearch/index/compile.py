@@ -1,16 +1,18 @@
-"""Query compilation: Whoosh's parser output rewritten into what clipsearch searches
-(every text field per word, typo alternatives, quoted words kept, bounded wildcards)."""
+"""Query syntax in, engine query out: Whoosh's parser configured for clipsearch, and
+its output rewritten into what is searched (every text field per word, typo
+alternatives, quoted words kept, bounded wildcards)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from whoosh import qparser, query
 
 from clipsearch.errors import QueryError
+from clipsearch.index.postings import Terms
 from clipsearch.index.schema import (
     FACET_FIELDS,
     MAX_EXPANSIONS,
@@ -18,9 +20,6 @@ from clipsearch.index.schema import (
     MAX_WILDCARDS_PER_QUERY,
     TEXT_FIELDS,
 )
-
-if TYPE_CHECKING:
-    from clipsearch.index.snapshot import Snapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +30,42 @@ class Compiled:
 
 
 _TEXT_SEARCH_FIELDS = tuple(TEXT_FIELDS)
-_EXACT_FIELDS = ("id", "path", "domain", "url")
+EXACT_FIELDS = ("id", "path", "domain", "url")
+
+
+class Parser:
+    """Whoosh's query parser with clipsearch's syntax: OR between words, no ranges,
+    boosts or `?` wildcards (a `?` ends pasted questions), quoted words protected."""
+
+    def __init__(self, schema: Any, terms: Terms):
+        self._terms = terms
+        self._parser = qparser.QueryParser(None, schema, group=qparser.OrGroup)
+        for plugin in (
+            qparser.RangePlugin,
+            qparser.EveryPlugin,
+            qparser.BoostPlugin,
+            qparser.WildcardPlugin,
+        ):
+            self._parser.remove_plugin_class(plugin)
+        self._parser.add_plugin(StarWildcards())
+
+    def parse(self, text: str) -> ParsedQuery:
+        """Parse user query syntax; plain words stay correctable, everything else is kept."""
+        try:
+            q = protect_quoted(self._parser.parse(text, normalize=False)).normalize()
+        except Exception:  # Whoosh's parser fails in many ways; none says much to a user
+            raise QueryError(
+                f"cannot parse query {text!r}: check quotes, parentheses, AND/OR/NOT, and "
+                f"field names ({', '.join((*TEXT_FIELDS, *FACET_FIELDS, *EXACT_FIELDS))})"
+            ) from None
+        return ParsedQuery(q, self._terms)
 
 
 class ParsedQuery:
     """A parsed user query.  `words` are the plain words typo tolerance may correct;
     phrases, `field:value` terms, prefixes and numbers are never among them."""
 
-    def __init__(self, q: Any, snap: Snapshot):
+    def __init__(self, q: Any, terms: Terms):
         wildcards = sum(isinstance(leaf, query.Prefix | query.Wildcard) for leaf in q.leaves())
         if wildcards > MAX_WILDCARDS_PER_QUERY:
             raise QueryError(
@@ -46,7 +73,7 @@ class ParsedQuery:
                 f"{MAX_WILDCARDS_PER_QUERY:,}: use fewer or longer prefixes"
             )
         self._q = q
-        self._snap = snap
+        self._terms = terms
         self.words: list[str] = []
         self._typed: dict[str, str] = {}  # word -> its text in the query
         self._collect(q)
@@ -88,8 +115,8 @@ class ParsedQuery:
         alts = alternatives or {}
         out: list[tuple[Compiled, Compiled | None]] = []
         for word in self.words:
-            exact = _word_query(self._snap, self._typed[word])
-            group = [exact, *(_word_query(self._snap, a, w) for a, w in alts.get(word, ()))]
+            exact = _word_query(self._terms, self._typed[word])
+            group = [exact, *(_word_query(self._terms, a, w) for a, w in alts.get(word, ()))]
             group = [g for g in group if g is not query.NullQuery]
             either = Compiled(query.Or(group).normalize()) if len(group) > 1 else None
             out.append((Compiled(exact), either))
@@ -97,31 +124,31 @@ class ParsedQuery:
 
     # -- rewriting
     def _rewrite(self, q: Any, alts: Mapping[str, Sequence[tuple[str, float]]]) -> Any:
-        snap = self._snap
-        if isinstance(q, _Quoted):
+        terms = self._terms
+        if isinstance(q, QuotedWord):
             if q.fieldname is None:
-                return _word_query(snap, str(q.text))
-            return _field_term(snap, q.fieldname, str(q.text), q.boost)
+                return _word_query(terms, str(q.text))
+            return _field_term(terms, q.fieldname, str(q.text), q.boost)
         if isinstance(q, query.Term):
             if q.fieldname is None:
                 word = str(q.text)
-                group = [_word_query(snap, word)]
+                group = [_word_query(terms, word)]
                 for alt, weight in alts.get(typed_word(word), ()):
-                    group.append(_word_query(snap, alt, weight))
+                    group.append(_word_query(terms, alt, weight))
                 group = [g for g in group if g is not query.NullQuery]
                 if not group:
                     return query.NullQuery
                 # A word and its corrections count once: the best of them, not the sum.
                 return group[0] if len(group) == 1 else query.DisjunctionMax(group)
-            return _field_term(snap, q.fieldname, str(q.text), q.boost)
+            return _field_term(terms, q.fieldname, str(q.text), q.boost)
         if isinstance(q, query.Phrase):
             if q.fieldname is None:  # unfielded words arrive raw: analyse them per field
-                return query.Or([_phrase(snap, f, " ".join(q.words)) for f in _TEXT_SEARCH_FIELDS])
+                return query.Or([_phrase(terms, f, " ".join(q.words)) for f in _TEXT_SEARCH_FIELDS])
             if q.fieldname in TEXT_FIELDS:  # the parser analysed them with the field's analyzer
                 return query.Phrase(q.fieldname, q.words, boost=q.boost)
-            return _field_term(snap, q.fieldname, " ".join(q.words), q.boost)
+            return _field_term(terms, q.fieldname, " ".join(q.words), q.boost)
         if isinstance(q, query.Prefix | query.Wildcard):
-            return _expansion(snap, q, self._expanded)
+            return _expansion(terms, q, self._expanded)
         if isinstance(q, query.Not):
             return query.Not(self._rewrite(q.query, alts))
         if isinstance(q, query.Or) and any(isinstance(c, query.Not) for c in q.subqueries):
@@ -163,7 +190,7 @@ def _count_repeats(subqueries: list[Any]) -> list[Any]:
     return [q if n == 1 else q.with_boost(q.boost * n) for q, n in counts.items()]
 
 
-class _StarWildcards(qparser.WildcardPlugin):
+class StarWildcards(qparser.WildcardPlugin):
     """Only `*` is a wildcard: a `?` ends questions people paste ("what is covid?")
     far more often than it stands for one letter."""
 
@@ -179,25 +206,25 @@ def typed_word(text: str) -> str:
 _PUNCTUATION = "".join(chr(c) for c in range(0x20, 0x7F) if not chr(c).isalnum()) + "“”‘’«»…"
 
 
-class _Quoted(query.Term):
+class QuotedWord(query.Term):
     """A single word the user put in quotes: searched as typed, never corrected.
     (Whoosh would normalise the one-word phrase into a plain, correctable term.)"""
 
 
-def _protect_quoted(q: Any) -> Any:
+def protect_quoted(q: Any) -> Any:
     if isinstance(q, query.Phrase) and len(q.words) == 1:
-        return _Quoted(q.fieldname, q.words[0], boost=q.boost)
+        return QuotedWord(q.fieldname, q.words[0], boost=q.boost)
     if isinstance(q, query.compound.CompoundQuery):
-        q.subqueries = [_protect_quoted(c) for c in q.subqueries]
+        q.subqueries = [protect_quoted(c) for c in q.subqueries]
     elif isinstance(q, query.Not):
-        q.query = _protect_quoted(q.query)
+        q.query = protect_quoted(q.query)
     elif isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
-        q.a, q.b = _protect_quoted(q.a), _protect_quoted(q.b)
+        q.a, q.b = protect_quoted(q.a), protect_quoted(q.b)
     return q
 
 
 def _is_word(q: Any) -> bool:
-    return isinstance(q, query.Term) and not isinstance(q, _Quoted) and q.fieldname is None
+    return isinstance(q, query.Term) and not isinstance(q, QuotedWord) and q.fieldname is None
 
 
 def _is_plain(q: Any) -> bool:
@@ -206,7 +233,7 @@ def _is_plain(q: Any) -> bool:
     return _is_word(q)
 
 
-class _Word(query.compound.CompoundQuery):
+class WordQuery(query.compound.CompoundQuery):
     """One query word searched in every text field, scored as BM25F: the field-weighted,
     length-normalised term frequencies are added up before saturating, so a word in
     both title and excerpt does not count as two words.  Not an `Or` subclass, so
@@ -220,17 +247,19 @@ class _Word(query.compound.CompoundQuery):
         return query.Or._matcher(self, subs, searcher, context)
 
 
-def _word_query(snap: Snapshot, word: str, weight: float = 1.0) -> Any:
-    tokens = snap.analyze(word)
+def _word_query(terms: Terms, word: str, weight: float = 1.0) -> Any:
+    tokens = terms.analyze(word)
     if not tokens:
         return query.NullQuery
     if len(tokens) == 1:
-        return _Word([query.Term(f, tokens[0], boost=w) for f, w in TEXT_FIELDS.items()], weight)
+        return WordQuery(
+            [query.Term(f, tokens[0], boost=w) for f, w in TEXT_FIELDS.items()], weight
+        )
     return query.Or([query.Phrase(f, tokens, boost=w * weight) for f, w in TEXT_FIELDS.items()])
 
 
-def _phrase(snap: Snapshot, field: str, text: str) -> Any:
-    tokens = snap.analyze(text)
+def _phrase(terms: Terms, field: str, text: str) -> Any:
+    tokens = terms.analyze(text)
     if not tokens:
         return query.NullQuery
     if len(tokens) == 1:
@@ -238,34 +267,33 @@ def _phrase(snap: Snapshot, field: str, text: str) -> Any:
     return query.Phrase(field, tokens)
 
 
-def _field_term(snap: Snapshot, field: str, text: str, boost: float = 1.0) -> Any:
-    schema = snap._ix.schema
+def _field_term(terms: Terms, field: str, text: str, boost: float = 1.0) -> Any:
     if field in FACET_FIELDS:
         want = text.casefold()
-        spellings = [v for v in _spellings(snap, field) if v.casefold() == want]
+        spellings = [v for v in _spellings(terms, field) if v.casefold() == want]
         return query.Or([query.Term(field, v, boost=boost) for v in spellings] or [query.NullQuery])
     if field in TEXT_FIELDS:
         return query.Term(field, text, boost=boost)  # already analysed by the parser
-    if field in _EXACT_FIELDS:
+    if field in EXACT_FIELDS:
         if field == "domain":
             text = text.lower()
         return query.Term(field, text, boost=boost)
-    if field in schema.names():
+    if terms.has_field(field):
         raise QueryError(
             f"{field}:... cannot be searched; filter dates with since/until, "
             "and sort by quality instead"
         )
     raise QueryError(
         f"unknown field {field!r} in query; fields: "
-        + ", ".join(sorted((*TEXT_FIELDS, *FACET_FIELDS, *_EXACT_FIELDS)))
+        + ", ".join(sorted((*TEXT_FIELDS, *FACET_FIELDS, *EXACT_FIELDS)))
     )
 
 
-def _spellings(snap: Snapshot, field: str) -> list[str]:
-    return [raw.decode("utf-8") for raw in snap._reader.lexicon(field)]
+def _spellings(terms: Terms, field: str) -> list[str]:
+    return terms.field_terms(field)
 
 
-def _expansion(snap: Snapshot, q: Any, expanded: set[str]) -> Any:
+def _expansion(terms: Terms, q: Any, expanded: set[str]) -> Any:
     """A prefix or wildcard as an OR of at most MAX_EXPANSIONS real terms, per text field.
     `expanded` collects the words of every expansion of the query, so that together they
     stay under MAX_EXPANSIONS_PER_QUERY (a QueryError past it)."""
@@ -276,14 +304,14 @@ def _expansion(snap: Snapshot, q: Any, expanded: set[str]) -> Any:
         # "*", "a*b", a stray "*," in pasted text: too broad to expand; search the
         # letters it has as a plain word instead of failing the whole query.
         bare = re.sub(r"[*?]", "", text)
-        return _word_query(snap, bare) if bare else query.NullQuery
+        return _word_query(terms, bare) if bare else query.NullQuery
     parts = (text + "*").split("*") if isinstance(q, query.Prefix) else text.split("*")
     out = []
     for f in fields_:
         if f not in TEXT_FIELDS:
             raise QueryError(f"prefix and wildcard searches work on text fields, not {f!r}")
         n = 0
-        for raw in snap._reader.expand_prefix(f, literal):
+        for raw in terms.expand_prefix(f, literal):
             term = raw.decode("utf-8")
             if _glob_match(parts, term):
                 out.append(query.Term(f, term))

@@ -1,38 +1,25 @@
-"""What is indexed and how text is analysed: fields, weights, stop words, stemming,
-and the document made from a clip."""
+"""What is indexed: the fields and their weights, the limits on query expansion, and
+the document made from a clip."""
 
 from __future__ import annotations
 
-import functools
-import re
 from typing import Any
 
 from whoosh import columns, fields
-from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
-from whoosh.lang import porter
+from whoosh.analysis import RegexTokenizer
 
-from clipsearch.clip import Clip
+from clipsearch.index.analysis import text_analyzer
+from clipsearch.ingest.clip import Clip
+from clipsearch.words import surface_words
 
 SCHEMA_VERSION = 1
 META_FILE = "clipsearch.json"
 INDEX_NAME = "clips"
 
-#: Lucene's English stop words (what Anserini's CACM reference uses); unlike
-#: Whoosh's own list it keeps "us", "may" and "can", which matter in news.
-STOP_WORDS = frozenset(
-    (
-        "a an and are as at be but by for if in into is it no not of on or such that the "
-        "their then there these they this to was will with"
-    ).split()
-)
 #: Searchable text fields and their BM25F weights.
 TEXT_FIELDS: dict[str, float] = {"title": 3.0, "excerpt": 1.0, "body": 1.0, "related": 0.5}
 FACET_FIELDS = ("topic", "provider")
-_WORD_RE = re.compile(r"[^\W\d_]{3,}")
-_TOKEN_RE = r"\w+(\.?\w+)*"
 
-
-MAX_QUERY_CHARS = 2000
 #: Cap on the terms one prefix or wildcard may expand to, so `a*` cannot take the machine.
 MAX_EXPANSIONS = 256
 #: Cap on the distinct words all prefixes and wildcards of one query expand to together
@@ -45,26 +32,9 @@ MAX_WILDCARDS_PER_QUERY = 64
 TERM_CACHE_POSTINGS = 1_000_000
 
 
-@functools.lru_cache(maxsize=500_000)
-def _stem(word: str) -> str:
-    return porter.stem(word)
-
-
-def text_analyzer() -> Any:
-    """Tokenise, lowercase, drop stop words, Porter-stem (with an unbounded stem cache:
-    a news vocabulary is a few hundred thousand words, and stemming dominates analysis)."""
-    return (
-        RegexTokenizer(_TOKEN_RE)
-        | LowercaseFilter()
-        | StopFilter(stoplist=STOP_WORDS, minsize=1)
-        | StemFilter(stemfn=_stem, cachesize=None)
-    )
-
-
-def surface_words(clip: Clip) -> set[str]:
+def clip_words(clip: Clip) -> set[str]:
     """The distinct unstemmed words of a clip's searchable text: what typos are corrected to."""
-    text = f"{clip.title}\n{clip.excerpt}\n{clip.body}\n{clip.related_text}".lower()
-    return set(_WORD_RE.findall(text))
+    return surface_words((clip.title, clip.excerpt, clip.body, clip.related_text))
 
 
 _VALUE_SEP = "\x1f"  # between facet values of one clip: never inside a topic
@@ -83,7 +53,7 @@ class FacetValuesField(fields.KEYWORD):
         self.analyzer = RegexTokenizer(r"[^\x1f]+")
 
 
-def _schema() -> fields.Schema:
+def make_schema() -> fields.Schema:
     ana = text_analyzer()
     return fields.Schema(
         id=fields.ID(stored=True, unique=True, sortable=True),
@@ -105,7 +75,7 @@ def _schema() -> fields.Schema:
     )
 
 
-def _document(clip: Clip, stat: str) -> dict[str, Any]:
+def document(clip: Clip, stat: str) -> dict[str, Any]:
     related = clip.related_text
     doc: dict[str, Any] = {
         "id": clip.id,

@@ -20,12 +20,12 @@ from clipsearch.errors import (
     IndexMissingError,
     StorageError,
 )
-from clipsearch.index.schema import INDEX_NAME, META_FILE, SCHEMA_VERSION, _schema
+from clipsearch.index.schema import INDEX_NAME, META_FILE, SCHEMA_VERSION, make_schema
 
 
 def check(path: str) -> None:
     """Raise unless `path` holds an index this version can read and write."""
-    _open(path)
+    open_whoosh(path)
 
 
 def exists(path: str) -> bool:
@@ -37,7 +37,7 @@ def exists(path: str) -> bool:
 def compatible(path: str) -> bool:
     """True when `path` holds an index this version can write to."""
     try:
-        _open(path)
+        open_whoosh(path)
     except IndexIncompatibleError:
         return False
     return True
@@ -104,7 +104,7 @@ def create(path: str) -> Any:
                 shutil.rmtree(full)
             else:
                 os.remove(full)
-        return index.create_in(path, _schema(), indexname=INDEX_NAME)
+        return index.create_in(path, make_schema(), indexname=INDEX_NAME)
     except OSError as exc:
         raise StorageError(path, f"cannot create an index there ({exc.strerror or exc})") from None
 
@@ -117,16 +117,17 @@ def mark_ready(path: str) -> None:
     os.replace(tmp, os.path.join(path, META_FILE))
 
 
-def _rebuild_hint(path: str) -> str:
-    return f"rebuild it with `clipsearch index --rebuild --index {path} PATH...`"
+REBUILD_HINT = "rebuild it from its clips"
 
 
-def _damaged(path: str, exc: BaseException) -> IndexIncompatibleError:
+def damaged(path: str, exc: BaseException) -> IndexIncompatibleError:
     detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
-    return IndexIncompatibleError(f"{path}: the index is damaged ({detail}); {_rebuild_hint(path)}")
+    return IndexIncompatibleError(
+        f"{path}: the index is damaged ({detail}); {REBUILD_HINT}", rebuild=True
+    )
 
 
-def _guarded(method: Any) -> Any:
+def guarded(method: Any) -> Any:
     """Turn whatever Whoosh raises on missing or truncated index files into one
     IndexIncompatibleError that says how to rebuild, and what the machine refuses
     (a full disk, a read-only folder) into a StorageError."""
@@ -139,10 +140,10 @@ def _guarded(method: Any) -> Any:
             raise
         except OSError as exc:
             if exc.errno in _DAMAGE_ERRNOS:
-                raise _damaged(self.path, exc) from None
+                raise damaged(self.path, exc) from None
             raise StorageError(self.path, exc) from None
         except Exception as exc:
-            raise _damaged(self.path, exc) from None
+            raise damaged(self.path, exc) from None
 
     return wrapper
 
@@ -151,26 +152,29 @@ def _guarded(method: Any) -> Any:
 _DAMAGE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR})
 
 
-def _open(path: str, check_segments: bool = True) -> Any:
-    rebuild = _rebuild_hint(path)
+def open_whoosh(path: str, check_segments: bool = True) -> Any:
+    rebuild = REBUILD_HINT
     if not exists(path):
         if os.path.isdir(path) and any(_OWN_NAME.match(n) for n in os.listdir(path)):
             raise IndexMissingError(
                 f"{path}: the first build of this index did not finish (interrupted, or the "
-                "disk filled up); run `clipsearch index PATH...` again"
+                "disk filled up); index the clips again"
             )
         raise IndexMissingError(
-            f"{path}: no clipsearch index here; build one with `clipsearch index PATH...`"
+            f"{path}: no clipsearch index here; build one by indexing clips into it"
         )
     try:
         with open(os.path.join(path, META_FILE), encoding="utf-8") as fh:
             version = json.load(fh).get("schema_version")
     except (OSError, ValueError, AttributeError):
-        raise IndexIncompatibleError(f"{path}: {META_FILE} is unreadable; {rebuild}") from None
+        raise IndexIncompatibleError(
+            f"{path}: {META_FILE} is unreadable; {rebuild}", rebuild=True
+        ) from None
     if version != SCHEMA_VERSION:
         raise IndexIncompatibleError(
             f"{path}: index schema version {version!r}, this clipsearch needs {SCHEMA_VERSION}; "
-            + rebuild
+            + rebuild,
+            rebuild=True,
         )
     try:
         ix = index.open_dir(path, indexname=INDEX_NAME)
@@ -179,16 +183,16 @@ def _open(path: str, check_segments: bool = True) -> Any:
         return ix
     except OSError as exc:
         if exc.errno in _DAMAGE_ERRNOS:
-            raise _damaged(path, exc) from None
+            raise damaged(path, exc) from None
         raise StorageError(path, exc) from None
     except Exception as exc:  # Whoosh raises many kinds for a damaged folder
-        raise _damaged(path, exc) from None
+        raise damaged(path, exc) from None
 
 
 VOCAB_FILE = "vocabulary.json"
 
 
-def _read_vocabulary(path: str, generation: int | None) -> dict[str, int] | None:
+def read_vocabulary(path: str, generation: int | None) -> dict[str, int] | None:
     """The surface vocabulary saved with commit `generation`; None when missing or from
     another commit.  It is a superset: words of deleted clips stay until a rebuild,
     and the query layer checks a correction against the live index before using it."""
@@ -203,14 +207,14 @@ def _read_vocabulary(path: str, generation: int | None) -> dict[str, int] | None
     return words if isinstance(words, dict) else None
 
 
-def _write_vocabulary(path: str, generation: int, words: dict[str, int]) -> None:
+def write_vocabulary(path: str, generation: int, words: dict[str, int]) -> None:
     tmp = os.path.join(path, VOCAB_FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump({"generation": generation, "words": words}, fh, separators=(",", ":"))
     os.replace(tmp, os.path.join(path, VOCAB_FILE))
 
 
-def _leaves(reader: Any) -> list[tuple[Any, int]]:
+def leaves(reader: Any) -> list[tuple[Any, int]]:
     """(segment reader, first docnum) of each non-empty segment.  Columns are read per
     segment: Whoosh's multi-segment column reader skips segments without values, and
     an index with no segments has no column readers at all."""

@@ -11,21 +11,22 @@ from typing import Any
 from whoosh import writing
 from whoosh.util.filelock import try_for
 
-from clipsearch.clip import Clip
 from clipsearch.errors import IndexLockedError, StorageError
-from clipsearch.index.schema import _WORD_RE, TEXT_FIELDS, _document, surface_words
+from clipsearch.index.schema import TEXT_FIELDS, clip_words, document
 from clipsearch.index.storage import (
-    _guarded,
-    _leaves,
-    _open,
-    _read_vocabulary,
-    _write_vocabulary,
     compatible,
     create,
     exists,
+    guarded,
+    leaves,
     mark_ready,
+    open_whoosh,
+    read_vocabulary,
     write_lock,
+    write_vocabulary,
 )
+from clipsearch.ingest.clip import Clip
+from clipsearch.words import surface_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +87,13 @@ class Writer:
             if self.created:
                 self._ix = create(path)
             else:
-                self._ix = _open(path, check_segments=False)  # a rebuild never reads them
-                self._vocab = _read_vocabulary(path, self._ix.latest_generation())
+                self._ix = open_whoosh(path, check_segments=False)  # a rebuild never reads them
+                self._vocab = read_vocabulary(path, self._ix.latest_generation())
         except BaseException:
             self._release()
             raise
 
-    @_guarded
+    @guarded
     def files(self) -> dict[str, IndexedFile]:
         """Every indexed clip file, from the index's columns (no stored fields read);
         nothing when the session starts from an empty index."""
@@ -101,7 +102,7 @@ class Writer:
         with self._ix.reader() as reader:
             return {f.path: f for f in _indexed_files(reader)}
 
-    @_guarded
+    @guarded
     def begin(self, bulk: bool = False, procs: int = 0) -> None:
         procs = procs or min(os.cpu_count() or 1, 4)
         kwargs: dict[str, Any] = {"limitmb": 256, "_lk": False}
@@ -115,16 +116,16 @@ class Writer:
             self.begin()
         return self._w
 
-    @_guarded
+    @guarded
     def add(self, clip: Clip, stat: str, replace: bool = True) -> None:
         """Index a clip; `replace` first deletes the document of the same file.  Never
         by id: another file with the same id is a duplicate to report, not to drop."""
         if replace and not self.fresh:
             self._writer().delete_by_term("path", clip.path)
-        self._writer().add_document(**_document(clip, stat))
-        self._new_words.update(surface_words(clip))
+        self._writer().add_document(**document(clip, stat))
+        self._new_words.update(clip_words(clip))
 
-    @_guarded
+    @guarded
     def delete_path(self, path: str) -> None:
         self._writer().delete_by_term("path", path)
 
@@ -133,7 +134,7 @@ class Writer:
         committed documents, so this runs as a second commit, under the same lock."""
         self._later.append(path)
 
-    @_guarded
+    @guarded
     def commit(self) -> None:
         """Make the changes visible atomically (a fresh session's replace everything)."""
         try:
@@ -152,7 +153,7 @@ class Writer:
                 vocab = self._vocabulary_from_stored_fields()
             for word, n in self._new_words.items():
                 vocab[word] = vocab.get(word, 0) + n
-            _write_vocabulary(self.path, self._ix.latest_generation(), vocab)
+            write_vocabulary(self.path, self._ix.latest_generation(), vocab)
             if self.created:
                 mark_ready(self.path)  # last: only a complete first build is an index
         finally:
@@ -162,8 +163,7 @@ class Writer:
         counts: Counter[str] = Counter()
         with self._ix.reader() as reader:
             for _docnum, stored in reader.iter_docs():
-                text = "\n".join(stored.get(f) or "" for f in TEXT_FIELDS).lower()
-                counts.update(set(_WORD_RE.findall(text)))
+                counts.update(surface_words(stored.get(f) or "" for f in TEXT_FIELDS))
         return dict(counts)
 
     def cancel(self) -> None:
@@ -186,7 +186,7 @@ class Writer:
 
 
 def _indexed_files(reader: Any) -> Iterator[IndexedFile]:
-    for leaf, _offset in _leaves(reader):
+    for leaf, _offset in leaves(reader):
         paths = leaf.column_reader("path")
         stats = leaf.column_reader("stat")
         ids = leaf.column_reader("id")

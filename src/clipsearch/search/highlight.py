@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 
+from clipsearch.words import TOKEN
+
 #: The longest fragment shown, in characters.
 MAX_CHARS = 240
 #: Characters of context kept before the first marked word.
 LEAD = 60
-_WORD = re.compile(r"\w+(?:\.?\w+)*")  # the index's tokenizer pattern
+
 
 
 def candidates(terms: Collection[str]) -> re.Pattern[str] | None:
@@ -39,7 +41,7 @@ def snippet(
     `pattern` (from `candidates`) only narrows which words are analysed."""
     if not text or not terms:
         return ""
-    finder = pattern or _WORD
+    finder = pattern or TOKEN
     spans = [m.span() for m in finder.finditer(text) if analyze_word(m.group().lower()) in terms]
     if not spans:
         return ""

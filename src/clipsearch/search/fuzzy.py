@@ -90,7 +90,7 @@ def max_edits(
     return 0
 
 
-def _correctable(word: str) -> bool:
+def _without_digits(word: str) -> bool:
     """Numbers, codes and ids ("covid19", "2022") are never typos of a word."""
     return bool(word) and _DIGIT.search(word) is None
 
@@ -138,11 +138,11 @@ class TypoIndex:
         dfs = self._df
         for word, df in words.items():
             if df <= 0:
-                if dfs.pop(word, None) is not None and _correctable(word):
+                if dfs.pop(word, None) is not None and _without_digits(word):
                     for buckets, key in self._keys(word):
                         buckets[key].remove(word)
                 continue
-            if word not in dfs and _correctable(word):
+            if word not in dfs and _without_digits(word):
                 for buckets, key in self._keys(word):
                     buckets.setdefault(key, []).append(word)
             dfs[word] = df
@@ -165,7 +165,7 @@ class TypoIndex:
         """
         word = word.lower()
         k = max_edits(word, one_edit_from=self._one_from, two_edits_from=self._two_from)
-        if k == 0 or limit <= 0 or not _correctable(word):
+        if k == 0 or limit <= 0 or not _without_digits(word):
             return []
         n = len(word)
         found: dict[str, int] = {}

@@ -20,100 +20,38 @@ the data as it is (JSON escapes control characters).
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import json
 import os
-import re
 import sys
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from clipsearch import dates
-from clipsearch.clip import DEFAULT_MAX_BYTES, shown_path
-from clipsearch.errors import ClipsearchError, IndexLockedError, StorageError
-from clipsearch.query import SORTS, ClipIndex, SearchResult, default_index_dir
-from clipsearch.sync import StrictStop, update_index
-
-EXIT_OK = 0
-EXIT_SKIPPED = 1
-EXIT_USAGE = 2
-EXIT_ENVIRONMENT = 3
-EXIT_INTERRUPTED = 130
-
-_MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
-#: Terminal escape sequences: CSI (colours, cursor moves, clearing the screen), OSC
-#: (window titles, hyperlinks) and DCS/SOS/PM/APC strings when terminated, any other
-#: ESC sequence or a lone ESC.  C1 controls (8-bit forms included) go one by one with
-#: _CONTROLS: an unterminated string must not swallow the text after it.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]?"
-    r"|\x1b[]P^_X][^\x07\x1b]*(?:\x07|\x1b\\)"
-    r"|\x1b[ -/]*[0-~]?"
+from clipsearch.cli.errors import (
+    EXIT_ENVIRONMENT,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SKIPPED,
+    error,
+    fail,
+    os_message,
 )
-_SPACES = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]+")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
-
-
-def _line(value: Any) -> str:
-    """Text for one line of human output: escape sequences and control characters
-    dropped, line breaks and tabs made spaces."""
-    text = _ESCAPES.sub("", str(value))
-    return _CONTROLS.sub("", _SPACES.sub(" ", text))
-
-
-def _lines(value: Any) -> str:
-    """Multi-line text for human output: like `_line`, but line breaks are kept."""
-    text = _ESCAPES.sub("", str(value)).replace("\r\n", "\n")
-    return _CONTROLS.sub("", text)
-
-
-def _use_color(stream: Any = None) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set to a non-empty value
-    (https://no-color.org)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    stream = sys.stdout if stream is None else stream
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError):  # no isatty, or a closed stream
-        return False
-
-
-def _tolerate_unencodable_output() -> None:
-    """Write characters the output encoding cannot represent (PYTHONIOENCODING=latin-1,
-    an ASCII locale) as backslash escapes instead of dying with UnicodeEncodeError."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is None or getattr(stream, "errors", None) in _TOLERANT:
-            continue
-        with contextlib.suppress(ValueError, OSError):  # closed or odd: leave it as it is
-            reconfigure(errors="backslashreplace")
-
-
-_TOLERANT = ("backslashreplace", "replace", "namereplace", "xmlcharrefreplace", "ignore")
-
-
-def _echo_json(data: Any, default: Any = None) -> None:
-    """JSON on stdout: UTF-8 text when stdout can take it, else ASCII with \\u escapes
-    (valid JSON in any encoding, where backslashreplace could make it invalid)."""
-    text = json.dumps(data, ensure_ascii=False, default=default)
-    try:
-        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
-    except (UnicodeEncodeError, LookupError):
-        text = json.dumps(data, ensure_ascii=True, default=default)
-    click.echo(text)
-
-
-def _os_message(exc: OSError) -> str:
-    """One line for an OSError: the path it names (if any), the reason and errno code."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    code = f" [{errno.errorcode[exc.errno]}]" if exc.errno in errno.errorcode else ""
-    if exc.filename is None:
-        return f"{reason}{code}"
-    return f"{shown_path(os.fsdecode(exc.filename))}: {reason}{code}"
+from clipsearch.cli.output import (
+    MULTI_LINE,
+    echo_json,
+    line,
+    lines,
+    print_result,
+    tolerate_unencodable_output,
+    use_color,
+)
+from clipsearch.errors import ClipsearchError, IndexLockedError, StorageError
+from clipsearch.ingest.clip import DEFAULT_MAX_BYTES, shown_path
+from clipsearch.ingest.sync import StrictStop, update_index
+from clipsearch.search.engine import ClipIndex, default_index_dir
+from clipsearch.search.request import SORTS
 
 
 class _Main(click.Group):
@@ -121,20 +59,20 @@ class _Main(click.Group):
     what commands leave uncaught (environment failures, interrupts)."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        _tolerate_unencodable_output()
+        tolerate_unencodable_output()
         return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except StorageError as exc:
-            _fail(str(exc), EXIT_ENVIRONMENT)
+            fail(str(exc), EXIT_ENVIRONMENT)
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # `| head` closed the pipe: click exits quietly
                 raise
-            _fail(_os_message(exc), EXIT_ENVIRONMENT)
+            fail(os_message(exc), EXIT_ENVIRONMENT)
         except KeyboardInterrupt:
-            _fail("interrupted", EXIT_INTERRUPTED)
+            fail("interrupted", EXIT_INTERRUPTED)
 
 
 def _index_option(f: Any) -> Any:
@@ -148,21 +86,11 @@ def _index_option(f: Any) -> Any:
     )(f)
 
 
-def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"clipsearch: {_line(message)}", err=True)
-    sys.exit(code)
-
-
-def _error(exc: ClipsearchError) -> NoReturn:
-    """Exit for a library error: 3 when the machine refused, else a usage error."""
-    _fail(str(exc), EXIT_ENVIRONMENT if isinstance(exc, StorageError) else EXIT_USAGE)
-
-
 def _open(index_dir: str | None) -> ClipIndex:
     try:
         return ClipIndex(index_dir or default_index_dir())
     except ClipsearchError as exc:
-        _error(exc)
+        error(exc)
 
 
 class _Date(click.ParamType):
@@ -253,28 +181,28 @@ def index_cmd(
             progress=progress if show_bar else None,
         )
     except StrictStop as exc:
-        _fail(f"{exc.problem} (--strict: index left unchanged)", EXIT_SKIPPED)
+        fail(f"{exc.problem} (--strict: index left unchanged)", EXIT_SKIPPED)
     except IndexLockedError as exc:
-        _fail(f"{exc}, or raise --lock-timeout")
+        fail(f"{exc}, or raise --lock-timeout")
     except KeyboardInterrupt:
-        _fail(
+        fail(
             "interrupted: nothing from this run was committed; the index is as it was",
             EXIT_INTERRUPTED,
         )
     except ClipsearchError as exc:
-        _error(exc)
+        error(exc)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
     if as_json:
-        _echo_json(report.to_dict())
+        echo_json(report.to_dict())
     else:
         for s in report.skipped:
-            click.echo(f"skipped: {_line(s.reason)}", err=True)
+            click.echo(f"skipped: {line(s.reason)}", err=True)
         for d in report.duplicates:
-            click.echo(f"duplicate: {_line(d)}", err=True)
+            click.echo(f"duplicate: {line(d)}", err=True)
         for w in report.warnings:
-            click.echo(f"warning: {_line(w)}", err=True)
+            click.echo(f"warning: {line(w)}", err=True)
         click.echo(report.summary())
     sys.exit(EXIT_OK if report.ok else EXIT_SKIPPED)
 
@@ -321,7 +249,7 @@ def search(
     """Ranked search. QUERY uses Whoosh syntax: AND OR NOT "phrase" field:value prefix*."""
     text = " ".join(query)
     if since is not None and until is not None and since > until:
-        _fail(f"--since {dates.iso_utc(since)} is after --until {dates.iso_utc(until)}")
+        fail(f"--since {dates.iso_utc(since)} is after --until {dates.iso_utc(until)}")
     with _open(index_dir) as idx:
         try:
             res = idx.search(
@@ -337,53 +265,11 @@ def search(
                 facet_limit=facet_limit,
             )
         except ClipsearchError as exc:
-            _error(exc)
+            error(exc)
     if as_json:
-        _echo_json(res.to_dict())
+        echo_json(res.to_dict())
     else:
-        _print_result(res, color=_use_color())
-
-
-def _marked(text: str, color: bool) -> str:
-    """A highlighted fragment on one line, matches in colour or [brackets]; the clip's
-    own text is cleaned before the colour codes are added."""
-    text = _line(text)
-    if color:
-        return _MARK.sub(lambda m: click.style(m.group(1), bold=True, fg="yellow"), text)
-    return _MARK.sub(r"[\1]", text)
-
-
-def _print_result(res: SearchResult, color: bool) -> None:
-    echo = click.echo
-    if res.corrections:
-        fixed = ", ".join(f"{_line(k)} -> {_line(v)}" for k, v in res.corrections.items())
-        echo(f"Showing results for corrected words ({fixed}); use --exact to search as typed.")
-    if res.suggestion:
-        echo(f"Did you mean: {_line(res.suggestion)}")
-    shown = f"{res.offset + 1}-{res.offset + len(res.hits)} of " if res.hits else ""
-    echo(f"{shown}{res.total:,} clips for {res.query!r}")
-    for n, hit in enumerate(res.hits, res.offset + 1):
-        date = hit.published.strftime("%Y-%m-%d") if hit.published else "undated"
-        title = hit.highlights.get("title") or hit.title
-        echo(f"\n{n:>3}. {_marked(title, color)}")
-        provider = _line(hit.provider) or "unknown provider"
-        echo(f"     {provider} | {date} | score {hit.score:.2f} | {_line(hit.id)}")
-        snippet = next(
-            (hit.highlights[f] for f in ("excerpt", "body", "related") if f in hit.highlights),
-            hit.excerpt[:200],
-        )
-        if snippet:
-            echo("     " + _marked(" ".join(snippet.split()), color))
-        if hit.url:
-            echo(f"     {_line(hit.url)}")
-    for name, counts in res.facets.items():
-        if not counts:
-            continue
-        parts = [f"{_line(v)} ({c:,})" for v, c in counts.items()]
-        more = res.facet_other.get(name, 0)
-        if more:
-            parts.append(f"+{more:,} more")
-        echo(f"\n{name}: " + ", ".join(parts))
+        print_result(res, color=use_color())
 
 
 @main.command()
@@ -395,9 +281,9 @@ def show(clip_id: str, index_dir: str | None, as_json: bool) -> None:
     with _open(index_dir) as idx:
         stored = idx.get(clip_id)
     if stored is None:
-        _fail(f"no clip with id {clip_id!r} in the index")
+        fail(f"no clip with id {clip_id!r} in the index")
     if as_json:
-        _echo_json(stored, default=str)
+        echo_json(stored, default=str)
         return
     for key in (
         "id",
@@ -418,20 +304,17 @@ def show(clip_id: str, index_dir: str | None, as_json: bool) -> None:
         if value in (None, "", []):
             continue
         if isinstance(value, list):
-            text = ", ".join(_line(v) for v in value)
+            text = ", ".join(line(v) for v in value)
         elif key == "path":
             text = shown_path(str(value))  # escaped, not dropped: the file must be findable
-        elif key in _MULTI_LINE:
-            text = _lines(value)
+        elif key in MULTI_LINE:
+            text = lines(value)
         else:
-            text = _line(value)
+            text = line(value)
         click.echo(f"{key}: {text}")
 
 
 #: Stored fields `show` prints with their line breaks.
-_MULTI_LINE = frozenset({"excerpt", "body", "related"})
-
-
 @main.command()
 @_index_option
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=0))
@@ -441,14 +324,14 @@ def stats(index_dir: str | None, top: int, as_json: bool) -> None:
     with _open(index_dir) as idx:
         info = idx.stats(top=top)
     if as_json:
-        _echo_json(info)
+        echo_json(info)
         return
     click.echo(f"index: {shown_path(str(info['index']))}")
     click.echo(f"clips: {info['clips']:,}")
     click.echo(f"size: {info['size_bytes'] / 1e6:,.1f} MB")
     click.echo(f"last update: {info['last_update']}")
     for key, label in (("topics", "distinct_topics"), ("providers", "distinct_providers")):
-        parts = ", ".join(f"{_line(v)} ({c:,})" for v, c in info[key].items())
+        parts = ", ".join(f"{line(v)} ({c:,})" for v, c in info[key].items())
         click.echo(f"{key} ({info[label]:,} distinct): {parts}")
 
 
@@ -466,12 +349,12 @@ def facets(
         try:
             values = idx.facet_values(field, " ".join(query), exact=exact)
         except ClipsearchError as exc:
-            _error(exc)
+            error(exc)
     if as_json:
-        _echo_json(dict(values))
+        echo_json(dict(values))
         return
     for value, count in values:
-        click.echo(f"{count:>8,}  {_line(value)}")
+        click.echo(f"{count:>8,}  {line(value)}")
 
 
 @main.command()
@@ -520,13 +403,13 @@ def evaluate(
                     idx, ev.read_queries(queries), depth, errors=errors, exact=exact
                 )
             for qid, msg in errors.items():
-                click.echo(f"query {_line(qid)}: {_line(msg)}", err=True)
+                click.echo(f"query {line(qid)}: {line(msg)}", err=True)
         elif run:
             ranking = ev.read_run(run)
         else:
-            _fail("give a RUN file or --queries")
+            fail("give a RUN file or --queries")
     except ev.EvaluationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if save_run:
         ev.write_run(ranking, save_run, "clipsearch")
     click.echo(ev.format_evaluation(ev.evaluate(ranking, judged, depth=depth)))
@@ -538,7 +421,7 @@ def _check_output_folder(option: str, path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         why = "is not a folder" if os.path.exists(folder) else "does not exist"
-        _fail(f"{option} {shown_path(path)}: the folder {shown_path(folder)} {why}")
+        fail(f"{option} {shown_path(path)}: the folder {shown_path(folder)} {why}")
 
 
 if __name__ == "__main__":

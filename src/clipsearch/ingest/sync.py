@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from clipsearch import index as store
-from clipsearch.clip import DEFAULT_MAX_BYTES, ClipError, read_clip, shown_path
-from clipsearch.discover import Found, discover, is_under
 from clipsearch.errors import ClipsearchError
 from clipsearch.index import IndexedFile
+from clipsearch.ingest.clip import DEFAULT_MAX_BYTES, ClipError, read_clip, shown_path
+from clipsearch.ingest.discover import Found, discover, is_under
 
 #: From this many files to (re)index, use the multi-process bulk writer.
 BULK_THRESHOLD = 2000

@@ -1,22 +1,18 @@
-"""Facets: exact counts over every match, disjunctive counts, and fuzzy facet values.
-
-Counting never scores documents (Whoosh's `groupedby` does, and it dominated query
-time): it walks the set of matching document numbers through per-document value
-arrays that the index reads once per opened snapshot.
-"""
+"""Facets as the engine sees them: which values a user's (fuzzy) filter value means,
+and the top values of counts a backend made over a match set.  Counting itself walks
+per-document arrays inside the index (index/columns.py), never scoring anything."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from itertools import chain
+from collections.abc import Iterable, Mapping, Sequence
 
 from rapidfuzz.distance import OSA
 
-from clipsearch.errors import QueryError
-from clipsearch.fuzzy import max_edits
+from clipsearch.errors import RequestError
+from clipsearch.search.backend import Backend
+from clipsearch.search.fuzzy import max_edits
+from clipsearch.search.result import FacetCounts
 
 _TOKEN = re.compile(r"\w+")
 _FILLER = frozenset({"the", "a", "an", "of", "and", "for", "on", "in", "at", "to"})
@@ -26,63 +22,26 @@ AMBIGUITY_MARGIN = 0.12
 MIN_SCORE = 0.6
 
 
-@dataclass(frozen=True, slots=True)
-class FacetCounts:
-    """Counts for one facet: the top values (selected ones always included) and how
-    many other values have at least one match."""
-
-    counts: dict[str, int]
-    other_values: int = 0
-
-
-#: Facets with at most this many values are counted by set intersection per value.
-FEW_VALUES = 32
-
-
-def count(
-    docs: Collection[int],
-    per_doc: Sequence[tuple[int, ...]],
-    postings: Sequence[frozenset[int]] = (),
-) -> Counter[int]:
-    """Value-number counts over `docs`.  A facet with few values (news topics) is
-    counted with one C-level set intersection per value; one with many (providers)
-    by walking the documents' value tuples, also without a Python-level loop."""
-    if postings and len(postings) <= FEW_VALUES and isinstance(docs, set | frozenset):
-        return Counter({k: n for k, p in enumerate(postings) if (n := len(p & docs))})
-    return Counter(chain.from_iterable(map(per_doc.__getitem__, docs)))
-
-
 def top_counts(
-    counts: Counter[int],
-    values: Sequence[str],
-    limit: int | None,
-    selected: Iterable[int] = (),
+    counts: Mapping[str, int], limit: int | None, selected: Iterable[str] = ()
 ) -> FacetCounts:
     """The `limit` most frequent values (ties by name), plus any `selected` value."""
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], values[kv[0]]))
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     shown = ranked if limit is None else ranked[:limit]
-    out = {values[k]: n for k, n in shown}
-    for k in selected:
-        out.setdefault(values[k], counts.get(k, 0))
+    out = dict(shown)
+    for v in selected:
+        out.setdefault(v, counts.get(v, 0))
     return FacetCounts(out, max(0, len(ranked) - len(shown)))
 
 
-def docs_with(value_ids: Iterable[int], postings: Sequence[frozenset[int]]) -> set[int]:
-    """Documents having any of the given values (OR inside one facet)."""
-    out: set[int] = set()
-    for k in value_ids:
-        out |= postings[k]
-    return out
-
-
-def resolve(field: str, wanted: str, values: Sequence[str]) -> list[int]:
-    """Value numbers a user's filter value means: every case variant of an exact
-    match, else the one clearly best fuzzy match ("natl law review" -> "The National
-    Law Review").  Ambiguous or unknown values raise `QueryError` listing candidates."""
+def resolve(field: str, wanted: str, values: Sequence[str]) -> list[str]:
+    """The values a user's filter value means: every case variant of an exact match,
+    else the one clearly best fuzzy match ("natl law review" -> "The National Law
+    Review").  Ambiguous or unknown values raise `RequestError` listing candidates."""
     key = " ".join(wanted.split()).casefold()
     if not key:
-        raise QueryError(f"--{field}: empty value")
-    exact = [k for k, v in enumerate(values) if v.casefold() == key]
+        raise RequestError(f"{field}s", wanted, "empty value")
+    exact = [v for v in values if v.casefold() == key]
     if exact:
         return exact
     scored = sorted(
@@ -90,13 +49,13 @@ def resolve(field: str, wanted: str, values: Sequence[str]) -> list[int]:
         key=lambda sk: (-sk[0], values[sk[1]]),
     )
     if not scored:
-        raise QueryError(f"--{field} {wanted!r}: no such {field}{_closest(key, values)}")
+        raise RequestError(f"{field}s", wanted, f"no such {field}{_closest(key, values)}")
     best = scored[0][0]
     close = [k for s, k in scored if s >= best - AMBIGUITY_MARGIN]
     if len(close) > 1:
         names = ", ".join(repr(values[k]) for k in close[:6])
-        raise QueryError(f"--{field} {wanted!r} is ambiguous: it could be {names}; be more precise")
-    return close
+        raise RequestError(f"{field}s", wanted, f"ambiguous: it could be {names}; be more precise")
+    return [values[k] for k in close]
 
 
 def match_score(typed: str, value: str) -> float:
@@ -162,3 +121,20 @@ def _closest(key: str, values: Sequence[str], n: int = 3) -> str:
         key=lambda v: (-shared(v), -fuzz.token_set_ratio(key, v, processor=utils.default_process)),
     )[:n]
     return "; closest: " + ", ".join(repr(v) for v in ranked) if ranked else ""
+
+
+def disjunctive_counts(
+    backend: Backend,
+    field: str,
+    matched: set[int],
+    filters: Mapping[str, set[int]],
+    limit: int | None,
+    selected: Iterable[str] = (),
+) -> FacetCounts:
+    """Counts of `field` over the matches with every filter applied but the field's
+    own (so the alternatives to a chosen value keep their sizes)."""
+    others = [s for k, s in filters.items() if k != field]
+    base = set(matched) if others else matched
+    for s in others:
+        base &= s
+    return top_counts(backend.facet_counts(field, base), limit, selected)

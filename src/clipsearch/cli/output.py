@@ -1,0 +1,124 @@
+"""Human and JSON output of the CLI: text made safe for a terminal (no escape
+sequences or control characters from clip text), colour only where it belongs, JSON
+that survives any output encoding, and the rendering of a search result."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+from typing import Any
+
+import click
+
+from clipsearch.search.result import SearchResult
+
+_MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
+#: Terminal escape sequences: CSI (colours, cursor moves, clearing the screen), OSC
+#: (window titles, hyperlinks) and DCS/SOS/PM/APC strings when terminated, any other
+#: ESC sequence or a lone ESC.  C1 controls (8-bit forms included) go one by one with
+#: _CONTROLS: an unterminated string must not swallow the text after it.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]?"
+    r"|\x1b[]P^_X][^\x07\x1b]*(?:\x07|\x1b\\)"
+    r"|\x1b[ -/]*[0-~]?"
+)
+_SPACES = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]+")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1
+
+
+def line(value: Any) -> str:
+    """Text for one line of human output: escape sequences and control characters
+    dropped, line breaks and tabs made spaces."""
+    text = _ESCAPES.sub("", str(value))
+    return _CONTROLS.sub("", _SPACES.sub(" ", text))
+
+
+def lines(value: Any) -> str:
+    """Multi-line text for human output: like `line`, but line breaks are kept."""
+    text = _ESCAPES.sub("", str(value)).replace("\r\n", "\n")
+    return _CONTROLS.sub("", text)
+
+
+def use_color(stream: Any = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set to a non-empty value
+    (https://no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = sys.stdout if stream is None else stream
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def tolerate_unencodable_output() -> None:
+    """Write characters the output encoding cannot represent (PYTHONIOENCODING=latin-1,
+    an ASCII locale) as backslash escapes instead of dying with UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is None or getattr(stream, "errors", None) in _TOLERANT:
+            continue
+        with contextlib.suppress(ValueError, OSError):  # closed or odd: leave it as it is
+            reconfigure(errors="backslashreplace")
+
+
+_TOLERANT = ("backslashreplace", "replace", "namereplace", "xmlcharrefreplace", "ignore")
+
+
+def echo_json(data: Any, default: Any = None) -> None:
+    """JSON on stdout: UTF-8 text when stdout can take it, else ASCII with \\u escapes
+    (valid JSON in any encoding, where backslashreplace could make it invalid)."""
+    text = json.dumps(data, ensure_ascii=False, default=default)
+    try:
+        text.encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        text = json.dumps(data, ensure_ascii=True, default=default)
+    click.echo(text)
+
+
+def marked(text: str, color: bool) -> str:
+    """A highlighted fragment on one line, matches in colour or [brackets]; the clip's
+    own text is cleaned before the colour codes are added."""
+    text = line(text)
+    if color:
+        return _MARK.sub(lambda m: click.style(m.group(1), bold=True, fg="yellow"), text)
+    return _MARK.sub(r"[\1]", text)
+
+
+def print_result(res: SearchResult, color: bool) -> None:
+    echo = click.echo
+    if res.corrections:
+        fixed = ", ".join(f"{line(k)} -> {line(v)}" for k, v in res.corrections.items())
+        echo(f"Showing results for corrected words ({fixed}); use --exact to search as typed.")
+    if res.suggestion:
+        echo(f"Did you mean: {line(res.suggestion)}")
+    shown = f"{res.offset + 1}-{res.offset + len(res.hits)} of " if res.hits else ""
+    echo(f"{shown}{res.total:,} clips for {res.query!r}")
+    for n, hit in enumerate(res.hits, res.offset + 1):
+        date = hit.published.strftime("%Y-%m-%d") if hit.published else "undated"
+        title = hit.highlights.get("title") or hit.title
+        echo(f"\n{n:>3}. {marked(title, color)}")
+        provider = line(hit.provider) or "unknown provider"
+        echo(f"     {provider} | {date} | score {hit.score:.2f} | {line(hit.id)}")
+        snippet = next(
+            (hit.highlights[f] for f in ("excerpt", "body", "related") if f in hit.highlights),
+            hit.excerpt[:200],
+        )
+        if snippet:
+            echo("     " + marked(" ".join(snippet.split()), color))
+        if hit.url:
+            echo(f"     {line(hit.url)}")
+    for name, counts in res.facets.items():
+        if not counts:
+            continue
+        parts = [f"{line(v)} ({c:,})" for v, c in counts.items()]
+        more = res.facet_other.get(name, 0)
+        if more:
+            parts.append(f"+{more:,} more")
+        echo(f"\n{name}: " + ", ".join(parts))
+
+
+MULTI_LINE = frozenset({"excerpt", "body", "related"})

@@ -1,0 +1,111 @@
+"""Typo tolerance for a query: which typed words to search also as vocabulary words
+they are probably typos of, and the "Did you mean" query when a search finds (almost)
+nothing.  Candidates come from `TypoIndex` (rapidfuzz over bucketed words)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from clipsearch.index import ParsedQuery, typed_word
+from clipsearch.search.backend import Backend
+from clipsearch.search.fuzzy import TypoIndex
+
+#: Weight of a correction of a word that exists in the index (below 1: exact wins).
+CORRECTION_WEIGHT = 0.6
+#: Weight of a correction of a word found nowhere: no exact match competes with it,
+#: so it keeps nearly its full weight against the query's other words.
+UNKNOWN_WORD_WEIGHT = 0.9
+#: A typo can be several words ("loked": looked, loved, locked): search up to this
+#: many of the closest; the query's other words pick the right one.
+MAX_ALTERNATIVES = 3
+#: A known word that occurs in at most RARE_DF clips is also searched as its
+#: correction when that occurs in RARER_FACTOR times more clips (a typo that
+#: happens to exist somewhere, like "recieve" in one scraped clip).
+RARE_DF = 50
+RARER_FACTOR = 10
+#: At most this many typed words are corrected per query (bounds the work).
+MAX_CORRECTED_WORDS = 8
+#: "Did you mean" is offered when the query finds fewer clips than this...
+FEW_HITS = 3
+#: ...and the corrected query finds this many times more.
+MUCH_MORE = 5
+
+Alternatives = dict[str, list[tuple[str, float]]]
+
+
+class Corrector:
+    """Corrections against one backend; the typo index is built on first use."""
+
+    def __init__(self, backend: Backend):
+        self._backend = backend
+        self._typos: TypoIndex | None = None
+
+    def typo_index(self) -> TypoIndex:
+        if self._typos is None:
+            self._typos = TypoIndex(self._backend.words())
+        return self._typos
+
+    def _correctable_words(self, words: Iterable[str]) -> Iterator[tuple[str, int]]:
+        """(word, document frequency) of the typed words typo tolerance may touch:
+        the first MAX_CORRECTED_WORDS, without numbers, codes (anything not all
+        letters) and stop words."""
+        backend = self._backend
+        for word in list(words)[:MAX_CORRECTED_WORDS]:
+            if word.isalpha() and backend.analyze(word):
+                yield word, backend.term_df(word)
+
+    def corrections(self, words: Iterable[str], report: dict[str, str]) -> Alternatives:
+        """Alternatives for unknown (or much rarer than a neighbour) typed words; the
+        closest alternative of each is written to `report`."""
+        backend = self._backend
+        out: Alternatives = {}
+        for word, df in self._correctable_words(words):
+            if df > RARE_DF:
+                continue
+            weight = CORRECTION_WEIGHT if df else UNKNOWN_WORD_WEIGHT
+            alts: list[tuple[str, float]] = []
+            best_edits = None
+            for cand in self.typo_index().candidates(word, limit=MAX_ALTERNATIVES + 2):
+                if best_edits is not None and cand.edits > best_edits:
+                    break  # only the closest candidates: one more edit is another word
+                cdf = backend.term_df(cand.word)
+                if cdf == 0 or (df and cdf < RARER_FACTOR * df):
+                    continue
+                if backend.analyze(cand.word) == backend.analyze(word):
+                    continue  # same stem: the typed word already finds it
+                best_edits = cand.edits
+                alts.append((cand.word, weight))
+                if len(alts) == MAX_ALTERNATIVES:
+                    break
+            if alts:
+                out[word] = alts
+                report[word] = alts[0][0]
+        return out
+
+    def did_you_mean(
+        self, parsed: ParsedQuery, text: str, total: int, filters: Iterable[set[int]]
+    ) -> str | None:
+        """A corrected query that finds much more, ignoring the 'known word' rule;
+        None unless the search found fewer than FEW_HITS clips."""
+        if total >= FEW_HITS:
+            return None
+        backend = self._backend
+        typos = self.typo_index()
+        fixed: dict[str, str] = {}
+        for word, df in self._correctable_words(parsed.words):
+            # The closest candidate that occurs in more clips than the typed word.
+            better = next(
+                (c.word for c in typos.candidates(word, limit=3) if backend.term_df(c.word) > df),
+                None,
+            )
+            if better:
+                fixed[word] = better
+        if not fixed:
+            return None
+        probe = parsed.compile({w: [(c, 1.0)] for w, c in fixed.items()})
+        found = set(backend.match(probe))
+        for s in filters:
+            found &= s
+        if len(found) < max(1, MUCH_MORE * total) or len(found) <= total:
+            return None
+        return " ".join(fixed.get(typed_word(w), w) for w in text.split())

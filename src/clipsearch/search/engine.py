@@ -1,0 +1,248 @@
+"""The search engine: a `SearchRequest` in, a `SearchResult` out, on a `Backend`.
+
+`ClipIndex` is the opened index users hold (open once, search many times); each
+search resolves filters, parses and corrects the query, scores, ranks (ranking.py),
+builds hits with snippets, counts facets over every match, and may suggest a
+corrected query.  Nothing here knows Whoosh: the backend answers every question."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+from clipsearch import dates
+from clipsearch.errors import RequestError
+from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot
+from clipsearch.search import facets as facetlib
+from clipsearch.search import ranking
+from clipsearch.search.backend import Backend
+from clipsearch.search.corrections import Corrector
+from clipsearch.search.highlight import candidates, snippet
+from clipsearch.search.request import SearchRequest
+from clipsearch.search.result import Hit, SearchResult
+
+#: Stored text fields that get snippets, in the order they are shown.
+SNIPPET_FIELDS = ("title", "excerpt", "body", "related")
+
+
+def default_index_dir() -> str:
+    """`$CLIPSEARCH_INDEX`, else `index/` in the current directory."""
+    return os.environ.get("CLIPSEARCH_INDEX") or os.path.join(os.getcwd(), "index")
+
+
+class ClipIndex:
+    """An opened index: open once, search many times.  Per-document facet arrays and
+    the typo index are built on first use and kept for the life of the object;
+    `refresh()` picks up commits made since."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None):
+        self.path = os.path.abspath(os.fspath(path)) if path else default_index_dir()
+        self._backend: Backend = Snapshot(self.path)
+        self._corrector = Corrector(self._backend)
+
+    # -- lifecycle
+    def close(self) -> None:
+        self._backend.close()
+
+    def __enter__(self) -> ClipIndex:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def refresh(self) -> bool:
+        """Reopen on the latest commit if the index changed; True when it did."""
+        if self._backend.is_current():
+            return False
+        old = self._backend
+        self._backend = Snapshot(self.path)
+        self._corrector = Corrector(self._backend)
+        old.close()
+        return True
+
+    def __len__(self) -> int:
+        return self._backend.doc_count
+
+    # -- searching
+    def search(
+        self,
+        query: str = "",
+        *,
+        limit: int = 10,
+        offset: int = 0,
+        topics: Sequence[str] = (),
+        providers: Sequence[str] = (),
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        sort: str = "relevance",
+        exact: bool = False,
+        facets: bool = True,
+        facet_limit: int | None = 10,
+        highlight: bool = True,
+    ) -> SearchResult:
+        """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*);
+        the options are those of `SearchRequest`, which documents them."""
+        return self.run(
+            SearchRequest(
+                query,
+                topics=topics,
+                providers=providers,
+                since=since,
+                until=until,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+                exact=exact,
+                facets=facets,
+                facet_limit=facet_limit,
+                highlight=highlight,
+            )
+        )
+
+    def run(self, request: SearchRequest) -> SearchResult:
+        """Run one validated search request."""
+        backend, text, sort = self._backend, request.text, request.sort
+
+        # Filters: one document set per facet, so each facet's counts can drop its own.
+        filters: dict[str, set[int]] = {}
+        selected: dict[str, list[str]] = {}
+        for name, wanted in (("topic", request.topics), ("provider", request.providers)):
+            if wanted:
+                values = backend.facet_values(name)
+                chosen = {v for w in wanted for v in facetlib.resolve(name, w, values)}
+                selected[name] = sorted(chosen, key=values.index)
+                filters[name] = backend.docs_with_values(name, chosen)
+        if request.since is not None or request.until is not None:
+            filters["date"] = backend.docs_between(request.since, request.until)
+
+        corrections: dict[str, str] = {}
+        parsed: ParsedQuery | None = None
+        any_q: Compiled | None = None
+        tiers: ranking.Tiers | None = None
+        if text:
+            parsed = backend.parse(text)
+            alternatives = (
+                {} if request.exact else self._corrector.corrections(parsed.words, corrections)
+            )
+            any_q = parsed.compile(alternatives)
+            scores = backend.scores(any_q)
+            tiers = ranking.tiers_for(backend, parsed, alternatives, sort)
+        else:  # no words: every clip, newest first unless asked otherwise
+            scores = dict.fromkeys(backend.live_docs(), 0.0)
+            if sort == "relevance":
+                sort = "date"
+        matched = set(scores)
+
+        hits_set: set[int] | None = None
+        if filters:
+            hits_set = set(matched)
+            for s in filters.values():
+                hits_set &= s
+        total = len(scores) if hits_set is None else len(hits_set)
+        end = request.offset + request.limit
+        page = ranking.page(backend, scores, tiers, hits_set, end, sort)[request.offset :]
+        terms = backend.query_terms(any_q) if request.highlight and any_q else frozenset()
+        pattern = candidates(terms) if page and terms else None
+        hits = [self._hit(d, s, terms, pattern) for d, s in page]
+
+        facet_counts: dict[str, dict[str, int]] = {}
+        facet_other: dict[str, int] = {}
+        if request.facets:
+            for name in FACET_FIELDS:
+                fc = facetlib.disjunctive_counts(
+                    backend, name, matched, filters, request.facet_limit, selected.get(name, ())
+                )
+                facet_counts[name] = fc.counts
+                facet_other[name] = fc.other_values
+
+        suggestion = None
+        if parsed is not None:
+            suggestion = self._corrector.did_you_mean(parsed, text, total, filters.values())
+        return SearchResult(
+            query=request.query,
+            total=total,
+            offset=request.offset,
+            hits=hits,
+            facets=facet_counts,
+            corrections=corrections,
+            facet_other=facet_other,
+            suggestion=suggestion,
+        )
+
+    def facet_values(
+        self, field: str, query: str = "", *, exact: bool = False
+    ) -> list[tuple[str, int]]:
+        """Every value of a facet with its count, over the whole index or a query's matches."""
+        if field not in FACET_FIELDS:
+            raise RequestError(
+                "field",
+                field,
+                f"unknown facet; facets: {', '.join(FACET_FIELDS)}",
+                f"unknown facet {field!r}; facets: {', '.join(FACET_FIELDS)}",
+            )
+        res = self.search(query, limit=0, exact=exact, facet_limit=None)
+        return sorted(res.facets[field].items(), key=lambda kv: (-kv[1], kv[0]))
+
+    def get(self, clip_id: str) -> dict[str, Any] | None:
+        """The stored fields of one clip, or None."""
+        try:
+            clip_id.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes from a shell: no clip has that id
+            return None
+        d = self._backend.docnum_of(clip_id)
+        if d is None:
+            return None
+        stored = dict(self._backend.stored(d))
+        stored.pop("stat", None)
+        if isinstance(stored.get("published"), datetime):
+            stored["published"] = dates.iso_utc(stored["published"])
+        return stored
+
+    def stats(self, top: int = 10) -> dict[str, Any]:
+        """Clip count, size, last update, and the most frequent topics and providers."""
+        res = self.search("", limit=0, facet_limit=top)
+        snap = self._backend
+        updated = datetime.fromtimestamp(snap.last_modified(), UTC).replace(tzinfo=None)
+        return {
+            "index": self.path,
+            "clips": len(self),
+            "size_bytes": snap.size_bytes(),
+            "last_update": dates.iso_utc(updated),
+            "topics": res.facets["topic"],
+            "providers": res.facets["provider"],
+            "distinct_topics": len(snap.facet_values("topic")),
+            "distinct_providers": len(snap.facet_values("provider")),
+        }
+
+    # -- internals
+    def _hit(
+        self, docnum: int, score: float, terms: frozenset[str], pattern: re.Pattern[str] | None
+    ) -> Hit:
+        backend = self._backend
+        f = backend.stored(docnum)
+        highlights: dict[str, str] = {}
+        for name in SNIPPET_FIELDS:
+            marked = snippet(f.get(name) or "", terms, backend.analyze_word, pattern)
+            if marked:
+                highlights[name] = marked
+        return Hit(
+            id=f["id"],
+            score=score,
+            title=f.get("title") or "",
+            excerpt=f.get("excerpt") or "",
+            url=f.get("url") or "",
+            provider=f.get("provider") or "",
+            topics=tuple(f.get("topics") or ()),
+            published=f.get("published"),
+            path=f.get("path") or "",
+            quality=f.get("quality"),
+            highlights=highlights,
+        )
+
+
+def open_index(path: str | os.PathLike[str] | None = None) -> ClipIndex:
+    """Open the index at `path` (default: `$CLIPSEARCH_INDEX` or ./index) for searching."""
+    return ClipIndex(path)

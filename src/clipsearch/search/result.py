@@ -1,0 +1,78 @@
+"""What a search returns, and the JSON contract scripts read (`search --json`, the
+HTTP API): every front end renders these same objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from clipsearch.dates import iso_utc
+
+
+@dataclass(frozen=True, slots=True)
+class FacetCounts:
+    """Counts for one facet: the top values (selected ones always included) and how
+    many other values have at least one match."""
+
+    counts: dict[str, int]
+    other_values: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One ranked clip."""
+
+    id: str
+    score: float
+    title: str
+    excerpt: str
+    url: str
+    provider: str
+    topics: tuple[str, ...]
+    published: datetime | None
+    path: str
+    quality: int | None = None
+    highlights: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "score": round(self.score, 4),
+            "title": self.title,
+            "excerpt": self.excerpt,
+            "url": self.url,
+            "provider": self.provider,
+            "topics": list(self.topics),
+            "published": iso_utc(self.published),
+            "path": self.path,
+            "highlights": self.highlights,
+            "quality": self.quality,
+        }
+
+
+@dataclass
+class SearchResult:
+    """A page of hits with the total, facet counts over every match, and corrections."""
+
+    query: str
+    total: int
+    offset: int
+    hits: list[Hit]
+    facets: dict[str, dict[str, int]]
+    corrections: dict[str, str]
+    facet_other: dict[str, int] = field(default_factory=dict)
+    suggestion: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented `search --json` contract (README); only ever extended."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "offset": self.offset,
+            "hits": [h.to_dict() for h in self.hits],
+            "facets": self.facets,
+            "corrections": self.corrections,
+            "facets_more": self.facet_other,
+            "suggestion": self.suggestion,
+        }

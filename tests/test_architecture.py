@@ -1,0 +1,97 @@
+"""The layout's rules, checked on the source: no import circles between clipsearch's
+modules, no private name imported from another module, and Whoosh imported only by
+the index package."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "clipsearch"
+
+
+def _modules() -> dict[str, ast.Module]:
+    out = {}
+    for path in SRC.rglob("*.py"):
+        rel = path.relative_to(SRC.parent).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = ast.parse(path.read_text(encoding="utf-8"))
+    return out
+
+
+def _imports(tree: ast.Module) -> list[tuple[str, list[str]]]:
+    """(module, names) of every import, at any depth (lazy imports count too)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((a.name, []) for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append((node.module, [a.name for a in node.names]))
+    return found
+
+
+def _edges(modules: dict[str, ast.Module]) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for name, tree in modules.items():
+        for target, names in _imports(tree):
+            if target in modules:
+                graph[name].add(target)
+            for n in names:  # `from clipsearch.index import schema` imports a module
+                if f"{target}.{n}" in modules:
+                    graph[name].add(f"{target}.{n}")
+    return graph
+
+
+def test_no_import_circles() -> None:
+    graph = _edges(_modules())
+    # A package's __init__ importing its own submodules is how packages re-export;
+    # a circle is a submodule needing a module that needs it back.
+    def deps(m: str) -> set[str]:
+        return {d for d in graph[m] if d != m and not m.startswith(d + ".")}
+
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for d in deps(m):
+            if state.get(d) == 1:
+                raise AssertionError("import circle: " + " -> ".join(stack[stack.index(d) :] + [d]))
+            if d not in state:
+                visit(d)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+
+
+def test_no_private_name_is_imported_across_modules() -> None:
+    bad = []
+    for name, tree in _modules().items():
+        for target, names in _imports(tree):
+            if target.startswith("clipsearch"):
+                bad += [f"{name}: from {target} import {n}" for n in names if n.startswith("_")]
+    assert not bad, bad
+
+
+def test_only_the_index_package_imports_whoosh() -> None:
+    bad = [
+        name
+        for name, tree in _modules().items()
+        if not (name == "clipsearch.index" or name.startswith("clipsearch.index."))
+        and any(t == "whoosh" or t.startswith("whoosh.") for t, _ in _imports(tree))
+    ]
+    assert not bad, bad
+
+
+def test_the_checks_can_fail() -> None:
+    """The circle check finds a circle when there is one."""
+    a = ast.parse("from clipsearch.b import x")
+    b = ast.parse("from clipsearch.a import y")
+    graph = _edges({"clipsearch.a": a, "clipsearch.b": b})
+    assert graph == {"clipsearch.a": {"clipsearch.b"}, "clipsearch.b": {"clipsearch.a"}}
