@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import re
 from pathlib import Path
 
 import clipsearch.index as store
@@ -33,3 +34,34 @@ def test_the_pre_split_class_path_still_resolves() -> None:
     assert pickle.loads(pickle.dumps(store.schema.FacetValuesField())).__class__ is (
         store.schema.FacetValuesField
     )
+
+
+#: What indexes already on users' disks reference by import path (found in their TOC
+#: pickles): renaming or moving any of these makes those indexes unreadable.
+DEPLOYED_REFERENCES = {
+    ("clipsearch.index.schema", "_stem"),  # the analyzer's stem function, to 2026-12
+    ("clipsearch.index.schema", "FacetValuesField"),
+    ("clipsearch.index", "_FacetValues"),  # before the index became a package
+}
+_GLOBAL = re.compile(rb"c(clipsearch[\w.]*)\n(\w+)\n")
+
+
+def _resolve(module: str, name: str) -> object:
+    return getattr(importlib.import_module(module), name)
+
+
+def test_every_name_pickled_in_a_commit_resolves(tmp_path: Path) -> None:
+    """Every clipsearch object a fresh commit's pickle names (classes and the stem
+    function alike) can be imported by that name."""
+    update_index([SEED], tmp_path / "ix")
+    toc = next((tmp_path / "ix").glob("_clips_*.toc")).read_bytes()
+    names = {(m.decode(), n.decode()) for m, n in _GLOBAL.findall(toc)}
+    assert any(n == "FacetValuesField" for _m, n in names), names
+    for module, name in names:
+        assert callable(_resolve(module, name)), (module, name)
+
+
+def test_names_pickled_by_deployed_indexes_still_resolve() -> None:
+    for module, name in DEPLOYED_REFERENCES:
+        assert callable(_resolve(module, name)), (module, name)
+    assert _resolve("clipsearch.index.schema", "_stem")("elections") == "elect"

@@ -87,23 +87,19 @@ class ParsedQuery:
                 self.words.append(word)
                 self._typed[word] = str(q.text)
         elif not isinstance(q, query.Phrase | query.Not) and q.is_leaf() is False:
+            # (never inside NOT: a word the user excludes is not corrected)
             for child in q.children():
                 self._collect(child)
-        elif isinstance(q, query.Not):
-            pass  # never correct a word the user excludes
 
     def compile(
         self,
         alternatives: Mapping[str, Sequence[tuple[str, float]]] | None = None,
-        require_all: bool = False,
     ) -> Compiled:
         """An engine query: each plain word searches every text field, OR'ed with its
-        weighted alternatives; `require_all` makes a plain query match all its words."""
+        weighted alternatives."""
         alts = alternatives or {}
         self._expanded = set()
         q = self._rewrite(self._q, alts)
-        if require_all and self.is_plain and isinstance(q, query.Or):
-            q = query.And(q.subqueries)
         return Compiled(q.normalize())
 
     def word_queries(

@@ -8,9 +8,13 @@ from typing import Any
 from whoosh import columns, fields
 from whoosh.analysis import RegexTokenizer
 
-from clipsearch.index.analysis import text_analyzer
+from clipsearch.index.analysis import stem, text_analyzer
 from clipsearch.ingest.clip import Clip
 from clipsearch.words import surface_words
+
+#: Part of the on-disk format: indexes written before analysis.py existed pickled the
+#: analyzer's stem function under this name, so it must keep resolving.
+_stem = stem
 
 SCHEMA_VERSION = 1
 META_FILE = "clipsearch.json"

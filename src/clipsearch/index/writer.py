@@ -103,8 +103,8 @@ class Writer:
             return {f.path: f for f in _indexed_files(reader)}
 
     @guarded
-    def begin(self, bulk: bool = False, procs: int = 0) -> None:
-        procs = procs or min(os.cpu_count() or 1, 4)
+    def begin(self, bulk: bool = False) -> None:
+        procs = min(os.cpu_count() or 1, 4)
         kwargs: dict[str, Any] = {"limitmb": 256, "_lk": False}
         if bulk and procs > 1:
             # Sub-writers get their own arguments: they never lock (the parent does).
