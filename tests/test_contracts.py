@@ -197,3 +197,15 @@ def test_discovery_knows_files_by_real_path(tmp_path: Path) -> None:
     os.utime(root / "b.md", (old, old))
     again = {f.path: f.racy for f in discover([str(root)]).files}
     assert again == {str(root / "2022" / "a.md"): True, str(root / "b.md"): False}
+
+
+def test_the_cli_phrases_library_errors_in_its_own_terms(halves) -> None:
+    from clipsearch.cli.errors import phrase
+
+    with open_index(halves[0]) as idx, pytest.raises(RequestError) as err:
+        idx.search("", topics=["astrology"])
+    assert str(err.value).startswith("topics 'astrology': no such topic")
+    assert phrase(err.value).startswith("--topic 'astrology': no such topic")
+    with pytest.raises(RequestError) as err:
+        SearchRequest(limit=-1)
+    assert phrase(err.value) == "--limit must not be negative (got -1)"

@@ -8,15 +8,20 @@ class ClipsearchError(Exception):
 
 
 class IndexMissingError(ClipsearchError):
-    """No index where one was expected."""
+    """No index where one was expected (`path`)."""
+
+    def __init__(self, message: str, *, path: str = ""):
+        self.path = path
+        super().__init__(message)
 
 
 class IndexIncompatibleError(ClipsearchError):
     """The index was written by another schema version, is damaged, or the folder
     cannot hold one.  `rebuild` is True when rebuilding from the clips fixes it."""
 
-    def __init__(self, message: str, *, rebuild: bool = False):
+    def __init__(self, message: str, *, rebuild: bool = False, path: str = ""):
         self.rebuild = rebuild
+        self.path = path
         super().__init__(message)
 
 

@@ -69,8 +69,7 @@ def phrase(exc: ClipsearchError, index_dir: str = "DIR") -> str:
             return f"{flag} {str(exc).split(' ', 1)[1]}"
         return f"{flag} {exc.value!r}: {exc.problem}"
     if isinstance(exc, IndexIncompatibleError) and exc.rebuild:
-        path = getattr(exc, "path", index_dir)
-        return f"{exc} (`clipsearch index --rebuild --index {path} PATH...`)"
+        return f"{exc}: `clipsearch index --rebuild --index {exc.path or index_dir} PATH...`"
     if isinstance(exc, IndexMissingError):
-        return f"{exc} (`clipsearch index PATH...` builds it)"
+        return f"{exc}: `clipsearch index --index {exc.path or index_dir} PATH...`"
     return str(exc)

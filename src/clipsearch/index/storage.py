@@ -123,7 +123,7 @@ REBUILD_HINT = "rebuild it from its clips"
 def damaged(path: str, exc: BaseException) -> IndexIncompatibleError:
     detail = f"{type(exc).__name__}: {exc}".splitlines()[0][:120]
     return IndexIncompatibleError(
-        f"{path}: the index is damaged ({detail}); {REBUILD_HINT}", rebuild=True
+        f"{path}: the index is damaged ({detail}); {REBUILD_HINT}", rebuild=True, path=path
     )
 
 
@@ -158,23 +158,26 @@ def open_whoosh(path: str, check_segments: bool = True) -> Any:
         if os.path.isdir(path) and any(_OWN_NAME.match(n) for n in os.listdir(path)):
             raise IndexMissingError(
                 f"{path}: the first build of this index did not finish (interrupted, or the "
-                "disk filled up); index the clips again"
+                "disk filled up); index the clips again",
+                path=path,
             )
         raise IndexMissingError(
-            f"{path}: no clipsearch index here; build one by indexing clips into it"
+            f"{path}: no clipsearch index here; build one by indexing clips into it",
+            path=path,
         )
     try:
         with open(os.path.join(path, META_FILE), encoding="utf-8") as fh:
             version = json.load(fh).get("schema_version")
     except (OSError, ValueError, AttributeError):
         raise IndexIncompatibleError(
-            f"{path}: {META_FILE} is unreadable; {rebuild}", rebuild=True
+            f"{path}: {META_FILE} is unreadable; {rebuild}", rebuild=True, path=path
         ) from None
     if version != SCHEMA_VERSION:
         raise IndexIncompatibleError(
             f"{path}: index schema version {version!r}, this clipsearch needs {SCHEMA_VERSION}; "
             + rebuild,
             rebuild=True,
+            path=path,
         )
     try:
         ix = index.open_dir(path, indexname=INDEX_NAME)
