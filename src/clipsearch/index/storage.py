@@ -65,6 +65,33 @@ def foreign_entries(path: str) -> list[str]:
     return sorted(n for n in names if not _OWN_NAME.match(n))
 
 
+def refuse_foreign(path: str) -> None:
+    """Raise when the folder `path` holds files clipsearch did not write."""
+    foreign = foreign_entries(path)
+    if foreign:
+        shown = ", ".join(repr(n) for n in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise IndexIncompatibleError(
+            f"{path}: the folder is not empty: it holds files clipsearch did not write ({shown}); "
+            "refusing to create an index there (choose an empty or new folder)"
+        )
+
+
+def check_before_locking(path: str, rebuild: bool) -> None:
+    """Refuse a folder of user files that is no usable index before the lock file is
+    written into it: a refused command must leave the user's folder as it was.
+    (Checked again under the lock; this only refuses earlier.)"""
+    if not os.path.isdir(path) or not foreign_entries(path):
+        return
+    if not exists(path):
+        refuse_foreign(path)
+    try:
+        _open(path, check_segments=False)
+    except IndexIncompatibleError:
+        if rebuild:  # a rebuild would create the index anew: refused in this folder
+            refuse_foreign(path)
+        raise
+
+
 def write_lock(path: str) -> Any:
     """The index's write lock (Whoosh's own lock file), usable before the index exists,
     so that the first build is serialised like every later one."""
@@ -84,13 +111,7 @@ def create(path: str) -> Any:
     Removes only what clipsearch wrote there and refuses a folder holding anything
     else: a rebuild must never delete a user's files.  The marker file that makes
     the folder an index is written by the first commit (`mark_ready`)."""
-    foreign = foreign_entries(path)
-    if foreign:
-        shown = ", ".join(repr(n) for n in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise IndexIncompatibleError(
-            f"{path}: the folder is not empty: it holds files clipsearch did not write ({shown}); "
-            "refusing to create an index there (choose an empty or new folder)"
-        )
+    refuse_foreign(path)
     try:
         meta = os.path.join(path, META_FILE)
         if os.path.exists(meta):  # first: an interrupted rebuild must not look like an index

@@ -20,6 +20,7 @@ from clipsearch.index.storage import (
     _open,
     _read_vocabulary,
     _write_vocabulary,
+    check_before_locking,
     compatible,
     create,
     exists,
@@ -64,6 +65,7 @@ class Writer:
 
     def __init__(self, path: str, lock_timeout: float = 30.0, rebuild: bool = False):
         self.path = path
+        check_before_locking(path, rebuild)
         self._lock = write_lock(path)
         try:
             acquired = try_for(self._lock.acquire, max(lock_timeout, 0.0), delay=0.1)
