@@ -7,15 +7,21 @@ sequence of edits and index runs leaves the index equal to a fresh build.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import resource
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clipsearch import open_index, update_index
 from clipsearch.index.schema import META_FILE
@@ -249,7 +255,8 @@ def test_a_duplicate_id_found_in_the_earlier_path_later(in_tmp):
 def test_a_file_that_takes_another_files_id_leaves_no_stale_text(in_tmp):
     c = in_tmp / "c"
     put(c / "a.md", clip("Aardvark", "a", "An aardvark digs.\n"))
-    put(c / "b.md", clip("Bison", "b", "A bison grazes.\n"))
+    # Settled (not racy): b.md is not read again, only a.md is.
+    put(c / "b.md", clip("Bison", "b", "A bison grazes.\n"), time.time_ns() - 3600 * 10**9)
     assert cli("index", "c", "--index", "ix").exit_code == 0
     put(c / "a.md", clip("Anteater", "b", "An anteater eats.\n"))  # c/b.md sorts later
     result = cli("index", "c", "--index", "ix")
@@ -512,3 +519,134 @@ def test_a_full_disk_during_an_update_keeps_the_last_commit(tmp_path):
     assert done.returncode == 0, done.stderr
     assert summary(done).startswith("300 added, 0 updated, 0 removed, 5 unchanged")
     assert contents(tmp_path / "ix")[0] == 305
+
+
+# --------------------------------------------------------------------------- the property
+
+#: Clip files of the corpus folder c (some in c/sub); `alias` is a symlink to c/sub.
+NAMES = ("a.md", "m.md", "z.md", "sub/b.md", "sub/y.md")
+#: None: no id (derived from the real path); explicit ids collide on purpose.
+IDS = (None, "p", "q")
+#: All of one length, so that swapping one for another is a same-size edit.
+WORDS = ("amber", "basil", "cedar", "delta", "ember", "flint")
+#: Argument forms whose runs cover all of c; after each, the index must equal a fresh build.
+FULL = ("c", "c c", "c/sub c", "ABS/", "zlink", "c FILE")
+#: Runs over part of c: not checked themselves, but later full runs must repair anything.
+PARTIAL = ("c/sub", "FILE")
+
+
+def render(clip_id: str | None, word: str) -> str:
+    head = f"id: {clip_id}\n" if clip_id else ""
+    return f"---\n{head}title: {word} report\nexcerpt: The {word} desk.\n---\n{word} body.\n"
+
+
+def whole_second_write(path: Path, text: str) -> None:
+    """Write as on a filesystem with whole-second times: a same-size edit within the
+    second leaves size and mtime as they were."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    mtime = whole_second_now()
+    os.utime(path, ns=(mtime, mtime))
+
+
+edits = st.one_of(
+    st.tuples(
+        st.just("write"), st.sampled_from(NAMES), st.sampled_from(IDS), st.sampled_from(WORDS)
+    ),
+    st.tuples(st.just("same_size"), st.sampled_from(NAMES), st.sampled_from(WORDS)),
+    st.tuples(st.just("delete"), st.sampled_from(NAMES)),
+    st.tuples(st.just("move"), st.sampled_from(NAMES), st.sampled_from(NAMES)),
+    st.tuples(st.just("break"), st.sampled_from(NAMES)),
+    st.tuples(
+        st.just("alias"),
+    ),
+)
+#: Steps: a few edits, then one index run (form, which file a FILE form names).
+steps = st.lists(
+    st.tuples(
+        st.lists(edits, max_size=3),
+        st.tuples(st.just("index"), st.sampled_from(FULL + PARTIAL), st.integers(0, 4)),
+    ),
+    min_size=2,
+    max_size=8,
+)
+
+
+def apply(op: tuple, c: Path) -> None:
+    kind, *args = op
+    if kind == "write":
+        name, clip_id, word = args
+        whole_second_write(c / name, render(clip_id, word))
+    elif kind == "same_size" and (c / args[0]).exists():
+        text = (c / args[0]).read_text(encoding="utf-8")
+        if found := re.search(r"title: (\w+) report", text):
+            whole_second_write(c / args[0], text.replace(found[1], args[1]))
+    elif kind == "delete":
+        with contextlib.suppress(FileNotFoundError):
+            (c / args[0]).unlink()
+    elif kind == "move" and (c / args[0]).exists() and args[0] != args[1]:
+        os.rename(c / args[0], c / args[1])  # keeps mtime, size and content
+    elif kind == "break" and (c / args[0]).exists():
+        whole_second_write(c / args[0], "---\ntitle: [unclosed\n---\n")
+    elif kind == "settle" and (c / args[0]).exists():  # time passes: no longer racy
+        old = whole_second_now() - 3600 * 10**9
+        os.utime(c / args[0], ns=(old, old))
+    elif kind == "alias":
+        if (c / "alias").is_symlink():
+            (c / "alias").unlink()
+        else:
+            (c / "alias").symlink_to("sub")
+
+
+def arguments(form: str, pick: int, c: Path) -> list[str]:
+    files = sorted(str(p.relative_to(c.parent)) for p in c.rglob("*.md") if "alias" not in p.parts)
+    one = files[pick % len(files)] if files else "c/a.md"
+    return [str(c) + "/" if a == "ABS/" else one if a == "FILE" else a for a in form.split()]
+
+
+def losers(report) -> set[str]:
+    return {re.search(r": (.*) ignored, ", d)[1] for d in report.duplicates}
+
+
+def skipped(report) -> set[str]:
+    return {os.path.realpath(s.path) for s in report.skipped}
+
+
+@settings(
+    derandomize=True,
+    database=None,
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(steps)
+def test_any_sequence_of_edits_and_runs_equals_a_fresh_build(steps):
+    base = Path(tempfile.mkdtemp(prefix="nothing-lost-"))
+    cwd = os.getcwd()
+    try:
+        os.chdir(base)
+        c = base / "c"
+        (c / "sub").mkdir(parents=True)
+        (base / "zlink").symlink_to("c")
+        whole_second_write(c / "a.md", render("p", "amber"))
+        whole_second_write(c / "sub" / "b.md", render(None, "basil"))
+        whole_second_write(c / "z.md", render("p", "cedar"))
+        fresh_builds = 0
+        ops = [op for edited, run in steps for op in (*edited, run)]
+        for op in [("index", "c", 0), *ops, ("index", "c", 0)]:
+            if op[0] != "index":
+                apply(op, c)
+                continue
+            args = arguments(op[1], op[2], c)
+            report = update_index(args, base / "ix")
+            if op[1] not in FULL:
+                continue
+            fresh_builds += 1
+            fresh = update_index(["c"], base / f"fresh{fresh_builds}")
+            assert contents(base / "ix") == contents(base / f"fresh{fresh_builds}"), (op, args)
+            # Every run reports the same duplicates and bad files as a fresh build.
+            assert losers(report) == losers(fresh), (op, args)
+            assert skipped(report) == skipped(fresh), (op, args)
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(base, ignore_errors=True)
