@@ -195,6 +195,18 @@ def test_rebuild_of_a_folder_holding_only_the_index_works(in_tmp):
     assert titles("ix") == {"Aardvark"}
 
 
+def test_a_commit_file_left_half_written_is_ours_not_the_users(in_tmp):
+    """Whoosh writes each commit as `_clips_<gen>.toc.<time>` first, then renames it: a
+    second first build waiting for the lock saw that name and refused the folder as
+    holding user files (and a crash at that moment made the folder unrebuildable)."""
+    put(in_tmp / "c" / "a.md", clip("Aardvark", "a"))
+    (in_tmp / "ix").mkdir()
+    (in_tmp / "ix" / "_clips_0.toc.1796156563.1044438").write_bytes(b"half")
+    result = cli("index", "c", "--index", "ix")
+    assert result.exit_code == 0, result.stderr
+    assert titles("ix") == {"Aardvark"}
+
+
 # --------------------------------------------------------------------------- 3: ids and roots
 
 

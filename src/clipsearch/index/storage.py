@@ -45,10 +45,11 @@ def compatible(path: str) -> bool:
 
 LOCK_NAME = "WRITELOCK"
 #: Every name clipsearch and Whoosh write inside an index folder: the commit
-#: files, segment files, the lock, our two JSON files, temporary files and the
-#: pool's temporary folders.  Anything else belongs to the user.
+#: files (and the `_clips_<gen>.toc.<time>` Whoosh writes each one as first),
+#: segment files, the lock, our two JSON files, temporary files and the pool's
+#: temporary folders.  Anything else belongs to the user.
 _OWN_NAME = re.compile(
-    rf"^(?:_{INDEX_NAME}_\d+\.toc|{INDEX_NAME}_[0-9a-z]{{16}}\.[a-z0-9_.]+"
+    rf"^(?:_{INDEX_NAME}_\d+\.toc(?:\.\d+(?:\.\d+)?)?|{INDEX_NAME}_[0-9a-z]{{16}}\.[a-z0-9_.]+"
     rf"|{INDEX_NAME}_{LOCK_NAME}|{re.escape(META_FILE)}(?:\.tmp)?"
     rf"|vocabulary\.json(?:\.tmp)?|{INDEX_NAME}\.tmp|[0-9a-z]{{28}}\.(?:tmp|run|ctmp))$"
 )
