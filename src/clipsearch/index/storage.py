@@ -45,10 +45,11 @@ def compatible(path: str) -> bool:
 
 LOCK_NAME = "WRITELOCK"
 #: Every name clipsearch and Whoosh write inside an index folder: the commit
-#: files, segment files, the lock, our two JSON files, temporary files and the
-#: pool's temporary folders.  Anything else belongs to the user.
+#: files (and the `_clips_<gen>.toc.<time>` Whoosh writes each one as first),
+#: segment files, the lock, our two JSON files, temporary files and the pool's
+#: temporary folders.  Anything else belongs to the user.
 _OWN_NAME = re.compile(
-    rf"^(?:_{INDEX_NAME}_\d+\.toc|{INDEX_NAME}_[0-9a-z]{{16}}\.[a-z0-9_.]+"
+    rf"^(?:_{INDEX_NAME}_\d+\.toc(?:\.\d+(?:\.\d+)?)?|{INDEX_NAME}_[0-9a-z]{{16}}\.[a-z0-9_.]+"
     rf"|{INDEX_NAME}_{LOCK_NAME}|{re.escape(META_FILE)}(?:\.tmp)?"
     rf"|vocabulary\.json(?:\.tmp)?|{INDEX_NAME}\.tmp|[0-9a-z]{{28}}\.(?:tmp|run|ctmp))$"
 )
@@ -63,6 +64,33 @@ def foreign_entries(path: str) -> list[str]:
     except OSError as exc:
         raise StorageError(path, exc) from None
     return sorted(n for n in names if not _OWN_NAME.match(n))
+
+
+def refuse_foreign(path: str) -> None:
+    """Raise when the folder `path` holds files clipsearch did not write."""
+    foreign = foreign_entries(path)
+    if foreign:
+        shown = ", ".join(repr(n) for n in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise IndexIncompatibleError(
+            f"{path}: the folder is not empty: it holds files clipsearch did not write ({shown}); "
+            "refusing to create an index there (choose an empty or new folder)"
+        )
+
+
+def check_before_locking(path: str, rebuild: bool) -> None:
+    """Refuse a folder of user files that is no usable index before the lock file is
+    written into it: a refused command must leave the user's folder as it was.
+    (Checked again under the lock; this only refuses earlier.)"""
+    if not os.path.isdir(path) or not foreign_entries(path):
+        return
+    if not exists(path):
+        refuse_foreign(path)
+    try:
+        open_whoosh(path, check_segments=False)
+    except IndexIncompatibleError:
+        if rebuild:  # a rebuild would create the index anew: refused in this folder
+            refuse_foreign(path)
+        raise
 
 
 def write_lock(path: str) -> Any:
@@ -84,13 +112,7 @@ def create(path: str) -> Any:
     Removes only what clipsearch wrote there and refuses a folder holding anything
     else: a rebuild must never delete a user's files.  The marker file that makes
     the folder an index is written by the first commit (`mark_ready`)."""
-    foreign = foreign_entries(path)
-    if foreign:
-        shown = ", ".join(repr(n) for n in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise IndexIncompatibleError(
-            f"{path}: the folder is not empty: it holds files clipsearch did not write ({shown}); "
-            "refusing to create an index there (choose an empty or new folder)"
-        )
+    refuse_foreign(path)
     try:
         meta = os.path.join(path, META_FILE)
         if os.path.exists(meta):  # first: an interrupted rebuild must not look like an index

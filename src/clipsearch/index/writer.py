@@ -14,6 +14,7 @@ from whoosh.util.filelock import try_for
 from clipsearch.errors import IndexLockedError, StorageError
 from clipsearch.index.schema import TEXT_FIELDS, clip_words, document
 from clipsearch.index.storage import (
+    check_before_locking,
     compatible,
     create,
     exists,
@@ -65,6 +66,7 @@ class Writer:
 
     def __init__(self, path: str, lock_timeout: float = 30.0, rebuild: bool = False):
         self.path = path
+        check_before_locking(path, rebuild)
         self._lock = write_lock(path)
         try:
             acquired = try_for(self._lock.acquire, max(lock_timeout, 0.0), delay=0.1)
