@@ -337,12 +337,9 @@ def test_a_deletion_in_a_folder_linked_from_outside_the_root_is_applied(in_tmp):
     assert contents("ix") == contents("fresh")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not fixed: the index does not record through which link a file outside the "
-    "roots was reached, so it cannot tell a removed link from a folder indexed on its own",
-)
 def test_clips_reached_through_a_removed_link_are_removed(in_tmp):
+    """The index records the root a file outside it was reached from (through a link),
+    so removing the link removes its clips, as a fresh build would."""
     put(in_tmp / "c" / "a.md", clip("Aardvark"))
     put(in_tmp / "elsewhere" / "f.md", clip("Fossa"))
     (in_tmp / "c" / "ext").symlink_to("../elsewhere")

@@ -34,22 +34,27 @@ from clipsearch.words import surface_words
 class IndexedFile:
     """What the index remembers of one clip file, to skip it when unchanged.
     `digest` is set when the file was modified too recently for its stat to be
-    trusted ("racily clean", as git calls it): its content is compared instead."""
+    trusted ("racily clean", as git calls it): its content is compared instead.
+    `via` is the root it was found under when a symlink led outside that root."""
 
     path: str
     stat: str
     id: str
     digest: str = ""
+    via: str = ""
 
 
-def stored_stat(stat: str, digest: str | None) -> str:
-    """The stat column's value: the stat, and for a racy file its content digest."""
+def stored_stat(stat: str, digest: str | None, via: str = "") -> str:
+    """The stat column's value: the stat, for a racy file its content digest, and
+    the root of a file reached through a symlink ("mtime:size[:digest[:via]]")."""
+    if via:
+        return f"{stat}:{digest or ''}:{via}"
     return f"{stat}:{digest}" if digest else stat
 
 
 def _indexed_file(path: str, value: str, clip_id: str) -> IndexedFile:
-    mtime, size, *rest = value.split(":") + ["", ""]
-    return IndexedFile(path, f"{mtime}:{size}", clip_id, rest[0])
+    mtime, size, digest, via = (value.split(":", 3) + ["", "", ""])[:4]
+    return IndexedFile(path, f"{mtime}:{size}", clip_id, digest, via)
 
 
 class Writer:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from clipsearch.ingest.clip import CLIP_SUFFIXES
 
@@ -31,6 +31,9 @@ class Found:
     stat: str = ""
     racy: bool = False
     error: str = ""
+    #: The root it was found under, when its real path lies outside that root (a
+    #: symlink led there): the index keeps it, so the file goes when the link goes.
+    via: str = ""
 
 
 @dataclass
@@ -153,5 +156,8 @@ def _walk(
                 real = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
                 if real not in seen_files:
                     seen_files.add(real)
-                    _add(out, _found(real, entry.path))
+                    found = _found(real, entry.path)
+                    if not found.error and not is_under(real, root):
+                        found = replace(found, via=root)
+                    _add(out, found)
         stack.extend(reversed(subfolders))

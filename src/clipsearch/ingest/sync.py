@@ -125,9 +125,9 @@ def update_index(
         report.unchanged = len(found.files) - len(todo)
         gone = sorted(
             p
-            for p in known
+            for p, k in known.items()
             if p not in seen
-            and any(is_under(p, s) for s in found.scope)
+            and (k.via in found.scope or any(is_under(p, s) for s in found.scope))
             and not any(is_under(p, u) for u in found.unreadable)
         )
         writer.begin(bulk=len(todo) >= BULK_THRESHOLD)
@@ -153,8 +153,9 @@ def update_index(
 
 def _needs_reading(f: Found, old: IndexedFile | None) -> bool:
     """Unchanged means the same stat, and for a file that was racy when indexed, the
-    same content too (its stat cannot show a same-size edit within the same second)."""
-    return old is None or old.stat != f.stat or bool(old.digest)
+    same content too (its stat cannot show a same-size edit within the same second);
+    a file now reached another way is re-read to record it."""
+    return old is None or old.stat != f.stat or bool(old.digest) or old.via != f.via
 
 
 def _owners(staying: list[IndexedFile], writer: store.Writer, report: UpdateReport) -> dict:
@@ -212,12 +213,12 @@ class _Run:
             self._drop(holder)
             report.duplicates.append(_duplicate(clip.id, holder, f.path))
         self.owner[clip.id] = f.path
-        stat = store.stored_stat(f.stat, clip.digest if f.racy else None)
+        stat = store.stored_stat(f.stat, clip.digest if f.racy else None, f.via)
         if old is not None and old.stat == f.stat and old.digest == clip.digest:
             report.unchanged += 1  # a racy file checked by content: the same
-            if f.racy:
+            if f.racy and old.via == f.via:
                 return  # still racy: keep checking it by content
-            # Settled now: store the plain stat, so later runs skip it on a stat check.
+            # Settled now (or reached another way): store what later runs compare.
             kind = "unchanged"
         elif old is not None:
             report.updated += 1
