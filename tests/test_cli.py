@@ -42,6 +42,8 @@ TOP_KEYS = {
     "corrections",
     "facets_more",
     "suggestion",
+    "match",
+    "match_fallback",
 }
 HIT_KEYS = {
     "id",

@@ -51,7 +51,7 @@ from clipsearch.errors import ClipsearchError, IndexLockedError, StorageError
 from clipsearch.ingest.clip import DEFAULT_MAX_BYTES, shown_path
 from clipsearch.ingest.sync import StrictStop, update_index
 from clipsearch.search.engine import ClipIndex, default_index_dir
-from clipsearch.search.request import SORTS
+from clipsearch.search.request import MATCH_MODES, SORTS
 
 
 class _Main(click.Group):
@@ -230,6 +230,13 @@ def index_cmd(
 @click.option("--until", type=_Date(end_of_day=True), help="Published on or before (UTC).")
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
 @click.option("--exact", is_flag=True, help="No typo tolerance.")
+@click.option(
+    "--match",
+    type=click.Choice(MATCH_MODES),
+    default="auto",
+    show_default=True,
+    help="Clips with all the words, any of them, or auto: all when some clip has them all.",
+)
 @click.option("--facet-limit", default=10, show_default=True, type=click.IntRange(min=0))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
 def search(
@@ -243,6 +250,7 @@ def search(
     until: datetime | None,
     sort: str,
     exact: bool,
+    match: str,
     facet_limit: int,
     as_json: bool,
 ) -> None:
@@ -262,6 +270,7 @@ def search(
                 until=until,
                 sort=sort,
                 exact=exact,
+                match=match,
                 facet_limit=facet_limit,
             )
         except ClipsearchError as exc:

@@ -95,8 +95,11 @@ def print_result(res: SearchResult, color: bool) -> None:
         echo(f"Showing results for corrected words ({fixed}); use --exact to search as typed.")
     if res.suggestion:
         echo(f"Did you mean: {line(res.suggestion)}")
+    if res.match_fallback:
+        echo("No clip has all the words; showing clips with any of them.")
     shown = f"{res.offset + 1}-{res.offset + len(res.hits)} of " if res.hits else ""
-    echo(f"{shown}{res.total:,} clips for {res.query!r}")
+    which = " (any of the words)" if res.match == "any" else ""
+    echo(f"{shown}{res.total:,} clips for {res.query!r}{which}")
     for n, hit in enumerate(res.hits, res.offset + 1):
         date = hit.published.strftime("%Y-%m-%d") if hit.published else "undated"
         title = hit.highlights.get("title") or hit.title

@@ -39,26 +39,47 @@ class Parser:
 
     def __init__(self, schema: Any, terms: Terms):
         self._terms = terms
-        self._parser = qparser.QueryParser(None, schema, group=qparser.OrGroup)
+        self._parsers = {
+            implicit_and: self._make(schema, qparser.AndGroup if implicit_and else qparser.OrGroup)
+            for implicit_and in (False, True)
+        }
+
+    @staticmethod
+    def _make(schema: Any, group: Any) -> Any:
+        parser = qparser.QueryParser(None, schema, group=group)
         for plugin in (
             qparser.RangePlugin,
             qparser.EveryPlugin,
             qparser.BoostPlugin,
             qparser.WildcardPlugin,
         ):
-            self._parser.remove_plugin_class(plugin)
-        self._parser.add_plugin(StarWildcards())
+            parser.remove_plugin_class(plugin)
+        parser.add_plugin(StarWildcards())
+        return parser
 
-    def parse(self, text: str) -> ParsedQuery:
-        """Parse user query syntax; plain words stay correctable, everything else is kept."""
+    def parse(self, text: str, implicit_and: bool = False) -> ParsedQuery:
+        """Parse user query syntax; plain words stay correctable, everything else is kept.
+        Words side by side are OR'ed (ranking prefers clips with more of them), or
+        AND'ed with `implicit_and`; explicit AND/OR/NOT are kept either way."""
         try:
-            q = protect_quoted(self._parser.parse(text, normalize=False)).normalize()
+            raw = protect_quoted(self._parsers[implicit_and].parse(text, normalize=False))
+            word_count = sum(_is_word(leaf) for leaf in raw.leaves())
+            q = raw.normalize()
+            # Explicit operators show when words side by side are AND'ed: plain words
+            # give an And of words, "a OR b" still an Or.
+            anded = self._parsers[True].parse(text, normalize=False).normalize()
         except Exception:  # Whoosh's parser fails in many ways; none says much to a user
             raise QueryError(
                 f"cannot parse query {text!r}: check quotes, parentheses, AND/OR/NOT, and "
                 f"field names ({', '.join((*TEXT_FIELDS, *FACET_FIELDS, *EXACT_FIELDS))})"
             ) from None
-        return ParsedQuery(q, self._terms)
+        parsed = ParsedQuery(q, self._terms)
+        parsed.word_count = word_count
+        parsed.has_operators = not (
+            _is_word(anded)
+            or (isinstance(anded, query.And) and all(_is_word(c) for c in anded.subqueries))
+        )
+        return parsed
 
 
 class ParsedQuery:
@@ -75,6 +96,10 @@ class ParsedQuery:
         self._q = q
         self._terms = terms
         self.words: list[str] = []
+        #: Plain words as typed, repeats included: how long the query is.
+        self.word_count = 0
+        #: Whether the query uses operators (AND, OR, NOT, field:, quotes, prefixes...).
+        self.has_operators = False
         self._typed: dict[str, str] = {}  # word -> its text in the query
         self._collect(q)
         self.is_plain = _is_plain(q)

@@ -113,8 +113,8 @@ class Snapshot:
         return analyze_word(word)
 
     # -- queries
-    def parse(self, text: str) -> ParsedQuery:
-        return self._parser.parse(text)
+    def parse(self, text: str, implicit_and: bool = False) -> ParsedQuery:
+        return self._parser.parse(text, implicit_and)
 
     def match(self, compiled: Compiled) -> set[int]:
         """Every matching live document number, without scoring."""

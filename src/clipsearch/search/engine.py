@@ -17,7 +17,7 @@ from clipsearch import dates
 from clipsearch.errors import RequestError
 from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot
 from clipsearch.search import facets as facetlib
-from clipsearch.search import ranking
+from clipsearch.search import matching, ranking
 from clipsearch.search.backend import Backend
 from clipsearch.search.corrections import Corrector
 from clipsearch.search.highlight import candidates, snippet
@@ -82,6 +82,7 @@ class ClipIndex:
         facets: bool = True,
         facet_limit: int | None = 10,
         highlight: bool = True,
+        match: str = "auto",
     ) -> SearchResult:
         """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*);
         the options are those of `SearchRequest`, which documents them."""
@@ -99,6 +100,7 @@ class ClipIndex:
                 facets=facets,
                 facet_limit=facet_limit,
                 highlight=highlight,
+                match=match,
             )
         )
 
@@ -128,12 +130,23 @@ class ClipIndex:
                 {} if request.exact else self._corrector.corrections(parsed.words, corrections)
             )
             any_q = parsed.compile(alternatives)
+            is_tiered = ranking.tiered(parsed, alternatives, sort)
+            sets = None
+            if is_tiered or matching.needs_word_sets(request.match, parsed):
+                sets = matching.word_sets(backend, parsed, alternatives)
+            decision = matching.decide(request.match, parsed, sets)
+            if decision.reparse_all:  # explicit syntax, bare parts joined by AND
+                any_q = backend.parse(text, implicit_and=True).compile(alternatives)
             scores = backend.scores(any_q)
-            tiers = ranking.tiers_for(backend, parsed, alternatives, sort)
+            if decision.required is not None:
+                scores = {d: v for d, v in scores.items() if d in decision.required}
+            if is_tiered and sets is not None:
+                tiers = ranking.tiers_from(sets)
         else:  # no words: every clip, newest first unless asked otherwise
             scores = dict.fromkeys(backend.live_docs(), 0.0)
             if sort == "relevance":
                 sort = "date"
+            decision = matching.Decision(matching.ALL)
         matched = set(scores)
 
         hits_set: set[int] | None = None
@@ -170,6 +183,8 @@ class ClipIndex:
             corrections=corrections,
             facet_other=facet_other,
             suggestion=suggestion,
+            match=decision.used,
+            match_fallback=decision.fallback,
         )
 
     def facet_values(

@@ -1,11 +1,13 @@
 """The order of hits: by score in tiers for short keyword queries, else by score, date
 or quality; ties always by clip id (topk.py).
 
-Tiered: clips matching more of the query's words first; among those, clips matching
-more of them as typed (not only through a correction) first; BM25F within a tier.
+Tiered: clips with every word (as typed or corrected) first, then the rest; within
+each, clips with more of the corrected words as typed first; BM25F within a tier.
 So all words beat some, and an exact match beats a corrected one whatever the field
 lengths (BM25F alone put a correction in a short title above the typed word in a
-long body)."""
+long body).  Clips with only some of the words are not ordered by how many they have:
+BM25F weighs rare words above common ones, and counting words instead lowered CACM's
+MAP from 0.319 to 0.307."""
 
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ from dataclasses import dataclass
 from clipsearch.index import ParsedQuery
 from clipsearch.search.backend import Backend
 from clipsearch.search.corrections import Alternatives
+from clipsearch.search.matching import NATURAL_LANGUAGE_AFTER, WordSets
 from clipsearch.topk import top_k
 
 #: Plain queries of at most this many words are ranked in tiers.
-TIERED_MAX_WORDS = 5
+TIERED_MAX_WORDS = NATURAL_LANGUAGE_AFTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,27 +33,23 @@ class Tiers:
     words: list[tuple[set[int], set[int]]]
 
 
-def tiers_for(
-    backend: Backend, parsed: ParsedQuery, alternatives: Alternatives, sort: str
-) -> Tiers | None:
-    """The tiers of a query, or None when it is ranked by score alone: a long
-    (natural-language) query, explicit syntax, one uncorrected word, or a sort by
-    date or quality."""
+def tiered(parsed: ParsedQuery, alternatives: Alternatives, sort: str) -> bool:
+    """Whether a query is ranked in tiers: a short plain query of several words, or of
+    one corrected word, sorted by relevance.  Long (natural-language) queries, explicit
+    syntax and sorts by date or quality rank by score alone."""
     n_words = len(parsed.words)
-    if not (
+    return (
         sort == "relevance"
         and parsed.is_plain
-        and (n_words > 1 or alternatives)
+        and (n_words > 1 or bool(alternatives))
         and n_words <= TIERED_MAX_WORDS
-    ):
-        return None
-    words: list[tuple[set[int], set[int]]] = []
-    for exact_q, either_q in parsed.word_queries(alternatives):
-        exact = backend.match(exact_q)
-        either = exact if either_q is None else backend.match(either_q)
-        if either:  # a word nothing matches (a stop word) ranks no clip above another
-            words.append((exact, either))
-    return Tiers(words)
+    )
+
+
+def tiers_from(sets: WordSets) -> Tiers:
+    """The tiers of a query from its word sets; a word nothing matches ranks no clip
+    above another."""
+    return Tiers([(exact, either) for exact, either in sets.words if either])
 
 
 def page(
@@ -74,10 +73,12 @@ def page(
     if len(first) == n:
         return first
     matched: Counter[int] = Counter()
-    as_typed: Counter[int] = Counter()
+    as_typed: Counter[int] = Counter()  # corrected words present as typed
     for exact, either in tiers.words:
-        as_typed.update(exact)
         matched.update(either)
+        if either is not exact:
+            as_typed.update(exact)
+    every = len(tiers.words)
     docs: Iterable[int] = scores if allowed is None else [d for d in allowed if d in scores]
-    key = lambda d: (matched[d], as_typed[d], scores[d])  # noqa: E731
+    key = lambda d: (matched[d] == every, as_typed[d], scores[d])  # noqa: E731
     return [(d, scores[d]) for d in top_k(docs, n, key, backend.clip_id)]

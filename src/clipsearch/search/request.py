@@ -15,6 +15,7 @@ from clipsearch import dates
 from clipsearch.errors import RequestError
 
 SORTS = ("relevance", "date", "quality")
+MATCH_MODES = ("auto", "all", "any")
 #: Longest query text accepted, in characters (bounds parsing and expansion work).
 MAX_QUERY_CHARS = 2000
 
@@ -43,6 +44,9 @@ class SearchRequest:
     facets: bool = True
     facet_limit: int | None = 10
     highlight: bool = True
+    #: auto (all words of a short plain query when some clip has them all, else any),
+    #: all, or any; see search/matching.py.
+    match: str = "auto"
     #: Filled in by validation: the query as searched (unprintable characters blanked,
     #: "*" meaning everything, like an empty query).
     text: str = field(default="", init=False, compare=False)
@@ -70,6 +74,8 @@ class SearchRequest:
             not isinstance(self.facet_limit, int) or self.facet_limit < 0
         ):
             raise RequestError("facet_limit", self.facet_limit, "must be a whole number from 0")
+        if self.match not in MATCH_MODES:
+            raise RequestError("match", self.match, f"choose one of {', '.join(MATCH_MODES)}")
         if self.sort not in SORTS:
             raise RequestError(
                 "sort",

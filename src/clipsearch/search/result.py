@@ -63,6 +63,11 @@ class SearchResult:
     corrections: dict[str, str]
     facet_other: dict[str, int] = field(default_factory=dict)
     suggestion: str | None = None
+    #: What the total counts: clips with all the words, any of them, or what the
+    #: query's own operators match ("as-written"); `match_fallback` is True when all
+    #: words were wanted and no clip had them.
+    match: str = "all"
+    match_fallback: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The documented `search --json` contract (README); only ever extended."""
@@ -75,4 +80,6 @@ class SearchResult:
             "corrections": self.corrections,
             "facets_more": self.facet_other,
             "suggestion": self.suggestion,
+            "match": self.match,
+            "match_fallback": self.match_fallback,
         }

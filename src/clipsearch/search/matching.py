@@ -1,0 +1,87 @@
+"""Which clips a query matches: all its words, any of them, or its own operators.
+
+Analysts read totals and facet counts as volume, so they must count what the user
+meant.  `auto` (the default) requires every word of a short plain query when at
+least one clip has them all, and falls back to any word, saying so, when none does;
+a word is present through itself, its stems or one of its typo corrections.  Long
+(natural-language) queries match any word, ranked by BM25F; explicit syntax (AND, OR,
+NOT, field:, phrases, prefixes, NEAR) is taken as written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clipsearch.index import ParsedQuery
+from clipsearch.search.backend import Backend
+from clipsearch.search.corrections import Alternatives
+
+#: Plain queries of more than this many words (as typed, repeats included) are natural
+#: language: any word matches.
+NATURAL_LANGUAGE_AFTER = 5
+#: What `SearchResult.match` says was used.
+ALL, ANY, AS_WRITTEN = "all", "any", "as-written"
+
+
+@dataclass(frozen=True, slots=True)
+class WordSets:
+    """Per content word of a plain query (stop words left out): the clips with it as
+    typed, and the clips with it or one of its corrections."""
+
+    words: list[tuple[set[int], set[int]]]
+
+    def with_all(self) -> set[int]:
+        """Clips that have every word (through itself or a correction)."""
+        if not self.words:
+            return set()
+        either = sorted((e for _, e in self.words), key=len)
+        return set(either[0]).intersection(*either[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a search matches: `used` (all, any, as-written), `required` the clips every
+    match must be among (None: whatever the query matches), `fallback` True when
+    `auto` wanted all words and no clip had them, and `reparse_all` True when
+    explicit syntax must be read with AND between its bare parts."""
+
+    used: str
+    required: set[int] | None = None
+    fallback: bool = False
+    reparse_all: bool = False
+
+
+def word_sets(backend: Backend, parsed: ParsedQuery, alternatives: Alternatives) -> WordSets:
+    words = []
+    for word, (exact_q, either_q) in zip(
+        parsed.words, parsed.word_queries(alternatives), strict=True
+    ):
+        if not backend.analyze(word):
+            continue  # a stop word is in no clip's index and requires nothing
+        exact = backend.match(exact_q)
+        either = exact if either_q is None else backend.match(either_q)
+        words.append((exact, either))
+    return WordSets(words)
+
+
+def needs_word_sets(mode: str, parsed: ParsedQuery) -> bool:
+    """Whether `decide` will look at the word sets (they cost a match per word)."""
+    return (
+        parsed.is_plain
+        and not parsed.has_operators
+        and len(parsed.words) > 1
+        and (mode == "all" or parsed.word_count <= NATURAL_LANGUAGE_AFTER)
+    )
+
+
+def decide(mode: str, parsed: ParsedQuery, sets: WordSets | None) -> Decision:
+    """The match rule for one parsed query under `mode` (auto, all or any)."""
+    if not parsed.is_plain or parsed.has_operators:
+        return Decision(ALL, reparse_all=True) if mode == "all" else Decision(AS_WRITTEN)
+    if mode == "any" or (mode == "auto" and parsed.word_count > NATURAL_LANGUAGE_AFTER):
+        return Decision(ANY)
+    if sets is None or len(sets.words) <= 1:
+        return Decision(ALL)  # one word (besides stop words): all and any are the same
+    required = sets.with_all()
+    if mode == "auto" and not required:
+        return Decision(ANY, fallback=True)
+    return Decision(ALL, required=required)
