@@ -115,7 +115,7 @@ class SnapshotPool:
             self.check()
         with self._lock:
             if self._closed:
-                raise RuntimeError("the server is shutting down")
+                raise ClipsearchError("the server is shutting down")
             lease = self._current
             lease.users += 1
             return lease
