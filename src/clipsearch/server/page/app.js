@@ -14,6 +14,7 @@
   let seq = 0;          // newest request wins: older responses are dropped
   let typing = false;   // consecutive keystrokes replace one history entry
   let timer = null;
+  let pending = false;  // keystrokes not yet searched: the box is ahead of the state
   let lastFacets = { topic: [], provider: [] };
 
   // ---------------------------------------------------------------- state and URL
@@ -132,6 +133,7 @@
   function render() {
     syncForm();
     typing = false;
+    document.body.classList.toggle("clip-open", !!state.clip);
     if (state.clip) { showClip(); return; }
     $("clip-view").hidden = true;
     $("results-view").hidden = false;
@@ -140,7 +142,7 @@
   }
 
   function syncForm() {
-    if (document.activeElement !== $("q")) $("q").value = state.q;
+    if (!pending) $("q").value = state.q;
     $("since").value = state.since;
     $("until").value = state.until;
     $("sort").value = state.sort;
@@ -353,7 +355,9 @@
   // ---------------------------------------------------------------- events
   function schedule(replace) {
     clearTimeout(timer);
+    pending = true;
     timer = setTimeout(() => {
+      pending = false;
       const q = $("q").value;
       if (q === state.q) return;
       const wasTyping = typing;
@@ -367,6 +371,7 @@
     $("search-form").addEventListener("submit", (ev) => {
       ev.preventDefault();
       clearTimeout(timer);
+      pending = false;
       navigate({ q: $("q").value, offset: 0, exact: false, clip: "" }, false);
     });
     $("since").addEventListener("change", () => navigate({ since: $("since").value, offset: 0 }));
