@@ -3,9 +3,9 @@ parse (`params.search_params`), so the document cannot drift from the code."""
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
-from clipsearch import __version__
 from clipsearch.search.engine import INTERVALS
 from clipsearch.server.params import MAX_LIMIT, MAX_OFFSET, Param, search_params
 
@@ -57,7 +57,7 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "clipsearch",
-            "version": __version__,
+            "version": version("clipsearch"),
             "description": "Read-only search over one clip index. With a token, send "
             "`Authorization: Bearer TOKEN` or `?token=TOKEN`.",
         },
