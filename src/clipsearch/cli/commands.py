@@ -433,5 +433,28 @@ def _check_output_folder(option: str, path: str) -> None:
         fail(f"{option} {shown_path(path)}: the folder {shown_path(folder)} {why}")
 
 
+@main.command()
+@_index_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token",
+    envvar="CLIPSEARCH_TOKEN",
+    default=None,
+    help="Require this token (Bearer header or ?token=); needed for a non-loopback --host.",
+)
+def serve(index_dir: str | None, host: str, port: int, token: str | None) -> None:
+    """Serve the search page and the read-only JSON API (see README); Ctrl-C stops it."""
+    from clipsearch.server.run import LOOPBACK_HOSTS
+    from clipsearch.server.run import serve as run_server
+
+    if host not in LOOPBACK_HOSTS and not token:
+        fail(f"--host {host} is reachable from other machines: give --token (or CLIPSEARCH_TOKEN)")
+    try:
+        run_server(index_dir or default_index_dir(), host=host, port=port, token=token)
+    except ClipsearchError as exc:
+        error(exc)
+
+
 if __name__ == "__main__":
     main()
