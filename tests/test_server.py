@@ -79,7 +79,7 @@ def test_parameters_follow_the_request_fields() -> None:
     names = {p.name for p in search_params()}
     assert names == {
         "q", "topic", "provider", "since", "until", "sort", "limit", "offset", "exact",
-        "facet_limit",
+        "facet_limit", "match",
     }
 
 
@@ -324,3 +324,14 @@ def test_serve_refuses_an_outside_host_without_a_token(corpus: Corpus) -> None:
     assert r.exit_code == 2 and "--token" in r.output
     missing = CliRunner().invoke(main, ["serve", "--index", str(corpus.index) + "-none"])
     assert missing.exit_code == 2 and "clipsearch index" in missing.output
+
+
+def test_match_is_a_parameter_with_the_cli_meaning(client: TestClient) -> None:
+    auto = client.get("/api/search", params={"q": "glacier vaccine", "exact": "1"}).json()
+    assert auto["match"] == "any" and auto["match_fallback"] is True
+    strict = client.get(
+        "/api/search", params={"q": "glacier vaccine", "exact": "1", "match": "all"}
+    ).json()
+    assert strict["total"] == 0 and strict["match"] == "all"
+    bad = client.get("/api/search", params={"q": "x", "match": "most"})
+    assert bad.status_code == 400 and bad.json()["parameter"] == "match"
