@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import write_clip
+from conftest import SEED_ID, write_clip
 
 from clipsearch import QueryError, open_index, update_index
 from clipsearch.index.analysis import analyze_word
@@ -350,3 +350,14 @@ def test_near_words_are_words_where_not_an_operator(make_index):
         assert found(idx, '"NEAR/3"') == {"a.md"}
         assert found(idx, "near/3") == {"a.md"}  # lowercase: plain words
         assert found(idx, "near") == {"a.md"}
+
+
+def test_readme_proximity_examples_run(idx):
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("**Proximity**") :]
+    block = section[section.index("```\n") + 4 : section.index("\n```", section.index("```\n"))]
+    queries = [line.split("'")[1] for line in block.splitlines()]
+    assert len(queries) == 3
+    for q in queries:
+        idx.search(q)
+    assert idx.search(queries[2]).hits[0].id == SEED_ID

@@ -83,7 +83,8 @@ class ClipIndex:
         facet_limit: int | None = 10,
         highlight: bool = True,
     ) -> SearchResult:
-        """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*);
+        """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*,
+        and a NEAR/n b, a ONEAR/n b);
         the options are those of `SearchRequest`, which documents them."""
         return self.run(
             SearchRequest(
