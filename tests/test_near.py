@@ -361,3 +361,12 @@ def test_readme_proximity_examples_run(idx):
     for q in queries:
         idx.search(q)
     assert idx.search(queries[2]).hits[0].id == SEED_ID
+
+
+def test_near_statistics_count_its_words_for_sharded_scoring(typo_index):
+    """Shards add up the document frequencies of a query's scored units: a NEAR's
+    words must be among them, as they are for the same words outside NEAR."""
+    backend = typo_index._backend
+    near_ = backend.query_stats(backend.parse("central NEAR/2 bank").compile())
+    both = backend.query_stats(backend.parse("central AND bank").compile())
+    assert near_.dfs == both.dfs and len(near_.dfs) == 2
