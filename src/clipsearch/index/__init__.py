@@ -14,6 +14,7 @@ Swapping the engine means rewriting this package only.
     columns.py       per-document arrays: facets, dates, quality, ids, live set
     postings.py      terms and posting lists read block-wise, field lengths
     compile.py       query syntax to what is searched
+    proximity.py     NEAR/n and ONEAR/n: their syntax, span queries, compiled node
     scoring.py       match sets and BM25F with statistics given from outside
     whoosh_fixes.py  fixes to Whoosh 2.7 applied at import
 """

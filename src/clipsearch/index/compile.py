@@ -10,9 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from whoosh import qparser, query
+from whoosh.query import spans
 
 from clipsearch.errors import QueryError
 from clipsearch.index.postings import Terms
+from clipsearch.index.proximity import (
+    Near,
+    NearQuery,
+    SpanAny,
+    operators_plugin,
+    stop_words_only,
+)
 from clipsearch.index.schema import (
     FACET_FIELDS,
     MAX_EXPANSIONS,
@@ -55,6 +63,7 @@ class Parser:
         ):
             parser.remove_plugin_class(plugin)
         parser.add_plugin(StarWildcards())
+        parser.replace_plugin(operators_plugin())  # AND OR NOT ... and NEAR/n, ONEAR/n
         return parser
 
     def parse(self, text: str, implicit_and: bool = False) -> ParsedQuery:
@@ -68,6 +77,8 @@ class Parser:
             # Explicit operators show when words side by side are AND'ed: plain words
             # give an And of words, "a OR b" still an Or.
             anded = self._parsers[True].parse(text, normalize=False).normalize()
+        except QueryError:  # ours (a bad NEAR/n): already says what is wrong
+            raise
         except Exception:  # Whoosh's parser fails in many ways; none says much to a user
             raise QueryError(
                 f"cannot parse query {text!r}: check quotes, parentheses, AND/OR/NOT, and "
@@ -164,12 +175,15 @@ class ParsedQuery:
             return _field_term(terms, q.fieldname, str(q.text), q.boost)
         if isinstance(q, query.Phrase):
             if q.fieldname is None:  # unfielded words arrive raw: analyse them per field
-                return query.Or([_phrase(terms, f, " ".join(q.words)) for f in _TEXT_SEARCH_FIELDS])
+                text = " ".join(q.words)
+                return query.Or([_phrase(terms, f, text, q.slop) for f in _TEXT_SEARCH_FIELDS])
             if q.fieldname in TEXT_FIELDS:  # the parser analysed them with the field's analyzer
-                return query.Phrase(q.fieldname, q.words, boost=q.boost)
+                return query.Phrase(q.fieldname, q.words, slop=q.slop, boost=q.boost)
             return _field_term(terms, q.fieldname, " ".join(q.words), q.boost)
         if isinstance(q, query.Prefix | query.Wildcard):
             return _expansion(terms, q, self._expanded)
+        if isinstance(q, Near):
+            return self._near(q, alts)
         if isinstance(q, query.Not):
             return query.Not(self._rewrite(q.query, alts))
         if isinstance(q, query.Or) and any(isinstance(c, query.Not) for c in q.subqueries):
@@ -200,6 +214,97 @@ class ParsedQuery:
                 "filter dates with since/until, and sort by quality instead"
             )
         raise QueryError(f"this part of the query is not supported: {q}")
+
+
+    # -- proximity
+    def _near(self, q: Near, alts: Mapping[str, Sequence[tuple[str, float]]]) -> Any:
+        """`a NEAR/n b` as a NearQuery: a span query per text field both sides may
+        match in (one field for both operands: positions compare within a field),
+        scored by the operands' ordinary queries."""
+        by_field, parts = self._spans(q, alts, q.operator)
+        found = tuple(s for s in by_field.values() if s is not None)
+        if not found:
+            return query.NullQuery
+        return NearQuery(found, tuple(parts), boost=q.boost)
+
+    def _spans(
+        self, q: Any, alts: Mapping[str, Sequence[tuple[str, float]]], op: str
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """One NEAR operand: per text field it may match in, its span query there (None
+        when nothing in that field can match), and the queries that score it."""
+        terms = self._terms
+        if isinstance(q, Near):
+            a, a_parts = self._spans(q.a, alts, q.operator)
+            b, b_parts = self._spans(q.b, alts, q.operator)
+            if not set(a) & set(b):
+                raise QueryError(
+                    f"{q.operator} compares word positions within one field, but one side "
+                    f"searches {'/'.join(a)} and the other {'/'.join(b)}"
+                )
+            near = {
+                f: None
+                if a[f] is None or b[f] is None
+                else spans.SpanNear(a[f], b[f], slop=q.distance, ordered=q.ordered, mindist=1)
+                for f in a
+                if f in b
+            }
+            return near, a_parts + b_parts
+        if isinstance(q, query.Term | query.Phrase) and q.fieldname is None:
+            if isinstance(q, query.Phrase):
+                texts, slop = [" ".join(q.words)], q.slop
+            else:
+                texts, slop = [str(q.text)], 1
+                if not isinstance(q, QuotedWord):  # a typed word: its corrections too
+                    texts += [alt for alt, _ in alts.get(typed_word(str(q.text)), ())]
+            analysed = [terms.analyze(t) for t in texts]
+            if not analysed[0]:
+                raise QueryError(stop_words_only(op))
+            by_field = {
+                f: _span_any([_span_tokens(f, tokens, slop) for tokens in analysed if tokens])
+                for f in _TEXT_SEARCH_FIELDS
+            }
+            return by_field, [self._rewrite(q, alts)]
+        if isinstance(q, query.Term | query.Phrase):
+            if q.fieldname not in TEXT_FIELDS:
+                raise QueryError(
+                    f"{op} works on text fields ({', '.join(TEXT_FIELDS)}), not {q.fieldname!r}"
+                )
+            if isinstance(q, query.Phrase):
+                span = _span_tokens(q.fieldname, list(q.words), q.slop)
+            else:
+                span = query.Term(q.fieldname, q.text)
+            return {q.fieldname: span}, [self._rewrite(q, alts)]
+        if isinstance(q, query.Prefix | query.Wildcard):
+            expansion = self._rewrite(q, alts)
+            leaves = [t for t in expansion.leaves() if isinstance(t, query.Term)]
+            fields_ = _TEXT_SEARCH_FIELDS if q.fieldname is None else (q.fieldname,)
+            by_field = {f: _span_any([t for t in leaves if t.fieldname == f]) for f in fields_}
+            return by_field, [expansion]
+        if isinstance(q, query.Or):
+            sides = [self._spans(c, alts, op) for c in q.subqueries]
+            fields_ = [f for f in _TEXT_SEARCH_FIELDS if any(f in s for s, _ in sides)]
+            by_field = {
+                f: _span_any([s[f] for s, _ in sides if s.get(f) is not None]) for f in fields_
+            }
+            return by_field, [query.Or([p for _, ps in sides for p in ps])]
+        raise QueryError(
+            f"{op} needs a word, prefix*, \"phrase\" or (group of them OR'ed) on each side, "
+            f"not {q}"
+        )
+
+
+def _span_tokens(field: str, tokens: Sequence[str], slop: int = 1) -> Any:
+    """The span of analysed words in one field: a term, or a phrase as a span."""
+    if len(tokens) == 1:
+        return query.Term(field, tokens[0])
+    return spans.SpanNear2([query.Term(field, t) for t in tokens], slop=slop, ordered=True)
+
+
+def _span_any(alternatives: list[Any]) -> Any:
+    """Any of some spans (None for none)."""
+    if not alternatives:
+        return None
+    return alternatives[0] if len(alternatives) == 1 else SpanAny(alternatives)
 
 
 def _count_repeats(subqueries: list[Any]) -> list[Any]:
@@ -239,7 +344,7 @@ def protect_quoted(q: Any) -> Any:
         q.subqueries = [protect_quoted(c) for c in q.subqueries]
     elif isinstance(q, query.Not):
         q.query = protect_quoted(q.query)
-    elif isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise):
+    elif isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise | Near):
         q.a, q.b = protect_quoted(q.a), protect_quoted(q.b)
     return q
 
@@ -279,13 +384,13 @@ def _word_query(terms: Terms, word: str, weight: float = 1.0) -> Any:
     return query.Or([query.Phrase(f, tokens, boost=w * weight) for f, w in TEXT_FIELDS.items()])
 
 
-def _phrase(terms: Terms, field: str, text: str) -> Any:
+def _phrase(terms: Terms, field: str, text: str, slop: int = 1) -> Any:
     tokens = terms.analyze(text)
     if not tokens:
         return query.NullQuery
     if len(tokens) == 1:
         return query.Term(field, tokens[0])
-    return query.Phrase(field, tokens)
+    return query.Phrase(field, tokens, slop=slop)
 
 
 def _field_term(terms: Terms, field: str, text: str, boost: float = 1.0) -> Any:

@@ -21,6 +21,7 @@ from clipsearch.errors import QueryError
 from clipsearch.index.columns import Columns
 from clipsearch.index.compile import WordQuery
 from clipsearch.index.postings import Postings
+from clipsearch.index.proximity import NearQuery
 from clipsearch.index.storage import guarded
 
 
@@ -117,6 +118,9 @@ class Scorer:
             self._collect_dfs(q.b, dfs)
         elif isinstance(q, query.Not):
             self._collect_dfs(q.query, dfs)
+        elif isinstance(q, NearQuery):
+            for part in q.parts:
+                self._collect_dfs(part, dfs)
         elif isinstance(q, query.compound.CompoundQuery):
             for child in q.subqueries:
                 self._collect_dfs(child, dfs)
@@ -161,6 +165,11 @@ class Scorer:
             return self._docs(q.a) & self._docs(q.b)
         if isinstance(q, query.Not):
             return self._columns.live_docs() - self._docs(q.query)
+        if isinstance(q, NearQuery):
+            out = set()
+            for span in q.spans:  # one per text field
+                out |= self._whoosh_docs(span)
+            return out
         if q is query.NullQuery:
             return set()
         return self._whoosh_docs(q)
@@ -218,6 +227,16 @@ class Scorer:
                     if d in keep:
                         out[d] = out.get(d, 0.0) + v
             return out
+        if isinstance(q, NearQuery):
+            # Like a phrase: the operands' scores (each word BM25F over all fields, with
+            # its corrections), added up on the documents where they are near.
+            keep = self._docs(q)
+            out = {}
+            for part in q.parts:
+                for d, v in self._score(part, st).items():
+                    if d in keep:
+                        out[d] = out.get(d, 0.0) + v
+            return _boosted(out, q.boost)
         if q is query.NullQuery:
             return {}
         return dict.fromkeys(self._docs(q), q.boost)

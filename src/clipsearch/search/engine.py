@@ -90,7 +90,8 @@ class ClipIndex:
         highlight: bool = True,
         match: str = "auto",
     ) -> SearchResult:
-        """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*);
+        """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*,
+        and a NEAR/n b, a ONEAR/n b);
         the options are those of `SearchRequest`, which documents them."""
         return self.run(
             SearchRequest(
