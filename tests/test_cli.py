@@ -44,6 +44,7 @@ TOP_KEYS = {
     "suggestion",
     "match",
     "match_fallback",
+    "histogram",
 }
 HIT_KEYS = {
     "id",

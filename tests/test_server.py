@@ -79,7 +79,7 @@ def test_parameters_follow_the_request_fields() -> None:
     names = {p.name for p in search_params()}
     assert names == {
         "q", "topic", "provider", "since", "until", "sort", "limit", "offset", "exact",
-        "facet_limit", "match",
+        "facet_limit", "match", "histogram",
     }
 
 
@@ -165,7 +165,7 @@ def test_histogram_counts_all_matches_per_month(client: TestClient, corpus: Corp
     ).json()["total"]
     years = client.get("/api/histogram", params={"interval": "year"}).json()
     assert [b["start"][:4] for b in years["buckets"]] == ["2021", "2022"]
-    bad = client.get("/api/histogram", params={"interval": "week"})
+    bad = client.get("/api/histogram", params={"interval": "fortnight"})
     assert bad.status_code == 400 and bad.json()["parameter"] == "interval"
 
 

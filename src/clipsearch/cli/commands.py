@@ -51,6 +51,7 @@ from clipsearch.errors import ClipsearchError, IndexLockedError, StorageError
 from clipsearch.ingest.clip import DEFAULT_MAX_BYTES, shown_path
 from clipsearch.ingest.sync import StrictStop, update_index
 from clipsearch.search.engine import ClipIndex, default_index_dir
+from clipsearch.search.histogram import INTERVALS
 from clipsearch.search.request import MATCH_MODES, SORTS
 
 
@@ -237,6 +238,12 @@ def index_cmd(
     show_default=True,
     help="Clips with all the words, any of them, or auto: all when some clip has them all.",
 )
+@click.option(
+    "--histogram",
+    type=click.Choice(INTERVALS),
+    default=None,
+    help="Also count the matches per UTC day, week, month or year.",
+)
 @click.option("--facet-limit", default=10, show_default=True, type=click.IntRange(min=0))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
 def search(
@@ -251,6 +258,7 @@ def search(
     sort: str,
     exact: bool,
     match: str,
+    histogram: str | None,
     facet_limit: int,
     as_json: bool,
 ) -> None:
@@ -271,6 +279,7 @@ def search(
                 sort=sort,
                 exact=exact,
                 match=match,
+                histogram=histogram,
                 facet_limit=facet_limit,
             )
         except ClipsearchError as exc:

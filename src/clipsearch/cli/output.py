@@ -8,11 +8,13 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import sys
 from typing import Any
 
 import click
 
+from clipsearch.search.histogram import Histogram
 from clipsearch.search.result import SearchResult
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.S)
@@ -122,6 +124,47 @@ def print_result(res: SearchResult, color: bool) -> None:
         if more:
             parts.append(f"+{more:,} more")
         echo(f"\n{name}: " + ", ".join(parts))
+    if res.histogram is not None:
+        echo("")
+        for row in chart(res.histogram, shutil.get_terminal_size((80, 24)).columns):
+            echo(row)
+
+
+#: Bars of a sparkline, lowest first.
+_SPARKS = "▁▂▃▄▅▆▇█"
+_LABELS = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+
+
+def chart(hist: Histogram, width: int) -> list[str]:
+    """Volume over time that fits `width` columns: a bar per line for up to 24 buckets,
+    else a sparkline wrapped to the width, labelled with its first and last bucket."""
+    width = max(width, 20)
+    label = _LABELS[hist.interval]
+    undated = f" ({hist.undated:,} undated)" if hist.undated else ""
+    out = [f"{hist.interval}ly volume{undated}:".replace("dayly", "daily")]
+    if not hist.buckets:
+        return out + ["  (no dated matches)"]
+    top = max(n for _s, n in hist.buckets) or 1
+    if len(hist.buckets) <= 24:
+        names = [s.strftime(label) for s, _n in hist.buckets]
+        counts = [f"{n:,}" for _s, n in hist.buckets]
+        room = max(1, width - max(map(len, names)) - max(map(len, counts)) - 4)
+        for name, shown, (_s, n) in zip(names, counts, hist.buckets, strict=True):
+            bar = "█" * round(n / top * room) if n else ""
+            out.append(f"  {name:<{len(max(names, key=len))}} {bar} {shown}")
+        return out
+    first, last = hist.buckets[0][0].strftime(label), hist.buckets[-1][0].strftime(label)
+    sparks = "".join(
+        _SPARKS[min(len(_SPARKS) - 1, n * len(_SPARKS) // (top + 1))] if n else " "
+        for _s, n in hist.buckets
+    )
+    per_row = width - 2
+    rows = [sparks[i : i + per_row] for i in range(0, len(sparks), per_row)]
+    out += ["  " + r for r in rows]
+    span, size = f"{first} ... {last}", f"{len(hist.buckets):,} {hist.interval}s, peak {top:,}"
+    if len(span) + len(size) + 4 <= width:
+        return [*out, f"  {span}, {size}"]
+    return [*out, f"  {span}", f"  {size}"]
 
 
 MULTI_LINE = frozenset({"excerpt", "body", "related"})

@@ -16,6 +16,8 @@ from whoosh.util.times import datetime_to_long
 
 from clipsearch.index.storage import guarded, leaves
 
+#: Microseconds in a day: Whoosh stores times as microseconds since 0001-01-01.
+_DAY = 86_400_000_000
 #: Facets with at most this many values are counted by set intersection per value.
 FEW_VALUES = 32
 
@@ -65,6 +67,7 @@ class Columns:
         self._by_time: tuple[list[int], list[int]] | None = None
         self._quality: list[int | None] | None = None
         self._ids: list[str] | None = None
+        self._days: list[int | None] | None = None
         self._live: set[int] | None = None
 
     def live_docs(self) -> set[int]:
@@ -118,6 +121,16 @@ class Columns:
         if self._published is None:
             self._published = self._column("published")
         return self._published
+
+    def day_counts(self, docs: Collection[int]) -> tuple[Counter[int], int]:
+        """Documents of `docs` per UTC day of publication (days since 0001-01-01), and
+        how many have no date."""
+        if self._days is None:
+            self._days = [None if t is None else t // _DAY for t in self.published()]
+        days = self._days
+        counts = Counter(map(days.__getitem__, docs))
+        undated = counts.pop(None, 0)
+        return counts, undated  # type: ignore[return-value]
 
     def quality(self) -> list[int | None]:
         """Quality per document as a sortable integer (None when unknown)."""

@@ -66,6 +66,10 @@ class Snapshot:
     def live_docs(self) -> set[int]:
         return self._columns.live_docs()
 
+    def day_counts(self, docs: Collection[int]) -> tuple[Counter[int], int]:
+        """Documents per UTC day of publication (days since 0001-01-01), and undated."""
+        return self._columns.day_counts(docs)
+
     def facet_values(self, field: str) -> tuple[str, ...]:
         """Every value of a facet (case variants as one, most frequent spelling)."""
         return self._columns.facet(field).values

@@ -10,22 +10,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from clipsearch import dates
 from clipsearch.errors import RequestError
 from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot
 from clipsearch.search import facets as facetlib
-from clipsearch.search import matching, ranking
+from clipsearch.search import histogram, matching, ranking
 from clipsearch.search.backend import Backend
 from clipsearch.search.corrections import Corrector
 from clipsearch.search.highlight import candidates, snippet
 from clipsearch.search.request import SearchRequest
 from clipsearch.search.result import Hit, SearchResult
 
-#: Periods `published_counts` counts matches by.
-INTERVALS = ("month", "year")
 #: Stored text fields that get snippets, in the order they are shown.
 SNIPPET_FIELDS = ("title", "excerpt", "body", "related")
 
@@ -89,6 +87,7 @@ class ClipIndex:
         facet_limit: int | None = 10,
         highlight: bool = True,
         match: str = "auto",
+        histogram: str | None = None,
     ) -> SearchResult:
         """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*,
         and a NEAR/n b, a ONEAR/n b);
@@ -108,6 +107,7 @@ class ClipIndex:
                 facet_limit=facet_limit,
                 highlight=highlight,
                 match=match,
+                histogram=histogram,
             )
         )
 
@@ -168,6 +168,11 @@ class ClipIndex:
         pattern = candidates(terms) if page and terms else None
         hits = [self._hit(d, s, terms, pattern) for d, s in page]
 
+        volume = None
+        if request.histogram is not None:
+            per_day, undated = backend.day_counts(matched if hits_set is None else hits_set)
+            volume = histogram.build(per_day, undated, request.histogram)
+
         facet_counts: dict[str, dict[str, int]] = {}
         facet_other: dict[str, int] = {}
         if request.facets:
@@ -192,67 +197,8 @@ class ClipIndex:
             suggestion=suggestion,
             match=decision.used,
             match_fallback=decision.fallback,
+            histogram=volume,
         )
-
-    def published_counts(
-        self, request: SearchRequest, interval: str = "month"
-    ) -> tuple[list[tuple[datetime, int]], int]:
-        """How many of a request's matches (query, corrections and every filter, as `run`
-        counts `total`) were published in each UTC month or year: ([(period start,
-        count)], undated matches), every period from the first match's to the last's,
-        empty ones included.  Paging, sort and facet options are ignored."""
-        if interval not in INTERVALS:
-            raise RequestError("interval", interval, f"choose one of {', '.join(INTERVALS)}")
-        backend = self._backend
-        docs = self._matches(request)
-        dated = backend.docs_between(None, None) & docs
-        undated = len(docs) - len(dated)
-        if not dated:
-            return [], undated
-        def start_of(dt: datetime) -> datetime:
-            return datetime(dt.year, dt.month if interval == "month" else 1, 1)
-
-        def before(start: datetime) -> datetime:
-            if interval == "year" or start.month == 1:
-                return datetime(start.year - 1, 12 if interval == "month" else 1, 1)
-            return datetime(start.year, start.month - 1, 1)
-
-        # From the newest match's period back until every dated match is counted.
-        [(newest, _)] = backend.top(dict.fromkeys(dated, 0.0), 1, sort="date")
-        start = start_of(backend.stored(newest)["published"])
-        end: datetime | None = None  # the newest period is open-ended
-        periods: list[tuple[datetime, int]] = []
-        left = dated
-        while True:
-            inside = backend.docs_between(start, end) & left
-            periods.append((start, len(inside)))
-            left -= inside
-            if not left or start.year == 1 and start.month == 1:
-                break
-            end, start = start - timedelta(microseconds=1), before(start)
-        periods.reverse()
-        return periods, undated
-
-    def _matches(self, request: SearchRequest) -> set[int]:
-        """Every document a request matches, filters applied (what `total` counts)."""
-        backend, text = self._backend, request.text
-        sets: list[set[int]] = []
-        for name, wanted in (("topic", request.topics), ("provider", request.providers)):
-            if wanted:
-                values = backend.facet_values(name)
-                chosen = {v for w in wanted for v in facetlib.resolve(name, w, values)}
-                sets.append(backend.docs_with_values(name, chosen))
-        if request.since is not None or request.until is not None:
-            sets.append(backend.docs_between(request.since, request.until))
-        if text:
-            parsed = backend.parse(text)
-            alternatives = {} if request.exact else self._corrector.corrections(parsed.words, {})
-            docs = backend.match(parsed.compile(alternatives))
-        else:
-            docs = set(backend.live_docs())
-        for s in sets:
-            docs &= s
-        return docs
 
     def facet_values(
         self, field: str, query: str = "", *, exact: bool = False

@@ -13,6 +13,7 @@ from typing import Any
 
 from clipsearch import dates
 from clipsearch.errors import RequestError
+from clipsearch.search.histogram import INTERVALS
 
 SORTS = ("relevance", "date", "quality")
 MATCH_MODES = ("auto", "all", "any")
@@ -47,6 +48,8 @@ class SearchRequest:
     #: auto (all words of a short plain query when some clip has them all, else any),
     #: all, or any; see search/matching.py.
     match: str = "auto"
+    #: Count the matches per UTC day, week, month or year (None: no histogram).
+    histogram: str | None = None
     #: Filled in by validation: the query as searched (unprintable characters blanked,
     #: "*" meaning everything, like an empty query).
     text: str = field(default="", init=False, compare=False)
@@ -76,6 +79,10 @@ class SearchRequest:
             raise RequestError("facet_limit", self.facet_limit, "must be a whole number from 0")
         if self.match not in MATCH_MODES:
             raise RequestError("match", self.match, f"choose one of {', '.join(MATCH_MODES)}")
+        if self.histogram is not None and self.histogram not in INTERVALS:
+            raise RequestError(
+                "histogram", self.histogram, f"choose one of {', '.join(INTERVALS)}"
+            )
         if self.sort not in SORTS:
             raise RequestError(
                 "sort",

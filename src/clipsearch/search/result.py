@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from clipsearch.dates import iso_utc
+from clipsearch.search.histogram import Histogram
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,8 @@ class SearchResult:
     #: words were wanted and no clip had them.
     match: str = "all"
     match_fallback: bool = False
+    #: Matches per period, when the request asked for it.
+    histogram: Histogram | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The documented `search --json` contract (README); only ever extended."""
@@ -82,4 +85,5 @@ class SearchResult:
             "suggestion": self.suggestion,
             "match": self.match,
             "match_fallback": self.match_fallback,
+            "histogram": None if self.histogram is None else self.histogram.to_dict(),
         }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Any
 
-from clipsearch.search.engine import INTERVALS
+from clipsearch.search.histogram import INTERVALS
 from clipsearch.server.params import MAX_LIMIT, MAX_OFFSET, Param, search_params
 
 _SCHEMAS: dict[str, dict[str, Any]] = {
