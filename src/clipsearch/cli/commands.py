@@ -20,7 +20,9 @@ the data as it is (JSON escapes control characters).
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
 import os
 import sys
 from datetime import datetime
@@ -47,12 +49,13 @@ from clipsearch.cli.output import (
     tolerate_unencodable_output,
     use_color,
 )
-from clipsearch.errors import ClipsearchError, IndexLockedError, StorageError
+from clipsearch.errors import ClipsearchError, IndexLockedError, RequestError, StorageError
+from clipsearch.export import DEFAULT_FIELDS, FIELDS, FORMATS
 from clipsearch.ingest.clip import DEFAULT_MAX_BYTES, shown_path
 from clipsearch.ingest.sync import StrictStop, update_index
 from clipsearch.search.engine import ClipIndex, default_index_dir
 from clipsearch.search.histogram import INTERVALS
-from clipsearch.search.request import MATCH_MODES, SORTS
+from clipsearch.search.request import MATCH_MODES, SORTS, SearchRequest
 
 
 class _Main(click.Group):
@@ -208,36 +211,48 @@ def index_cmd(
     sys.exit(EXIT_OK if report.ok else EXIT_SKIPPED)
 
 
+def _filter_options(f: Any) -> Any:
+    """The options that choose which clips a search matches, and their order."""
+    for option in reversed(_FILTER_OPTIONS):
+        f = option(f)
+    return f
+
+
+_FILTER_OPTIONS = [
+    click.option(
+        "--topic",
+        "topics",
+        multiple=True,
+        metavar="TOPIC",
+        help="Only clips with this topic (repeat: any of them). Fuzzy.",
+    ),
+    click.option(
+        "--provider",
+        "providers",
+        multiple=True,
+        metavar="NAME",
+        help="Only clips from this provider (repeat: any of them). Fuzzy.",
+    ),
+    click.option("--since", type=_Date(), help="Published on or after (UTC)."),
+    click.option("--until", type=_Date(end_of_day=True), help="Published on or before (UTC)."),
+    click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True),
+    click.option("--exact", is_flag=True, help="No typo tolerance."),
+    click.option(
+        "--match",
+        type=click.Choice(MATCH_MODES),
+        default="auto",
+        show_default=True,
+        help="Clips with all the words, any of them, or auto: all when some clip has them all.",
+    ),
+]
+
+
 @main.command()
 @click.argument("query", nargs=-1)
 @_index_option
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(min=0))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option(
-    "--topic",
-    "topics",
-    multiple=True,
-    metavar="TOPIC",
-    help="Only clips with this topic (repeat: any of them). Fuzzy.",
-)
-@click.option(
-    "--provider",
-    "providers",
-    multiple=True,
-    metavar="NAME",
-    help="Only clips from this provider (repeat: any of them). Fuzzy.",
-)
-@click.option("--since", type=_Date(), help="Published on or after (UTC).")
-@click.option("--until", type=_Date(end_of_day=True), help="Published on or before (UTC).")
-@click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True)
-@click.option("--exact", is_flag=True, help="No typo tolerance.")
-@click.option(
-    "--match",
-    type=click.Choice(MATCH_MODES),
-    default="auto",
-    show_default=True,
-    help="Clips with all the words, any of them, or auto: all when some clip has them all.",
-)
+@_filter_options
 @click.option(
     "--histogram",
     type=click.Choice(INTERVALS),
@@ -467,3 +482,106 @@ def serve(index_dir: str | None, host: str, port: int, token: str | None) -> Non
 
 if __name__ == "__main__":
     main()
+
+
+@main.command()
+@click.argument("query", nargs=-1)
+@_index_option
+@_filter_options
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
+@click.option(
+    "--fields",
+    default=",".join(DEFAULT_FIELDS),
+    show_default=True,
+    help=f"Comma-separated, from: {', '.join(FIELDS)}.",
+)
+@click.option(
+    "--output",
+    "-o",
+    default="-",
+    metavar="FILE",
+    help="Write here (default: standard output). Written whole or not at all.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary on stderr.")
+def export(
+    query: tuple[str, ...],
+    index_dir: str | None,
+    topics: tuple[str, ...],
+    providers: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    sort: str,
+    exact: bool,
+    match: str,
+    fmt: str,
+    fields: str,
+    output: str,
+    as_json: bool,
+) -> None:
+    """Write every match of QUERY (no limit) as JSON Lines or CSV, streaming."""
+    from clipsearch import export as exporting
+
+    text = " ".join(query)
+    try:
+        names = exporting.parse_fields(fields)
+    except RequestError as exc:
+        fail(f"--fields {exc.value!r}: {exc.problem}")
+    if output != "-":
+        _check_output_folder("--output", output)
+    with _open(index_dir) as idx:
+        try:
+            request = SearchRequest(
+                text,
+                topics=topics,
+                providers=providers,
+                since=since,
+                until=until,
+                sort=sort,
+                exact=exact,
+                match=match,
+                facets=False,
+                highlight="highlights" in names,
+            )
+            total = idx.count(request)
+            hits = idx.iter_hits(request)
+            bar = None
+            if sys.stderr.isatty() and not as_json:
+                bar = click.progressbar(length=total, label="Exporting", file=sys.stderr)
+                bar.__enter__()
+            tick = (lambda: bar.update(1)) if bar is not None else None
+            try:
+                written = _write_export(hits, output, fmt, names, tick)
+            finally:
+                if bar is not None:
+                    bar.__exit__(None, None, None)
+        except ClipsearchError as exc:
+            error(exc)
+    summary = {"exported": written, "total": total, "format": fmt, "output": output}
+    if as_json:
+        click.echo(json.dumps(summary), err=True)
+    elif output != "-":
+        click.echo(f"exported {written:,} clips to {shown_path(output)}", err=True)
+
+
+def _write_export(
+    hits: Any, output: str, fmt: str, names: tuple[str, ...], tick: Any
+) -> int:
+    """Stream to stdout, or to a temporary file beside `output` renamed over it at the
+    end, so an interrupted export never leaves half a file under the final name."""
+    from clipsearch import export as exporting
+
+    if output == "-":
+        stream = sys.stdout
+        return exporting.write(hits, stream, fmt, names, tick)
+    partial = f"{output}.partial"
+    try:
+        # A BOM tells spreadsheets the CSV is UTF-8; JSON Lines has none.
+        encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+        with open(partial, "w", encoding=encoding, newline="") as fh:
+            written = exporting.write(hits, fh, fmt, names, tick)
+        os.replace(partial, output)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
+    return written

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -26,6 +27,24 @@ from clipsearch.search.result import Hit, SearchResult
 
 #: Stored text fields that get snippets, in the order they are shown.
 SNIPPET_FIELDS = ("title", "excerpt", "body", "related")
+
+
+@dataclass(frozen=True, slots=True)
+class _Matched:
+    """The first half of a search: every match with its score, the filter sets, and
+    what ranking, snippets and the result need to know about the query."""
+
+    scores: dict[int, float]
+    matched: set[int]
+    hits_set: set[int] | None  # matches with every filter applied (None: no filter)
+    filters: dict[str, set[int]]
+    selected: dict[str, list[str]]
+    corrections: dict[str, str]
+    parsed: ParsedQuery | None
+    compiled: Compiled | None
+    tiers: ranking.Tiers | None
+    decision: matching.Decision
+    sort: str
 
 
 def default_index_dir() -> str:
@@ -113,6 +132,65 @@ class ClipIndex:
 
     def run(self, request: SearchRequest) -> SearchResult:
         """Run one validated search request."""
+        backend, text = self._backend, request.text
+        m = self._match(request)
+        scores, hits_set, matched, filters = m.scores, m.hits_set, m.matched, m.filters
+        total = len(scores) if hits_set is None else len(hits_set)
+        end = request.offset + request.limit
+        page = ranking.page(backend, scores, m.tiers, hits_set, end, m.sort)[request.offset :]
+        terms, pattern = self._marking(request, m.compiled, bool(page))
+        hits = [self._hit(d, s, terms, pattern) for d, s in page]
+
+        volume = None
+        if request.histogram is not None:
+            per_day, undated = backend.day_counts(matched if hits_set is None else hits_set)
+            volume = histogram.build(per_day, undated, request.histogram)
+
+        facet_counts: dict[str, dict[str, int]] = {}
+        facet_other: dict[str, int] = {}
+        if request.facets:
+            for name in FACET_FIELDS:
+                fc = facetlib.disjunctive_counts(
+                    backend, name, matched, filters, request.facet_limit, m.selected.get(name, ())
+                )
+                facet_counts[name] = fc.counts
+                facet_other[name] = fc.other_values
+
+        suggestion = None
+        if m.parsed is not None:
+            suggestion = self._corrector.did_you_mean(m.parsed, text, total, filters.values())
+        return SearchResult(
+            query=request.query,
+            total=total,
+            offset=request.offset,
+            hits=hits,
+            facets=facet_counts,
+            corrections=m.corrections,
+            facet_other=facet_other,
+            suggestion=suggestion,
+            match=m.decision.used,
+            match_fallback=m.decision.fallback,
+            histogram=volume,
+        )
+
+    def iter_hits(self, request: SearchRequest) -> Iterator[Hit]:
+        """Every match of a request, in its order, one `Hit` at a time (paging ignored):
+        for exports, whose memory must not grow with the stored text of the matches."""
+        m = self._match(request)
+        total = len(m.scores) if m.hits_set is None else len(m.hits_set)
+        order = ranking.page(self._backend, m.scores, m.tiers, m.hits_set, total, m.sort)
+        terms, pattern = self._marking(request, m.compiled, bool(order))
+        for docnum, score in order:
+            yield self._hit(docnum, score, terms, pattern)
+
+    def count(self, request: SearchRequest) -> int:
+        """How many clips a request matches (its `total`), computing nothing else."""
+        m = self._match(request)
+        return len(m.scores) if m.hits_set is None else len(m.hits_set)
+
+    def _match(self, request: SearchRequest) -> _Matched:
+        """What a request matches: filters resolved, the query parsed, corrected and
+        scored under the match rule; the shared first half of every search."""
         backend, text, sort = self._backend, request.text, request.sort
 
         # Filters: one document set per facet, so each facet's counts can drop its own.
@@ -161,44 +239,28 @@ class ClipIndex:
             hits_set = set(matched)
             for s in filters.values():
                 hits_set &= s
-        total = len(scores) if hits_set is None else len(hits_set)
-        end = request.offset + request.limit
-        page = ranking.page(backend, scores, tiers, hits_set, end, sort)[request.offset :]
-        terms = backend.query_terms(any_q) if request.highlight and any_q else frozenset()
-        pattern = candidates(terms) if page and terms else None
-        hits = [self._hit(d, s, terms, pattern) for d, s in page]
-
-        volume = None
-        if request.histogram is not None:
-            per_day, undated = backend.day_counts(matched if hits_set is None else hits_set)
-            volume = histogram.build(per_day, undated, request.histogram)
-
-        facet_counts: dict[str, dict[str, int]] = {}
-        facet_other: dict[str, int] = {}
-        if request.facets:
-            for name in FACET_FIELDS:
-                fc = facetlib.disjunctive_counts(
-                    backend, name, matched, filters, request.facet_limit, selected.get(name, ())
-                )
-                facet_counts[name] = fc.counts
-                facet_other[name] = fc.other_values
-
-        suggestion = None
-        if parsed is not None:
-            suggestion = self._corrector.did_you_mean(parsed, text, total, filters.values())
-        return SearchResult(
-            query=request.query,
-            total=total,
-            offset=request.offset,
-            hits=hits,
-            facets=facet_counts,
-            corrections=corrections,
-            facet_other=facet_other,
-            suggestion=suggestion,
-            match=decision.used,
-            match_fallback=decision.fallback,
-            histogram=volume,
+        return _Matched(
+            scores,
+            matched,
+            hits_set,
+            filters,
+            selected,
+            corrections,
+            parsed,
+            any_q,
+            tiers,
+            decision,
+            sort,
         )
+
+    def _marking(
+        self, request: SearchRequest, compiled: Compiled | None, any_hits: bool
+    ) -> tuple[frozenset[str], re.Pattern[str] | None]:
+        """The terms snippets mark, and the pattern that finds them."""
+        terms: frozenset[str] = frozenset()
+        if request.highlight and compiled is not None:
+            terms = self._backend.query_terms(compiled)
+        return terms, (candidates(terms) if any_hits and terms else None)
 
     def facet_values(
         self, field: str, query: str = "", *, exact: bool = False
