@@ -95,3 +95,19 @@ def test_the_checks_can_fail() -> None:
     b = ast.parse("from clipsearch.a import y")
     graph = _edges({"clipsearch.a": a, "clipsearch.b": b})
     assert graph == {"clipsearch.a": {"clipsearch.b"}, "clipsearch.b": {"clipsearch.a"}}
+
+
+def test_a_search_imports_only_what_it_uses() -> None:
+    """The CLI and a search never import the YAML parser, the clip reader, the
+    multi-process writer or the web server (issue 8: lazy imports)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, clipsearch.cli, clipsearch.search.engine;"
+        "print(sorted(m for m in ('yaml', 'frontmatter', 'whoosh.multiproc', 'ctypes',"
+        " 'starlette', 'uvicorn', 'clipsearch.ingest.clip', 'clipsearch.ingest.sync')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

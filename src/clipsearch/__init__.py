@@ -6,6 +6,9 @@ with open_index("index/") as idx:
     result = idx.search("facial recognition", topics=["AI"], limit=5)
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from clipsearch.errors import (
     ClipsearchError,
     IndexIncompatibleError,
@@ -15,11 +18,41 @@ from clipsearch.errors import (
     RequestError,
     StorageError,
 )
-from clipsearch.ingest.clip import Clip, ClipError, Related, read_clip
-from clipsearch.ingest.sync import Skipped, UpdateReport, update_index
-from clipsearch.search.engine import ClipIndex, default_index_dir, open_index
-from clipsearch.search.request import SearchRequest
-from clipsearch.search.result import Hit, SearchResult
+
+if TYPE_CHECKING:
+    from clipsearch.ingest.clip import Clip, ClipError, Related, read_clip
+    from clipsearch.ingest.sync import Skipped, UpdateReport, update_index
+    from clipsearch.search.engine import ClipIndex, default_index_dir, open_index
+    from clipsearch.search.request import SearchRequest
+    from clipsearch.search.result import Hit, SearchResult
+
+#: Public names and the module each lives in, imported on first use: a search never
+#: pays for the YAML parser and the writer, an index run never for the web server.
+_LAZY = {
+    "Clip": "clipsearch.ingest.clip",
+    "ClipError": "clipsearch.ingest.clip",
+    "Related": "clipsearch.ingest.clip",
+    "read_clip": "clipsearch.ingest.clip",
+    "Skipped": "clipsearch.ingest.sync",
+    "UpdateReport": "clipsearch.ingest.sync",
+    "update_index": "clipsearch.ingest.sync",
+    "ClipIndex": "clipsearch.search.engine",
+    "default_index_dir": "clipsearch.search.engine",
+    "open_index": "clipsearch.search.engine",
+    "SearchRequest": "clipsearch.search.request",
+    "Hit": "clipsearch.search.result",
+    "SearchResult": "clipsearch.search.result",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'clipsearch' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 

@@ -51,8 +51,8 @@ from clipsearch.cli.output import (
 )
 from clipsearch.errors import ClipsearchError, IndexLockedError, RequestError, StorageError
 from clipsearch.export import DEFAULT_FIELDS, FIELDS, FORMATS
-from clipsearch.ingest.clip import DEFAULT_MAX_BYTES, shown_path
-from clipsearch.ingest.sync import StrictStop, update_index
+from clipsearch.ingest import DEFAULT_MAX_BYTES
+from clipsearch.paths import shown_path
 from clipsearch.search.engine import ClipIndex, default_index_dir
 from clipsearch.search.histogram import INTERVALS
 from clipsearch.search.request import MATCH_MODES, SORTS, SearchRequest
@@ -173,6 +173,8 @@ def index_cmd(
             bar = click.progressbar(length=total, label="Indexing", file=sys.stderr)
             bar.__enter__()
         bar.update(1)
+
+    from clipsearch.ingest.sync import StrictStop, update_index  # only indexing needs it
 
     try:
         report = update_index(

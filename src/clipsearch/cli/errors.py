@@ -18,7 +18,7 @@ from clipsearch.errors import (
     RequestError,
     StorageError,
 )
-from clipsearch.ingest.clip import shown_path
+from clipsearch.paths import shown_path
 
 EXIT_OK = 0
 EXIT_SKIPPED = 1

@@ -3,14 +3,16 @@ the document made from a clip."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh import columns, fields
 from whoosh.analysis import RegexTokenizer
 
 from clipsearch.index.analysis import stem, text_analyzer
-from clipsearch.ingest.clip import Clip
 from clipsearch.words import surface_words
+
+if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
+    from clipsearch.ingest.clip import Clip
 
 #: Part of the on-disk format: indexes written before analysis.py existed pickled the
 #: analyzer's stem function under this name, so it must keep resolving.

@@ -1,14 +1,13 @@
-"""Fixes to Whoosh 2.7 behaviour that clipsearch depends on, applied once at import."""
+"""Fixes to Whoosh 2.7 behaviour that clipsearch depends on.  The reading fixes apply
+at import; the multi-process writer's when a bulk write starts (`patch_bulk_writer`),
+so a search never imports multiprocessing, ctypes or asyncio."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import signal
 from typing import Any
 
-from whoosh import multiproc, writing
 from whoosh.codec import whoosh3
 from whoosh.filedb import structfile
 
@@ -50,6 +49,9 @@ class _ViewFile:
 def _die_with_parent(parent_pid: int | None) -> None:
     """Make a worker process exit when its parent dies (kill -9, the OOM killer): it
     shares the parent's lock on the index and would otherwise keep it forever."""
+    import ctypes
+    import ctypes.util
+
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
@@ -59,8 +61,8 @@ def _die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)
 
 
-def _patch_whoosh() -> None:
-    """Two fixes to Whoosh 2.7, applied once.
+def _patch_reading() -> None:
+    """Two fixes to Whoosh 2.7's reading, applied once.
 
     A compound segment is memory-mapped, but Whoosh then copies each sub-file into a
     BytesIO: opening the 155k-clip index cost 935 MB.  Reading the map in place keeps
@@ -83,6 +85,31 @@ def _patch_whoosh() -> None:
 
     structfile.BufferFile.__init__ = buffer_file_init
 
+    cls = whoosh3.W3PerDocReader
+    original = cls._cached_reader
+
+    def cached_reader(self: Any, fieldname: str, column: Any) -> Any:
+        try:
+            return self._readers[fieldname]
+        except KeyError:
+            reader = self._readers[fieldname] = original(self, fieldname, column)
+            return reader
+
+    cls._cached_reader = cached_reader
+    cls._clipsearch_patched = True
+
+
+_patch_reading()
+
+
+def patch_bulk_writer() -> None:
+    """Fixes to Whoosh's multi-process writer, applied once before the first bulk
+    write: workers ignore Ctrl-C (the parent cancels) and die with their parent, and
+    cancelling terminates them (they would hold the inherited index lock forever)."""
+    from whoosh import multiproc, writing
+
+    if getattr(multiproc.MpWriter, "_clipsearch_patched", False):
+        return
     task_run = multiproc.SubWriterTask.run
 
     def sub_writer_run(self: Any) -> None:
@@ -106,19 +133,4 @@ def _patch_whoosh() -> None:
             writing.SegmentWriter.cancel(self)
 
     multiproc.MpWriter.cancel = mp_cancel
-
-    cls = whoosh3.W3PerDocReader
-    original = cls._cached_reader
-
-    def cached_reader(self: Any, fieldname: str, column: Any) -> Any:
-        try:
-            return self._readers[fieldname]
-        except KeyError:
-            reader = self._readers[fieldname] = original(self, fieldname, column)
-            return reader
-
-    cls._cached_reader = cached_reader
-    cls._clipsearch_patched = True
-
-
-_patch_whoosh()
+    multiproc.MpWriter._clipsearch_patched = True

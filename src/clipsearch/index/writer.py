@@ -6,7 +6,7 @@ import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh import writing
 from whoosh.util.filelock import try_for
@@ -26,8 +26,11 @@ from clipsearch.index.storage import (
     write_lock,
     write_vocabulary,
 )
-from clipsearch.ingest.clip import Clip
+from clipsearch.index.whoosh_fixes import patch_bulk_writer
 from clipsearch.words import surface_words
+
+if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
+    from clipsearch.ingest.clip import Clip
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +117,7 @@ class Writer:
         procs = min(os.cpu_count() or 1, 4)
         kwargs: dict[str, Any] = {"limitmb": 256, "_lk": False}
         if bulk and procs > 1:
+            patch_bulk_writer()
             # Sub-writers get their own arguments: they never lock (the parent does).
             kwargs.update(procs=procs, multisegment=True, batchsize=256, subargs={"limitmb": 256})
         self._w = self._ix.writer(**kwargs)

@@ -22,9 +22,9 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from clipsearch import dates
+from clipsearch.ingest import CLIP_SUFFIXES, DEFAULT_MAX_BYTES  # noqa: F401  (re-exported)
+from clipsearch.paths import shown_path
 
-CLIP_SUFFIXES = (".md", ".txt", ".markdown")
-DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 #: Most `topics` and `related` items one clip may list; a clip with more is skipped.
 #: Real clips list a handful; the bound keeps one hostile file from costing every
 #: search (facet counting and stored fields grow with it).
@@ -76,20 +76,6 @@ def _show(value: Any, limit: int = 60) -> str:
     """A short repr: bounded in depth and width, so a YAML alias bomb stays short."""
     text = _REPR.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def shown_path(path: str) -> str:
-    """A path as one printable line: control characters and undecodable bytes escaped."""
-    if path.isprintable():
-        return path
-    return "".join(
-        ch
-        if ch.isprintable()
-        else ch.encode("utf-8", "backslashreplace").decode("ascii")
-        if "\ud800" <= ch <= "\udfff"
-        else repr(ch)[1:-1]
-        for ch in path
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import stat
 import time
 from dataclasses import dataclass, field, replace
 
-from clipsearch.ingest.clip import CLIP_SUFFIXES
+from clipsearch.ingest import CLIP_SUFFIXES
 
 #: Modification times this close to the moment a file was looked at cannot be
 #: trusted to change with the next edit: filesystems with whole-second (FAT: two

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from clipsearch import index as store
 from clipsearch.errors import ClipsearchError
 from clipsearch.index import IndexedFile
-from clipsearch.ingest.clip import DEFAULT_MAX_BYTES, ClipError, read_clip, shown_path
+from clipsearch.ingest import DEFAULT_MAX_BYTES
+from clipsearch.ingest.clip import ClipError, read_clip
 from clipsearch.ingest.discover import Found, discover, is_under
+from clipsearch.paths import shown_path
 
 #: From this many files to (re)index, use the multi-process bulk writer.
 BULK_THRESHOLD = 2000
