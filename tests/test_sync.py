@@ -465,3 +465,19 @@ def test_date_filter_after_segments_without_dates(tmp_path):
         assert [h.title for h in found.hits] == ["June clip"]
         found = idx.search(MARK, until=datetime(2021, 2, 1), limit=10)
         assert [h.title for h in found.hits] == ["January clip"]
+
+
+def test_a_strict_stop_leaves_the_index_folder_as_it_was(tmp_path):
+    """Issue 8: a cancelled write removes its segment files (Whoosh left the .pst, .trm
+    and column files of the cancelled segment behind)."""
+    root = tmp_path / "clips"
+    five(root)
+    index = tmp_path / "index"
+    update_index([root], index)
+    before = sorted(p.name for p in index.iterdir())
+    put(root / "new.md", title="A new clip that is parsed, then rolled back")
+    (root / "zz_bad.md").write_text("---\ntitle: [unclosed\n---\n")
+    with pytest.raises(StrictStop):
+        update_index([root], index, strict=True)
+    assert sorted(p.name for p in index.iterdir()) == before
+    assert count(index) == 5

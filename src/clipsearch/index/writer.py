@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from whoosh import writing
+from whoosh import index, writing
 from whoosh.util.filelock import try_for
 
 from clipsearch.errors import IndexLockedError, StorageError
-from clipsearch.index.schema import TEXT_FIELDS, clip_words, document
+from clipsearch.index.schema import INDEX_NAME, TEXT_FIELDS, clip_words, document
 from clipsearch.index.storage import (
     check_before_locking,
     compatible,
@@ -178,11 +178,21 @@ class Writer:
         return dict(counts)
 
     def cancel(self) -> None:
+        """Drop what this session wrote: nothing of it is committed, and its segment
+        files are removed (a `strict` stop leaves the folder as it was)."""
         try:
             if self._w is not None and not self._done and not self._done_writing:
                 self._w.cancel()
+                self._remove_uncommitted()
         finally:
             self._release()
+
+    def _remove_uncommitted(self) -> None:
+        try:
+            toc = index.TOC.read(self._ix.storage, INDEX_NAME)
+            index.clean_files(self._ix.storage, INDEX_NAME, toc.generation, toc.segments)
+        except Exception:  # noqa: BLE001 - best effort: the next commit cleans up too
+            pass
 
     def _release(self) -> None:
         if not self._done:
