@@ -212,7 +212,9 @@ class ClipIndex:
         if text:
             parsed = backend.parse(text)
             alternatives = (
-                {} if request.exact else self._corrector.corrections(parsed.words, corrections)
+                {} if request.exact else self._corrector.corrections(
+                    parsed.words, corrections, parsed.pairs
+                )
             )
             any_q = parsed.compile(alternatives)
             is_tiered = ranking.tiered(parsed, alternatives, sort)
