@@ -310,6 +310,52 @@ def search(
 @main.command()
 @click.argument("clip_id")
 @_index_option
+@click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(min=0))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0))
+@_FILTER_OPTIONS[0]
+@_FILTER_OPTIONS[1]
+@_FILTER_OPTIONS[2]
+@_FILTER_OPTIONS[3]
+@click.option("--facet-limit", default=10, show_default=True, type=click.IntRange(min=0))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (as search's).")
+def like(
+    clip_id: str,
+    index_dir: str | None,
+    limit: int,
+    offset: int,
+    topics: tuple[str, ...],
+    providers: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    facet_limit: int,
+    as_json: bool,
+) -> None:
+    """Clips like CLIP_ID: its most telling words (tf * idf), any of them, ranked."""
+    if since is not None and until is not None and since > until:
+        fail(f"--since {dates.iso_utc(since)} is after --until {dates.iso_utc(until)}")
+    with _open(index_dir) as idx:
+        try:
+            res = idx.like(
+                clip_id,
+                limit=limit,
+                offset=offset,
+                topics=topics,
+                providers=providers,
+                since=since,
+                until=until,
+                facet_limit=facet_limit,
+            )
+        except ClipsearchError as exc:
+            error(exc)
+    if as_json:
+        echo_json(res.to_dict())
+    else:
+        print_result(res, color=use_color())
+
+
+@main.command()
+@click.argument("clip_id")
+@_index_option
 @click.option("--json", "as_json", is_flag=True)
 def show(clip_id: str, index_dir: str | None, as_json: bool) -> None:
     """Show the stored fields of one clip."""

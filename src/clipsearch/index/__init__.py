@@ -22,7 +22,7 @@ Swapping the engine means rewriting this package only.
 from clipsearch.index import whoosh_fixes  # noqa: F401  (patches Whoosh before any use)
 from clipsearch.index.analysis import analyze_word, stem, text_analyzer
 from clipsearch.index.columns import FacetColumn
-from clipsearch.index.compile import Compiled, ParsedQuery, typed_word
+from clipsearch.index.compile import Apart, Compiled, ParsedQuery, typed_word
 from clipsearch.index.schema import (
     FACET_FIELDS,
     MAX_EXPANSIONS,
@@ -39,6 +39,7 @@ from clipsearch.index.storage import check, exists
 from clipsearch.index.writer import IndexedFile, Writer, stored_stat
 
 __all__ = [
+    "Apart",
     "FACET_FIELDS",
     "MAX_EXPANSIONS",
     "MAX_EXPANSIONS_PER_QUERY",

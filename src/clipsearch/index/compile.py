@@ -86,6 +86,7 @@ class Parser:
             ) from None
         parsed = ParsedQuery(q, self._terms)
         parsed.word_count = word_count
+        parsed.pairs = parsed.adjacent_pairs(text)
         parsed.has_operators = not (
             _is_word(anded)
             or (isinstance(anded, query.And) and all(_is_word(c) for c in anded.subqueries))
@@ -111,7 +112,11 @@ class ParsedQuery:
         self.word_count = 0
         #: Whether the query uses operators (AND, OR, NOT, field:, quotes, prefixes...).
         self.has_operators = False
+        #: Plain words side by side in the text (only spaces between): what may be one
+        #: word split in two ("face book").  Set by the parser, which has the text.
+        self.pairs: list[tuple[str, str]] = []
         self._typed: dict[str, str] = {}  # word -> its text in the query
+        self._places: list[tuple[int, int, str]] = []  # (start, end, word) of plain words
         self._collect(q)
         self.is_plain = _is_plain(q)
         self._expanded: set[str] = set()  # words the prefixes of one compile() expand to
@@ -119,6 +124,9 @@ class ParsedQuery:
     def _collect(self, q: Any) -> None:
         if _is_word(q):
             word = typed_word(str(q.text))
+            start, end = getattr(q, "startchar", None), getattr(q, "endchar", None)
+            if word and start is not None and end is not None:
+                self._places.append((start, end, word))
             if word and word not in self.words:
                 self.words.append(word)
                 self._typed[word] = str(q.text)
@@ -126,6 +134,16 @@ class ParsedQuery:
             # (never inside NOT: a word the user excludes is not corrected)
             for child in q.children():
                 self._collect(child)
+
+    def adjacent_pairs(self, text: str) -> list[tuple[str, str]]:
+        """(left, right) plain words with only whitespace between them in `text`."""
+        out: list[tuple[str, str]] = []
+        spans_ = sorted(self._places)
+        for (_, end, left), (start, _, right) in zip(spans_, spans_[1:], strict=False):
+            gap = text[end:start]
+            if gap and gap.isspace() and (left, right) not in out:
+                out.append((left, right))
+        return out
 
     def compile(
         self,
@@ -373,10 +391,24 @@ class WordQuery(query.compound.CompoundQuery):
         return query.Or._matcher(self, subs, searcher, context)
 
 
+class Apart(str):
+    """An alternative of several words searched anywhere in a clip (all of them), not
+    as a phrase: the weaker half of a joined word's split (search/joins.py)."""
+
+    __slots__ = ()
+
+
 def _word_query(terms: Terms, word: str, weight: float = 1.0) -> Any:
     tokens = terms.analyze(word)
     if not tokens:
         return query.NullQuery
+    if isinstance(word, Apart) and len(tokens) > 1:
+        return query.And(
+            [
+                WordQuery([query.Term(f, t, boost=w) for f, w in TEXT_FIELDS.items()], weight)
+                for t in tokens
+            ]
+        )
     if len(tokens) == 1:
         return WordQuery(
             [query.Term(f, tokens[0], boost=w) for f, w in TEXT_FIELDS.items()], weight

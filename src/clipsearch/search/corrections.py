@@ -4,9 +4,10 @@ nothing.  Candidates come from `TypoIndex` (rapidfuzz over bucketed words)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
-from clipsearch.index import ParsedQuery, typed_word
+from clipsearch.index import Apart, ParsedQuery, typed_word
+from clipsearch.search import joins
 from clipsearch.search.backend import Backend
 from clipsearch.search.fuzzy import TypoIndex
 
@@ -54,9 +55,56 @@ class Corrector:
             if word.isalpha() and backend.analyze(word):
                 yield word, backend.term_df(word)
 
-    def corrections(self, words: Iterable[str], report: dict[str, str]) -> Alternatives:
-        """Alternatives for unknown (or much rarer than a neighbour) typed words; the
-        closest alternative of each is written to `report`."""
+    def corrections(
+        self,
+        words: Iterable[str],
+        report: dict[str, str],
+        pairs: Sequence[tuple[str, str]] = (),
+    ) -> Alternatives:
+        """Alternatives for unknown (or much rarer than a neighbour) typed words, for
+        joined words ("facialrecognition") and for adjacent `pairs` of typed words that
+        join into one ("face book"), see joins.py; the closest alternative of each is
+        written to `report`."""
+        words = list(words)
+        out = self._typo_corrections(words, report)
+        self._joins(words, pairs, report, out)
+        return out
+
+    def _joins(
+        self,
+        words: list[str],
+        pairs: Sequence[tuple[str, str]],
+        report: dict[str, str],
+        out: Alternatives,
+    ) -> None:
+        backend = self._backend
+        vocab = backend.words()
+        for word in words[:MAX_CORRECTED_WORDS]:
+            if len(word) < 4 or not word.isalnum():
+                continue
+            df = backend.term_df(word)
+            if df > RARE_DF:
+                continue
+            split = joins.best_split(backend, vocab, word)
+            if split is None or (df and split[1] < RARER_FACTOR * df):
+                continue
+            weight = CORRECTION_WEIGHT if df else UNKNOWN_WORD_WEIGHT
+            # The halves as a phrase; weaker, the halves anywhere in the clip (people
+            # also glue words they do not expect side by side).
+            out.setdefault(word, []).extend(
+                [(split[0], weight), (Apart(split[0]), weight * joins.APART_WEIGHT)]
+            )
+            report[word] = split[0]  # two known words beat a typo guess
+        for left, right, joined in joins.split_pairs(backend, vocab, pairs[:MAX_CORRECTED_WORDS]):
+            known = backend.term_df(left) and backend.term_df(right)
+            weight = CORRECTION_WEIGHT if known else UNKNOWN_WORD_WEIGHT
+            for word in (left, right):
+                alts = out.setdefault(word, [])
+                if all(a != joined for a, _ in alts):
+                    alts.append((joined, weight))
+            report[f"{left} {right}"] = joined
+
+    def _typo_corrections(self, words: Iterable[str], report: dict[str, str]) -> Alternatives:
         backend = self._backend
         out: Alternatives = {}
         for word, df in self._correctable_words(words):

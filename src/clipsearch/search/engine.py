@@ -7,6 +7,7 @@ corrected query.  Nothing here knows Whoosh: the backend answers every question.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,9 @@ from clipsearch.search.result import Hit, SearchResult
 
 #: Stored text fields that get snippets, in the order they are shown.
 SNIPPET_FIELDS = ("title", "excerpt", "body", "related")
+#: "More like this" searches a clip's this many best words by tf * idf.
+LIKE_TERMS = 25
+_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +134,42 @@ class ClipIndex:
             )
         )
 
-    def run(self, request: SearchRequest) -> SearchResult:
-        """Run one validated search request."""
+    def like(self, clip_id: str, **options: Any) -> SearchResult:
+        """Clips like one clip ("more like this"): its LIKE_TERMS best words by tf * idf
+        over all its text fields, searched as any-word BM25F, the clip itself left out.
+        `options` are the search options (filters, paging, facets...); the result is
+        a `SearchResult` like a search's.  A RequestError when no clip has the id."""
+        request = SearchRequest.from_options("", **options)
+        docnum = self._backend.docnum_of(clip_id) if isinstance(clip_id, str) else None
+        if docnum is None:
+            raise RequestError("id", clip_id, "no clip has this id", f"no clip has id {clip_id!r}")
+        return self.run(request, like=docnum)
+
+    def like_words(self, docnum: int) -> list[str]:
+        """A clip's LIKE_TERMS most telling words (tf * idf), as they appear in it."""
+        backend = self._backend
+        stored = backend.stored(docnum)
+        tf: dict[str, int] = {}
+        surface: dict[str, str] = {}
+        for name in SNIPPET_FIELDS:
+            for word in _WORD.findall(str(stored.get(name) or "").lower()):
+                token = backend.analyze_word(word)
+                if token:
+                    tf[token] = tf.get(token, 0) + 1
+                    surface.setdefault(token, word)
+        n = max(1, backend.doc_count)
+        weight = {}
+        for token, count in tf.items():
+            df = backend.term_df(surface[token])
+            if df > 1:  # in no other clip: finds nothing
+                weight[token] = count * math.log(n / df)
+        best = sorted(weight, key=lambda t: (-weight[t], t))[:LIKE_TERMS]
+        return [surface[t] for t in best]
+
+    def run(self, request: SearchRequest, *, like: int | None = None) -> SearchResult:
+        """Run one validated search request (or, with `like`, clips like that one)."""
         backend, text = self._backend, request.text
-        m = self._match(request)
+        m = self._match(request, like)
         scores, hits_set, matched, filters = m.scores, m.hits_set, m.matched, m.filters
         total = len(scores) if hits_set is None else len(hits_set)
         end = request.offset + request.limit
@@ -188,9 +224,10 @@ class ClipIndex:
         m = self._match(request)
         return len(m.scores) if m.hits_set is None else len(m.hits_set)
 
-    def _match(self, request: SearchRequest) -> _Matched:
+    def _match(self, request: SearchRequest, like: int | None = None) -> _Matched:
         """What a request matches: filters resolved, the query parsed, corrected and
-        scored under the match rule; the shared first half of every search."""
+        scored under the match rule; the shared first half of every search.  With
+        `like` (a docnum), the clip's best words instead, any of them, without it."""
         backend, text, sort = self._backend, request.text, request.sort
 
         # Filters: one document set per facet, so each facet's counts can drop its own.
@@ -209,10 +246,18 @@ class ClipIndex:
         parsed: ParsedQuery | None = None
         any_q: Compiled | None = None
         tiers: ranking.Tiers | None = None
-        if text:
+        if like is not None:
+            words = self.like_words(like)
+            any_q = backend.parse(" ".join(f'"{w}"' for w in words)).compile() if words else None
+            scores = backend.scores(any_q) if any_q is not None else {}
+            scores.pop(like, None)
+            decision = matching.Decision(matching.ANY)
+        elif text:
             parsed = backend.parse(text)
             alternatives = (
-                {} if request.exact else self._corrector.corrections(parsed.words, corrections)
+                {} if request.exact else self._corrector.corrections(
+                    parsed.words, corrections, parsed.pairs
+                )
             )
             any_q = parsed.compile(alternatives)
             is_tiered = ranking.tiered(parsed, alternatives, sort)
