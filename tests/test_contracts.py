@@ -60,6 +60,13 @@ def test_request_normalises_once() -> None:
     assert SearchRequest("a") == SearchRequest("a") and hash(SearchRequest("a"))
 
 
+def test_from_options_refuses_unknown_options() -> None:
+    assert SearchRequest.from_options("x", limit=3).limit == 3
+    with pytest.raises(RequestError) as err:
+        SearchRequest.from_options("x", colour="red")
+    assert err.value.parameter == "colour"
+
+
 # --------------------------------------------------------------------------- an index
 
 

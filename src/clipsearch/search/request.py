@@ -7,7 +7,7 @@ limit or an unknown sort; errors are `RequestError`s naming the parameter."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -106,6 +106,16 @@ class SearchRequest:
         set_(self, "until", hi)
         text = "".join(ch if ch.isprintable() else " " for ch in self.query).strip()
         set_(self, "text", "" if text in ("*", "*:*") else text)
+
+    @classmethod
+    def from_options(cls, query: str = "", **options: Any) -> SearchRequest:
+        """A request from keyword options, as `ClipIndex.search` takes them; an unknown
+        option is a `RequestError` (not a TypeError)."""
+        known = {f.name for f in fields(cls) if f.init}
+        for name in options:
+            if name not in known:
+                raise RequestError(name, options[name], "is not a search option")
+        return cls(query, **options)
 
 
 def _values(name: str, given: Iterable[str] | str) -> tuple[str, ...]:
