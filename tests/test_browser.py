@@ -127,6 +127,14 @@ def test_typing_a_misspelt_query_shows_corrected_results(page: Page, served: str
     assert page.problems == []  # type: ignore[attr-defined]
 
 
+def test_the_count_says_when_it_is_of_any_word(page: Page, served: str) -> None:
+    page.goto(served + "/?q=glacier+vaccine&exact=1")
+    expect(page.locator("#summary")).to_contain_text("no clip has all the words")
+    page.goto(served + "/?q=vaccine+booster&exact=1")
+    expect(page.locator("#summary")).not_to_contain_text("any of them")
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
 def test_ticking_a_facet_changes_results_and_counts(page: Page, served: str) -> None:
     page.goto(served + "/?q=vaccine")
     expect(page.locator("#summary")).to_contain_text("6 clips")

@@ -191,8 +191,10 @@
       dym.append(link, "?");
     }
     const shown = res.hits.length;
+    const which = res.match_fallback ? " (no clip has all the words: clips with any of them)" :
+      res.match === "any" ? " with any of the words" : "";
     $("summary").textContent = res.total === 0 ? "No clips found." :
-      res.total.toLocaleString() + " clip" + (res.total === 1 ? "" : "s") +
+      res.total.toLocaleString() + " clip" + (res.total === 1 ? "" : "s") + which +
       (shown ? ", showing " + (res.offset + 1) + "\u2013" + (res.offset + shown) : "");
 
     const list = $("hits");
