@@ -335,3 +335,15 @@ def test_match_is_a_parameter_with_the_cli_meaning(client: TestClient) -> None:
     assert strict["total"] == 0 and strict["match"] == "all"
     bad = client.get("/api/search", params={"q": "x", "match": "most"})
     assert bad.status_code == 400 and bad.json()["parameter"] == "match"
+
+
+def test_like_is_served_with_the_search_options(client: TestClient, idx) -> None:
+    seed = idx.search("vaccine", limit=1).hits[0].id
+    body = client.get(f"/api/like/{seed}", params={"limit": 3}).json()
+    assert seed not in [h["id"] for h in body["hits"]] and len(body["hits"]) <= 3
+    assert body == idx.like(seed, limit=3).to_dict()
+    filtered = client.get(f"/api/like/{seed}", params={"topic": "Climate"}).json()
+    assert all("Climate" in h["topics"] for h in filtered["hits"])
+    assert client.get("/api/like/no-such-clip").status_code == 404
+    assert client.get(f"/api/like/{seed}", params={"limit": "x"}).status_code == 400
+    assert "/api/like/{id}" in client.get("/openapi.json").json()["paths"]

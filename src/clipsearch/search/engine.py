@@ -25,12 +25,13 @@ from clipsearch.search.corrections import Corrector
 from clipsearch.search.highlight import candidates, snippet
 from clipsearch.search.request import SearchRequest
 from clipsearch.search.result import Hit, SearchResult
+from clipsearch.words import SURFACE_WORD
 
 #: Stored text fields that get snippets, in the order they are shown.
 SNIPPET_FIELDS = ("title", "excerpt", "body", "related")
 #: "More like this" searches a clip's this many best words by tf * idf.
 LIKE_TERMS = 25
-_WORD = re.compile(r"[^\W\d_]{3,}")
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +135,16 @@ class ClipIndex:
             )
         )
 
-    def like(self, clip_id: str, **options: Any) -> SearchResult:
+    def like(
+        self, clip_id: str, request: SearchRequest | None = None, **options: Any
+    ) -> SearchResult:
         """Clips like one clip ("more like this"): its LIKE_TERMS best words by tf * idf
         over all its text fields, searched as any-word BM25F, the clip itself left out.
-        `options` are the search options (filters, paging, facets...); the result is
-        a `SearchResult` like a search's.  A RequestError when no clip has the id."""
-        request = SearchRequest.from_options("", **options)
+        `options` (or a `request`, whose query is ignored) are the search options
+        (filters, paging, facets...); the result is a `SearchResult` like a search's.
+        A RequestError when no clip has the id."""
+        if request is None:
+            request = SearchRequest.from_options("", **options)
         docnum = self._backend.docnum_of(clip_id) if isinstance(clip_id, str) else None
         if docnum is None:
             raise RequestError("id", clip_id, "no clip has this id", f"no clip has id {clip_id!r}")
@@ -152,7 +157,7 @@ class ClipIndex:
         tf: dict[str, int] = {}
         surface: dict[str, str] = {}
         for name in SNIPPET_FIELDS:
-            for word in _WORD.findall(str(stored.get(name) or "").lower()):
+            for word in SURFACE_WORD.findall(str(stored.get(name) or "").lower()):
                 token = backend.analyze_word(word)
                 if token:
                     tf[token] = tf.get(token, 0) + 1

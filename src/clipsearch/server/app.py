@@ -146,6 +146,17 @@ def make_app(
 
         return await api(work)
 
+    async def like(request: Request) -> Response:
+        clip_id = request.path_params["clip_id"]
+        pairs = request.query_params.multi_items()
+
+        def work(ix: ClipIndex) -> Any:
+            if ix.get(clip_id) is None:
+                return _error(404, f"no clip with id {clip_id!r}", "id")
+            return ix.like(clip_id, search_request(pairs)).to_dict()
+
+        return await api(work)
+
     async def facets(request: Request) -> Response:
         field = request.path_params["field"]
         for name in request.query_params:
@@ -190,6 +201,7 @@ def make_app(
             Route("/", page),
             Route("/api/search", search),
             Route("/api/histogram", histogram_route),
+            Route("/api/like/{clip_id:path}", like),
             Route("/api/clips/{clip_id:path}", clip),
             Route("/api/facets/{field}", facets),
             Route("/api/stats", stats),

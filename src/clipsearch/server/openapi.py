@@ -24,6 +24,9 @@ _ERROR = {
 }
 
 
+_TEXT = {"type": "string"}
+
+
 def _param(p: Param) -> dict[str, Any]:
     schema = dict(_SCHEMAS[p.kind])
     if p.field == "limit":
@@ -71,9 +74,19 @@ def document() -> dict[str, Any]:
             },
             "/api/histogram": {
                 "get": {
-                    "summary": "Matches per UTC month or year (all matches, not a page)",
+                    "summary": "Matches per UTC day, week, month or year (all matches, not a page)",
                     "parameters": [*search, interval],
                     "responses": {"200": _json("Buckets"), "400": _ERROR},
+                }
+            },
+            "/api/like/{id}": {
+                "get": {
+                    "summary": "Clips like one clip (more like this), with the search options",
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": _TEXT},
+                        *(p for p in search if p["name"] != "q"),
+                    ],
+                    "responses": {"200": _json("A SearchResult"), "400": _ERROR, "404": _ERROR},
                 }
             },
             "/api/clips/{id}": {
