@@ -249,6 +249,12 @@ _FILTER_OPTIONS = [
 ]
 
 
+_EXPAND_HELP = (
+    "Expand a long query (more than 5 words) with words of its best clips "
+    "(RM3 pseudo-relevance feedback); short queries are unchanged."
+)
+
+
 @main.command()
 @click.argument("query", nargs=-1)
 @_index_option
@@ -261,6 +267,7 @@ _FILTER_OPTIONS = [
     default=None,
     help="Also count the matches per UTC day, week, month or year.",
 )
+@click.option("--expand", is_flag=True, help=_EXPAND_HELP)
 @click.option("--facet-limit", default=10, show_default=True, type=click.IntRange(min=0))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
 def search(
@@ -276,6 +283,7 @@ def search(
     exact: bool,
     match: str,
     histogram: str | None,
+    expand: bool,
     facet_limit: int,
     as_json: bool,
 ) -> None:
@@ -297,6 +305,7 @@ def search(
                 exact=exact,
                 match=match,
                 histogram=histogram,
+                expand=expand,
                 facet_limit=facet_limit,
             )
         except ClipsearchError as exc:
@@ -455,6 +464,7 @@ def facets(
     help="Ranks kept per query.",
 )
 @click.option("--exact", is_flag=True, help="No typo tolerance when ranking --queries.")
+@click.option("--expand", is_flag=True, help="Expand long --queries (RM3, as search --expand).")
 @click.option(
     "--save-run",
     type=click.Path(dir_okay=False),
@@ -468,6 +478,7 @@ def evaluate(
     index_dir: str | None,
     depth: int,
     exact: bool,
+    expand: bool,
     save_run: str | None,
 ) -> None:
     """MAP, P@k and MRR of a TREC run (or of --queries ranked now) against QRELS."""
@@ -481,7 +492,7 @@ def evaluate(
             errors: dict[str, str] = {}
             with _open(index_dir) as idx:
                 ranking = ev.run_queries(
-                    idx, ev.read_queries(queries), depth, errors=errors, exact=exact
+                    idx, ev.read_queries(queries), depth, errors=errors, exact=exact, expand=expand
                 )
             for qid, msg in errors.items():
                 click.echo(f"query {line(qid)}: {line(msg)}", err=True)

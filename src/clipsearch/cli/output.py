@@ -99,6 +99,8 @@ def print_result(res: SearchResult, color: bool) -> None:
         echo(f"Did you mean: {line(res.suggestion)}")
     if res.match_fallback:
         echo("No clip has all the words; showing clips with any of them.")
+    if res.expanded:
+        echo(f"Expanded with: {line(', '.join(res.expanded))}")
     shown = f"{res.offset + 1}-{res.offset + len(res.hits)} of " if res.hits else ""
     which = " (any of the words)" if res.match == "any" else ""
     echo(f"{shown}{res.total:,} clips for {res.query!r}{which}")

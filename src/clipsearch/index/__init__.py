@@ -22,7 +22,14 @@ Swapping the engine means rewriting this package only.
 from clipsearch.index import whoosh_fixes  # noqa: F401  (patches Whoosh before any use)
 from clipsearch.index.analysis import analyze_word, stem, text_analyzer
 from clipsearch.index.columns import FacetColumn
-from clipsearch.index.compile import Apart, Compiled, ParsedQuery, typed_word
+from clipsearch.index.compile import (
+    Apart,
+    Compiled,
+    ParsedQuery,
+    interpolated,
+    stem_query,
+    typed_word,
+)
 from clipsearch.index.schema import (
     FACET_FIELDS,
     MAX_EXPANSIONS,
@@ -55,7 +62,9 @@ __all__ = [
     "analyze_word",
     "check",
     "exists",
+    "interpolated",
     "stem",
+    "stem_query",
     "stored_stat",
     "text_analyzer",
     "typed_word",

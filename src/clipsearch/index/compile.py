@@ -500,3 +500,24 @@ def _glob_match(parts: list[str], term: str) -> bool:
             return False
         pos = found + len(middle)
     return True
+
+
+def _stem_query(stem: str, weight: float) -> Any:
+    return WordQuery([query.Term(f, stem, boost=w) for f, w in TEXT_FIELDS.items()], weight)
+
+
+def stem_query(stem: str) -> Compiled:
+    """One analysed word (an index term, not analysed again: a stem of a stem may
+    differ) searched in every text field, BM25F."""
+    return Compiled(_stem_query(stem, 1.0))
+
+
+def interpolated(
+    original: Compiled, original_weight: float, stems: Sequence[tuple[str, float]]
+) -> Compiled:
+    """`original` with its scores times `original_weight`, OR'ed with one BM25F word
+    query per (analysed stem, weight): query expansion."""
+    words = [_stem_query(stem, weight) for stem, weight in stems if weight > 0]
+    # Not normalised: Whoosh's normalisation would merge a stem with the same word of
+    # the original query, losing one of the two weights.
+    return Compiled(query.Or([original.q.with_boost(original.q.boost * original_weight), *words]))

@@ -7,6 +7,7 @@
     corrections.py  typo corrections and "Did you mean"
     fuzzy.py        typo candidates from the vocabulary (rapidfuzz, bucketed)
     ranking.py      tiered ranking and paging
+    expansion.py    RM3 query expansion of long queries (--expand)
     facets.py       fuzzy facet values, top counts, disjunctive counts
     highlight.py    snippets with the query's words marked
 """

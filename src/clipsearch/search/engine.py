@@ -18,8 +18,8 @@ from typing import Any
 from clipsearch import dates
 from clipsearch.errors import RequestError
 from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot
+from clipsearch.search import expansion, histogram, matching, ranking
 from clipsearch.search import facets as facetlib
-from clipsearch.search import histogram, matching, ranking
 from clipsearch.search.backend import Backend
 from clipsearch.search.corrections import Corrector
 from clipsearch.search.highlight import candidates, snippet
@@ -50,6 +50,7 @@ class _Matched:
     tiers: ranking.Tiers | None
     decision: matching.Decision
     sort: str
+    expanded: list[str]
 
 
 def default_index_dir() -> str:
@@ -112,6 +113,7 @@ class ClipIndex:
         highlight: bool = True,
         match: str = "auto",
         histogram: str | None = None,
+        expand: bool = False,
     ) -> SearchResult:
         """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*,
         and a NEAR/n b, a ONEAR/n b);
@@ -132,6 +134,7 @@ class ClipIndex:
                 highlight=highlight,
                 match=match,
                 histogram=histogram,
+                expand=expand,
             )
         )
 
@@ -212,6 +215,7 @@ class ClipIndex:
             match=m.decision.used,
             match_fallback=m.decision.fallback,
             histogram=volume,
+            expanded=m.expanded,
         )
 
     def iter_hits(self, request: SearchRequest) -> Iterator[Hit]:
@@ -251,6 +255,7 @@ class ClipIndex:
         parsed: ParsedQuery | None = None
         any_q: Compiled | None = None
         tiers: ranking.Tiers | None = None
+        expanded: list[str] = []
         if like is not None:
             words = self.like_words(like)
             any_q = backend.parse(" ".join(f'"{w}"' for w in words)).compile() if words else None
@@ -275,6 +280,15 @@ class ClipIndex:
             scores = backend.scores(any_q)
             if decision.required is not None:
                 scores = {d: v for d, v in scores.items() if d in decision.required}
+            if request.expand and scores and expansion.applies(parsed):
+                feedback = expansion.feedback_terms(backend, scores)
+                if feedback:
+                    own = backend.analyze(text)
+                    any_q = expansion.expand(any_q, len(own), feedback)
+                    scores = backend.scores(any_q)
+                    if decision.required is not None:
+                        scores = {d: v for d, v in scores.items() if d in decision.required}
+                    expanded = [t for t, _ in feedback if t not in own]  # the words added
             if is_tiered and sets is not None:
                 tiers = ranking.tiers_from(sets)
         else:  # no words: every clip, newest first unless asked otherwise
@@ -301,6 +315,7 @@ class ClipIndex:
             tiers,
             decision,
             sort,
+            expanded,
         )
 
     def _marking(

@@ -50,6 +50,9 @@ class SearchRequest:
     match: str = "auto"
     #: Count the matches per UTC day, week, month or year (None: no histogram).
     histogram: str | None = None
+    #: Expand a long (natural-language) query with words of its best clips (RM3
+    #: pseudo-relevance feedback, search/expansion.py); short queries are unchanged.
+    expand: bool = False
     #: Filled in by validation: the query as searched (unprintable characters blanked,
     #: "*" meaning everything, like an empty query).
     text: str = field(default="", init=False, compare=False)
@@ -79,6 +82,8 @@ class SearchRequest:
             raise RequestError("facet_limit", self.facet_limit, "must be a whole number from 0")
         if self.match not in MATCH_MODES:
             raise RequestError("match", self.match, f"choose one of {', '.join(MATCH_MODES)}")
+        if not isinstance(self.expand, bool):
+            raise RequestError("expand", self.expand, "must be true or false")
         if self.histogram is not None and self.histogram not in INTERVALS:
             raise RequestError(
                 "histogram", self.histogram, f"choose one of {', '.join(INTERVALS)}"

@@ -71,6 +71,9 @@ class SearchResult:
     match_fallback: bool = False
     #: Matches per period, when the request asked for it.
     histogram: Histogram | None = None
+    #: The words a long query was expanded with (`expand`; its own left out), best first; not
+    #: in `to_dict` (the JSON contract).
+    expanded: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented `search --json` contract (README); only ever extended."""
