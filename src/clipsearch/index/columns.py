@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -58,10 +58,18 @@ class FacetColumn:
 class Columns:
     """The per-document arrays of one commit, each built on first use."""
 
-    def __init__(self, path: str, reader: Any, schema: Any):
+    def __init__(
+        self,
+        path: str,
+        reader: Any,
+        schema: Any,
+        prebuilt: Callable[[], dict[str, FacetColumn] | None] | None = None,
+    ):
         self.path = path  # for error messages (guarded)
         self._reader = reader
         self._schema = schema
+        #: Loads facet columns built for this commit (None once asked).
+        self._prebuilt = prebuilt
         self._facets: dict[str, FacetColumn] = {}
         self._published: list[int | None] | None = None
         self._by_time: tuple[list[int], list[int]] | None = None
@@ -76,7 +84,11 @@ class Columns:
         return self._live
 
     def facet(self, field: str) -> FacetColumn:
-        """Facet values per document, read once from the postings of `field`."""
+        """Facet values per document: from the derived data written with this commit
+        when `prebuilt` gives them, else read once from the postings of `field`."""
+        if self._prebuilt is not None:
+            load, self._prebuilt = self._prebuilt, None
+            self._facets.update(load() or {})
         col = self._facets.get(field)
         if col is None:
             col = self._facets[field] = self._build_facet(field)

@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
+from clipsearch.index import derived
 from clipsearch.index.analysis import analyze_word
 from clipsearch.index.columns import Columns
 from clipsearch.index.compile import Compiled, ParsedQuery, Parser
@@ -34,7 +35,10 @@ class Snapshot:
         schema = self._ix.schema
         self._terms = Terms(self._reader, schema)
         self._postings = Postings(path, self._reader, schema)
-        self._columns = Columns(path, self._reader, schema)
+        generation, n_docs = self._reader.generation(), self._reader.doc_count_all()
+        self._columns = Columns(
+            path, self._reader, schema, prebuilt=lambda: derived.load(path, generation, n_docs)
+        )
         self._parser = Parser(schema, self._terms)
         self._scorer = Scorer(
             path, self._reader, self._searcher, self._postings, self._columns, TEXT_FIELDS, k1, b

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from whoosh import index, writing
 from whoosh.util.filelock import try_for
 
 from clipsearch.errors import IndexLockedError, StorageError
+from clipsearch.index import derived
 from clipsearch.index.schema import INDEX_NAME, TEXT_FIELDS, clip_words, document
 from clipsearch.index.storage import (
     check_before_locking,
@@ -89,6 +91,7 @@ class Writer:
         self._done = False
         self._done_writing = False
         self._later: list[str] = []
+        self._dirty = False  # anything added or deleted in this session
         self._new_words: Counter[str] = Counter()
         self._vocab: dict[str, int] | None = None
         try:
@@ -131,6 +134,7 @@ class Writer:
     def add(self, clip: Clip, stat: str, replace: bool = True) -> None:
         """Index a clip; `replace` first deletes the document of the same file.  Never
         by id: another file with the same id is a duplicate to report, not to drop."""
+        self._dirty = True
         if replace and not self.fresh:
             self._writer().delete_by_term("path", clip.path)
         self._writer().add_document(**document(clip, stat))
@@ -138,6 +142,7 @@ class Writer:
 
     @guarded
     def delete_path(self, path: str) -> None:
+        self._dirty = True
         self._writer().delete_by_term("path", path)
 
     def delete_after_commit(self, path: str) -> None:
@@ -165,10 +170,22 @@ class Writer:
             for word, n in self._new_words.items():
                 vocab[word] = vocab.get(word, 0) + n
             write_vocabulary(self.path, self._ix.latest_generation(), vocab)
+            self._write_derived()
             if self.created:
                 mark_ready(self.path)  # last: only a complete first build is an index
         finally:
             self._release()
+
+    def _write_derived(self) -> None:
+        """Facet columns of the new commit, beside it (derived.py); a failure here
+        loses nothing: searches build them from the index instead."""
+        with self._ix.reader() as reader, contextlib.suppress(OSError):
+            generation = reader.generation()
+            if not (self._dirty or self.fresh) and derived.load(
+                self.path, generation, reader.doc_count_all()
+            ):
+                return  # nothing written and the commit's derived data is in place
+            derived.write(self.path, generation, reader, self._ix.schema)
 
     def _vocabulary_from_stored_fields(self) -> dict[str, int]:
         counts: Counter[str] = Counter()

@@ -1,0 +1,110 @@
+"""Derived data beside each commit (index/derived.py): facet columns written with the
+commit and loaded instead of rebuilt.  Missing, damaged or another commit's derived
+data is never used; results are the same with it, without it and after updates."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import write_clip, write_corpus
+
+from clipsearch import open_index, update_index
+from clipsearch.index import Snapshot, derived
+
+QUERIES = ["", "vaccine", "solar panel", "facial recognition", "ballot OR gdpr"]
+
+
+def _answers(index: Path) -> list:
+    with open_index(index) as idx:
+        out = []
+        for q in QUERIES:
+            res = idx.search(q, limit=50, facet_limit=None, histogram="month")
+            out.append(res.to_dict())
+            out.append(idx.search(q, topics=["climate"], providers=["reuters"]).to_dict())
+        return out
+
+
+def _loaded(index: Path) -> bool:
+    """Whether a snapshot of `index` takes its facet columns from the derived file."""
+    snap = Snapshot(str(index))
+    try:
+        gen, n = snap._reader.generation(), snap._reader.doc_count_all()
+    finally:
+        snap.close()
+    return derived.load(str(index), gen, n) is not None
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, Path]:
+    root = write_corpus(tmp_path / "clips")
+    index = tmp_path / "index"
+    assert update_index([root], index).ok
+    return root, index
+
+
+def test_a_commit_writes_derived_data_that_gives_the_same_answers(built) -> None:
+    _root, index = built
+    assert (index / derived.DERIVED_FILE).exists() and _loaded(index)
+    with_derived = _answers(index)
+    (index / derived.DERIVED_FILE).unlink()
+    assert _answers(index) == with_derived  # rebuilt from the index, the same
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda p: p.write_bytes(p.read_bytes()[: len(p.read_bytes()) // 2]),
+        lambda p: p.write_bytes(b"\x00garbage"),
+        lambda p: p.write_bytes(b""),
+    ],
+)
+def test_damaged_derived_data_is_never_used(built, damage) -> None:
+    _root, index = built
+    expected = _answers(index)
+    damage(index / derived.DERIVED_FILE)
+    assert not _loaded(index)
+    assert _answers(index) == expected
+
+
+def test_derived_data_of_another_commit_is_never_used(built, tmp_path) -> None:
+    root, index = built
+    old = tmp_path / "old.bin"
+    shutil.copy(index / derived.DERIVED_FILE, old)
+    write_clip(root / "new.md", title="Harbour cranes go electric", topics=["Climate"])
+    (root / "solar" / "00-solar.md").unlink()
+    assert update_index([root], index).ok
+    fresh = _answers(index)
+    shutil.copy(old, index / derived.DERIVED_FILE)  # a stale file: wrong generation
+    assert not _loaded(index)
+    assert _answers(index) == fresh
+    # and the counts equal a fresh build's (scores differ until Whoosh merges away
+    # the deleted clip, which still counts in its statistics)
+    rebuilt = tmp_path / "rebuilt"
+    assert update_index([root], rebuilt).ok
+    assert _loaded(rebuilt)
+    assert [_counts(d) for d in _answers(rebuilt)] == [_counts(d) for d in fresh]
+
+
+def _counts(result: dict) -> dict:
+    return {
+        **{k: v for k, v in result.items() if k != "hits"},
+        "hits": sorted(h["id"] for h in result["hits"]),
+    }
+
+
+def test_a_write_that_cannot_write_derived_data_still_commits(built, monkeypatch) -> None:
+    root, index = built
+    expected_total = len(list(root.rglob("*.md"))) + len(list(root.rglob("*.txt"))) + 1
+
+    def refuse(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(derived, "write", refuse)
+    write_clip(root / "extra.md", title="Harbour extra")
+    assert update_index([root], index).ok
+    with open_index(index) as idx:
+        assert len(idx) == expected_total
+        assert idx.search("harbour extra").total == 1
+    assert not _loaded(index)  # the old file is of the previous commit
