@@ -1,6 +1,7 @@
 """Derived data written beside each commit, so a search process loads per-document
-facet values instead of rebuilding them from the postings (the largest part of a
-first query: every value's posting list read through Whoosh).
+facet values and field lengths instead of rebuilding them from the index (the
+largest part of a first query: every facet value's posting list read through
+Whoosh, and a call per document per field for the lengths BM25F needs).
 
 The Whoosh index stays the source of truth: this file is rebuilt from it whenever it
 is missing, damaged or of another commit, and never used then.  It is written by the
@@ -13,13 +14,23 @@ from __future__ import annotations
 import marshal
 import os
 from array import array
+from dataclasses import dataclass
 from typing import Any
 
 from clipsearch.index.columns import Columns, FacetColumn
-from clipsearch.index.schema import FACET_FIELDS
+from clipsearch.index.postings import Postings
+from clipsearch.index.schema import FACET_FIELDS, TEXT_FIELDS
 
 DERIVED_FILE = "derived.bin"
-FORMAT = 1
+FORMAT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """What one commit's derived file holds."""
+
+    facets: dict[str, FacetColumn]
+    lengths: dict[str, array]
 
 
 def write(path: str, generation: int, reader: Any, schema: Any) -> None:
@@ -33,11 +44,19 @@ def write(path: str, generation: int, reader: Any, schema: Any) -> None:
         for p in col.postings:
             docs.extend(sorted(p))
         facets[field] = (list(col.values), sizes.tobytes(), docs.tobytes())
+    postings = Postings(path, reader, schema)
+    # A document without the field has no length (None); it has no postings in the
+    # field either, so its length is never read: 0 stands for it.
+    lengths = {
+        f: array("I", (n or 0 for n in postings.lengths(f) or ())).tobytes()
+        for f in TEXT_FIELDS
+    }
     data = {
         "format": FORMAT,
         "generation": generation,
         "doc_count_all": reader.doc_count_all(),
         "facets": facets,
+        "lengths": lengths,
     }
     tmp = os.path.join(path, DERIVED_FILE + ".tmp")
     with open(tmp, "wb") as fh:
@@ -45,8 +64,8 @@ def write(path: str, generation: int, reader: Any, schema: Any) -> None:
     os.replace(tmp, os.path.join(path, DERIVED_FILE))
 
 
-def load(path: str, generation: int, doc_count_all: int) -> dict[str, FacetColumn] | None:
-    """The facet columns written for commit `generation`, or None when the file is
+def load(path: str, generation: int, doc_count_all: int) -> Derived | None:
+    """The derived data written for commit `generation`, or None when the file is
     missing, damaged, or describes another commit."""
     try:
         with open(os.path.join(path, DERIVED_FILE), "rb") as fh:
@@ -57,11 +76,17 @@ def load(path: str, generation: int, doc_count_all: int) -> dict[str, FacetColum
             or data.get("doc_count_all") != doc_count_all
         ):
             return None
-        out = {}
+        facets = {}
         for field in FACET_FIELDS:
             values, raw_sizes, raw_docs = data["facets"][field]
-            out[field] = _column(values, raw_sizes, raw_docs, doc_count_all)
-        return out
+            facets[field] = _column(values, raw_sizes, raw_docs, doc_count_all)
+        lengths = {}
+        for field in TEXT_FIELDS:
+            lengths[field] = array("I")
+            lengths[field].frombytes(data["lengths"][field])
+            if len(lengths[field]) != doc_count_all:
+                return None
+        return Derived(facets, lengths)
     except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError):
         return None
 

@@ -4,6 +4,7 @@ the per-document field lengths BM25F needs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from whoosh.codec import whoosh3
@@ -42,13 +43,21 @@ class Postings:
     included (callers intersect with the live set).  Reading a whole block at a time
     instead of a Python call per posting is what makes scoring over dicts fast."""
 
-    def __init__(self, path: str, reader: Any, schema: Any):
+    def __init__(
+        self,
+        path: str,
+        reader: Any,
+        schema: Any,
+        prebuilt: Callable[[], Mapping[str, Sequence[int]] | None] | None = None,
+    ):
         self.path = path  # for error messages (guarded)
         self._reader = reader
         self._schema = schema
         self._cache: dict[tuple[str, str], dict[int, float]] = {}
         self._cache_size = 0
-        self._field_lengths: dict[str, list[int] | None] = {}
+        #: Loads field lengths written with this commit (None once asked).
+        self._prebuilt = prebuilt
+        self._field_lengths: dict[str, Sequence[int] | None] = {}
 
     @guarded
     def term(self, field: str, text: str) -> dict[int, float]:
@@ -68,9 +77,12 @@ class Postings:
         return self._reader.doc_frequency(field, text)
 
     @guarded
-    def lengths(self, field: str) -> list[int] | None:
-        """Per-document length of `field` (Whoosh's one-byte approximation), read once;
-        None for an unscored field."""
+    def lengths(self, field: str) -> Sequence[int] | None:
+        """Per-document length of `field` (Whoosh's one-byte approximation), read once
+        (or given by the derived data of this commit); None for an unscored field."""
+        if self._prebuilt is not None:
+            load, self._prebuilt = self._prebuilt, None
+            self._field_lengths.update(load() or {})
         if field in self._field_lengths:
             return self._field_lengths[field]
         if not self._schema[field].scorable:

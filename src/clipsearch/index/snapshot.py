@@ -34,10 +34,19 @@ class Snapshot:
         self._reader = self._searcher.reader()
         schema = self._ix.schema
         self._terms = Terms(self._reader, schema)
-        self._postings = Postings(path, self._reader, schema)
         generation, n_docs = self._reader.generation(), self._reader.doc_count_all()
+        loaded: list[derived.Derived | None] = []
+
+        def prebuilt() -> derived.Derived | None:  # read once, on first use
+            if not loaded:
+                loaded.append(derived.load(path, generation, n_docs))
+            return loaded[0]
+
+        self._postings = Postings(
+            path, self._reader, schema, prebuilt=lambda: (d := prebuilt()) and d.lengths
+        )
         self._columns = Columns(
-            path, self._reader, schema, prebuilt=lambda: derived.load(path, generation, n_docs)
+            path, self._reader, schema, prebuilt=lambda: (d := prebuilt()) and d.facets
         )
         self._parser = Parser(schema, self._terms)
         self._scorer = Scorer(
