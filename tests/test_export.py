@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from clipsearch import SearchRequest
 from clipsearch.cli import main
 from clipsearch.export import DEFAULT_FIELDS, parse_fields, write
+from clipsearch.search.engine import HitStream
 
 
 def run(*args):
@@ -73,7 +74,9 @@ def test_a_failed_export_leaves_no_file(corpus, idx, tmp_path, monkeypatch) -> N
         yield next(hits)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("clipsearch.search.engine.ClipIndex.iter_hits", lambda *_a: broken())
+    monkeypatch.setattr(
+        "clipsearch.search.engine.ClipIndex.iter_hits", lambda *_a: HitStream(2, broken())
+    )
     res = run("export", "", "--index", corpus.index, "-o", out)
     assert res.exit_code == 3
     assert not out.exists() and not (tmp_path / "out.jsonl.partial").exists()

@@ -25,6 +25,7 @@ import errno
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,7 @@ from clipsearch.paths import shown_path
 from clipsearch.search.engine import ClipIndex, default_index_dir
 from clipsearch.search.histogram import INTERVALS
 from clipsearch.search.request import MATCH_MODES, SORTS, SearchRequest
+from clipsearch.search.result import SearchResult
 
 
 class _Main(click.Group):
@@ -288,26 +290,41 @@ def search(
     as_json: bool,
 ) -> None:
     """Ranked search. QUERY uses Whoosh syntax: AND OR NOT "phrase" field:value prefix*."""
-    text = " ".join(query)
+    _check_dates(since, until)
+    _answer(
+        index_dir,
+        as_json,
+        lambda idx: idx.search(
+            " ".join(query),
+            limit=limit,
+            offset=offset,
+            topics=topics,
+            providers=providers,
+            since=since,
+            until=until,
+            sort=sort,
+            exact=exact,
+            match=match,
+            histogram=histogram,
+            expand=expand,
+            facet_limit=facet_limit,
+        ),
+    )
+
+
+def _check_dates(since: datetime | None, until: datetime | None) -> None:
+    """--since after --until is a usage error, said in the CLI's terms."""
     if since is not None and until is not None and since > until:
         fail(f"--since {dates.iso_utc(since)} is after --until {dates.iso_utc(until)}")
+
+
+def _answer(
+    index_dir: str | None, as_json: bool, ask: Callable[[ClipIndex], SearchResult]
+) -> None:
+    """Open the index, get one result from it, and print it (JSON or human)."""
     with _open(index_dir) as idx:
         try:
-            res = idx.search(
-                text,
-                limit=limit,
-                offset=offset,
-                topics=topics,
-                providers=providers,
-                since=since,
-                until=until,
-                sort=sort,
-                exact=exact,
-                match=match,
-                histogram=histogram,
-                expand=expand,
-                facet_limit=facet_limit,
-            )
+            res = ask(idx)
         except ClipsearchError as exc:
             error(exc)
     if as_json:
@@ -340,26 +357,21 @@ def like(
     as_json: bool,
 ) -> None:
     """Clips like CLIP_ID: its most telling words (tf * idf), any of them, ranked."""
-    if since is not None and until is not None and since > until:
-        fail(f"--since {dates.iso_utc(since)} is after --until {dates.iso_utc(until)}")
-    with _open(index_dir) as idx:
-        try:
-            res = idx.like(
-                clip_id,
-                limit=limit,
-                offset=offset,
-                topics=topics,
-                providers=providers,
-                since=since,
-                until=until,
-                facet_limit=facet_limit,
-            )
-        except ClipsearchError as exc:
-            error(exc)
-    if as_json:
-        echo_json(res.to_dict())
-    else:
-        print_result(res, color=use_color())
+    _check_dates(since, until)
+    _answer(
+        index_dir,
+        as_json,
+        lambda idx: idx.like(
+            clip_id,
+            limit=limit,
+            offset=offset,
+            topics=topics,
+            providers=providers,
+            since=since,
+            until=until,
+            facet_limit=facet_limit,
+        ),
+    )
 
 
 @main.command()
@@ -581,6 +593,7 @@ def export(
     from clipsearch import export as exporting
 
     text = " ".join(query)
+    _check_dates(since, until)
     try:
         names = exporting.parse_fields(fields)
     except RequestError as exc:
@@ -601,8 +614,8 @@ def export(
                 facets=False,
                 highlight="highlights" in names,
             )
-            total = idx.count(request)
             hits = idx.iter_hits(request)
+            total = len(hits)
             bar = None
             if sys.stderr.isatty() and not as_json:
                 bar = click.progressbar(length=total, label="Exporting", file=sys.stderr)

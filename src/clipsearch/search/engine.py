@@ -53,6 +53,19 @@ class _Matched:
     expanded: list[str]
 
 
+class HitStream(Iterator[Hit]):
+    """The hits of a search made one at a time, and how many there are (`len`)."""
+
+    def __init__(self, total: int, hits: Iterator[Hit]):
+        self._total, self._hits = total, hits
+
+    def __len__(self) -> int:
+        return self._total
+
+    def __next__(self) -> Hit:
+        return next(self._hits)
+
+
 def default_index_dir() -> str:
     """`$CLIPSEARCH_INDEX`, else `index/` in the current directory."""
     return os.environ.get("CLIPSEARCH_INDEX") or os.path.join(os.getcwd(), "index")
@@ -218,20 +231,15 @@ class ClipIndex:
             expanded=m.expanded,
         )
 
-    def iter_hits(self, request: SearchRequest) -> Iterator[Hit]:
+    def iter_hits(self, request: SearchRequest) -> HitStream:
         """Every match of a request, in its order, one `Hit` at a time (paging ignored):
-        for exports, whose memory must not grow with the stored text of the matches."""
+        for exports, whose memory must not grow with the stored text of the matches.
+        `len()` of the stream is the request's total."""
         m = self._match(request)
         total = len(m.scores) if m.hits_set is None else len(m.hits_set)
         order = ranking.page(self._backend, m.scores, m.tiers, m.hits_set, total, m.sort)
         terms, pattern = self._marking(request, m.compiled, bool(order))
-        for docnum, score in order:
-            yield self._hit(docnum, score, terms, pattern)
-
-    def count(self, request: SearchRequest) -> int:
-        """How many clips a request matches (its `total`), computing nothing else."""
-        m = self._match(request)
-        return len(m.scores) if m.hits_set is None else len(m.hits_set)
+        return HitStream(len(order), (self._hit(d, s, terms, pattern) for d, s in order))
 
     def _match(self, request: SearchRequest, like: int | None = None) -> _Matched:
         """What a request matches: filters resolved, the query parsed, corrected and
