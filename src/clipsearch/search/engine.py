@@ -285,17 +285,13 @@ class ClipIndex:
             decision = matching.decide(request.match, parsed, sets)
             if decision.reparse_all:  # explicit syntax, bare parts joined by AND
                 any_q = backend.parse(text, implicit_and=True).compile(alternatives)
-            scores = backend.scores(any_q)
-            if decision.required is not None:
-                scores = {d: v for d, v in scores.items() if d in decision.required}
+            scores = _within(backend.scores(any_q), decision.required)
             if request.expand and scores and expansion.applies(parsed):
                 feedback = expansion.feedback_terms(backend, scores)
                 if feedback:
                     own = backend.analyze(text)
                     any_q = expansion.expand(any_q, len(own), feedback)
-                    scores = backend.scores(any_q)
-                    if decision.required is not None:
-                        scores = {d: v for d, v in scores.items() if d in decision.required}
+                    scores = _within(backend.scores(any_q), decision.required)
                     expanded = [t for t, _ in feedback if t not in own]  # the words added
             if is_tiered and sets is not None:
                 tiers = ranking.tiers_from(sets)
@@ -404,6 +400,13 @@ class ClipIndex:
             quality=f.get("quality"),
             highlights=highlights,
         )
+
+
+def _within(scores: dict[int, float], required: set[int] | None) -> dict[int, float]:
+    """The scored documents among `required` (all of them when it is None)."""
+    if required is None:
+        return scores
+    return {d: v for d, v in scores.items() if d in required}
 
 
 def open_index(path: str | os.PathLike[str] | None = None) -> ClipIndex:
