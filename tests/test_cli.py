@@ -44,6 +44,7 @@ TOP_KEYS = {
     "suggestion",
     "match",
     "match_fallback",
+    "all_words_total",
     "histogram",
 }
 HIT_KEYS = {

@@ -112,3 +112,55 @@ def test_match_is_validated_and_reported_in_json(idx) -> None:
     assert err.value.parameter == "match"
     data = idx.search("glacier vaccine", exact=True).to_dict()
     assert data["match"] == "any" and data["match_fallback"] is True
+
+
+@pytest.fixture(scope="module")
+def handful(tmp_path_factory):
+    """200 clips with "operating", 3 with "portable", one with both; 2 with "harbour
+    dredging" and one more with "dredging"."""
+    from conftest import write_clip
+
+    from clipsearch import open_index, update_index
+
+    root = tmp_path_factory.mktemp("handful") / "clips"
+    for i in range(200):
+        write_clip(root / f"op{i:03}.md", title=f"Operating budget note {i}")
+    for i in range(3):
+        write_clip(root / f"port{i}.md", title=f"Portable radio review {i}")
+    write_clip(root / "both.md", title="A portable operating theatre")
+    for i in range(2):
+        write_clip(root / f"harbour{i}.md", title=f"Harbour dredging begins {i}")
+    write_clip(root / "dredging.md", title="Dredging contract awarded")
+    index = root.parent / "index"
+    assert update_index([root], index).ok
+    with open_index(index) as idx:
+        yield idx
+
+
+def test_auto_reads_a_handful_among_many_as_any_word(handful) -> None:
+    # 1 clip has both words, 203 have one: under 10 and under 1% of them
+    res = handful.search("portable operating", exact=True)
+    assert res.match == "any" and res.match_fallback and res.all_words_total == 1
+    assert res.total == 204
+    assert res.hits[0].title == "A portable operating theatre"  # all-words clips first
+    assert res.to_dict()["all_words_total"] == 1
+    strict = handful.search("portable operating", exact=True, match="all")
+    assert strict.total == 1 and strict.match == "all" and strict.all_words_total is None
+
+
+def test_a_handful_that_is_a_fair_share_stays_all_words(handful) -> None:
+    # 2 of the 3 clips with either word have both: a small collection's real answer
+    res = handful.search("harbour dredging", exact=True)
+    assert res.match == "all" and not res.match_fallback and res.total == 2
+    assert res.to_dict()["all_words_total"] is None
+
+
+def test_the_cli_says_how_many_clips_had_all_the_words(handful) -> None:
+    from click.testing import CliRunner
+
+    from clipsearch.cli import main
+
+    args = ["search", "portable operating", "--exact", "--index", handful.path]
+    out = CliRunner().invoke(main, args)
+    assert out.exit_code == 0, out.output
+    assert "Only 1 clip has all the words; showing clips with any of them." in out.output

@@ -90,6 +90,15 @@ def marked(text: str, color: bool) -> str:
     return _MARK.sub(r"[\1]", text)
 
 
+def fallback_reason(with_all: int | None) -> str:
+    """Why `auto` counted clips with any word: none, or only a handful, had them all."""
+    if not with_all:
+        return "No clip has all the words"
+    if with_all == 1:
+        return "Only 1 clip has all the words"
+    return f"Only {with_all} clips have all the words"
+
+
 def print_result(res: SearchResult, color: bool) -> None:
     echo = click.echo
     if res.corrections:
@@ -98,7 +107,7 @@ def print_result(res: SearchResult, color: bool) -> None:
     if res.suggestion:
         echo(f"Did you mean: {line(res.suggestion)}")
     if res.match_fallback:
-        echo("No clip has all the words; showing clips with any of them.")
+        echo(f"{fallback_reason(res.all_words_total)}; showing clips with any of them.")
     if res.expanded:
         echo(f"Expanded with: {line(', '.join(res.expanded))}")
     shown = f"{res.offset + 1}-{res.offset + len(res.hits)} of " if res.hits else ""

@@ -227,6 +227,7 @@ class ClipIndex:
             suggestion=suggestion,
             match=m.decision.used,
             match_fallback=m.decision.fallback,
+            all_words_total=m.decision.with_all if m.decision.fallback else None,
             histogram=volume,
             expanded=m.expanded,
         )

@@ -1,9 +1,13 @@
 """Which clips a query matches: all its words, any of them, or its own operators.
 
 Analysts read totals and facet counts as volume, so they must count what the user
-meant.  `auto` (the default) requires every word of a short plain query when at
-least one clip has them all, and falls back to any word, saying so, when none does;
-a word is present through itself, its stems or one of its typo corrections.  Long
+meant.  `auto` (the default) requires every word of a short plain query when clips
+have them all, and falls back to any word, saying so, when none does or only a
+handful do among a hundred times as many with some word: then the words do not
+occur together in this collection (they were meant as alternatives, or one is
+phrased differently in the clips), and one hit is a worse answer than the ranked
+clips with any word, which still list the handful first.  A word is present through
+itself, its stems or one of its typo corrections.  Long
 (natural-language) queries match any word, ranked by BM25F; explicit syntax (AND, OR,
 NOT, field:, phrases, prefixes, NEAR) is taken as written."""
 
@@ -18,6 +22,10 @@ from clipsearch.search.corrections import Alternatives
 #: Plain queries of more than this many words (as typed, repeats included) are natural
 #: language: any word matches.
 NATURAL_LANGUAGE_AFTER = 5
+#: `auto` reads all words as a request for any of them when fewer clips than this
+#: have them all, and those are under `TOGETHER_SHARE` of the clips with any word.
+HANDFUL = 10
+TOGETHER_SHARE = 0.01
 #: What `SearchResult.match` says was used.
 ALL, ANY, AS_WRITTEN = "all", "any", "as-written"
 
@@ -36,17 +44,23 @@ class WordSets:
         either = sorted((e for _, e in self.words), key=len)
         return set(either[0]).intersection(*either[1:])
 
+    def with_any(self) -> set[int]:
+        """Clips that have some word (through itself or a correction)."""
+        return set().union(*(e for _, e in self.words))
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What a search matches: `used` (all, any, as-written), `required` the clips every
     match must be among (None: whatever the query matches), `fallback` True when
-    `auto` wanted all words and no clip had them, and `reparse_all` True when
-    explicit syntax must be read with AND between its bare parts."""
+    `auto` wanted all words and too few clips had them (`with_all` of them), and
+    `reparse_all` True when explicit syntax must be read with AND between its bare
+    parts."""
 
     used: str
     required: set[int] | None = None
     fallback: bool = False
+    with_all: int = 0
     reparse_all: bool = False
 
 
@@ -82,6 +96,14 @@ def decide(mode: str, parsed: ParsedQuery, sets: WordSets | None) -> Decision:
     if sets is None or len(sets.words) <= 1:
         return Decision(ALL)  # one word (besides stop words): all and any are the same
     required = sets.with_all()
-    if mode == "auto" and not required:
-        return Decision(ANY, fallback=True)
+    if mode == "auto" and too_few_together(len(required), sets):
+        return Decision(ANY, fallback=True, with_all=len(required))
     return Decision(ALL, required=required)
+
+
+def too_few_together(with_all: int, sets: WordSets) -> bool:
+    """Whether `with_all` clips having every word is too few for `auto` to require them
+    all: none, or a handful among a hundred times as many with some word."""
+    if with_all == 0:
+        return True
+    return with_all < HANDFUL and with_all < TOGETHER_SHARE * len(sets.with_any())

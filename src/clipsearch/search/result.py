@@ -66,9 +66,11 @@ class SearchResult:
     suggestion: str | None = None
     #: What the total counts: clips with all the words, any of them, or what the
     #: query's own operators match ("as-written"); `match_fallback` is True when all
-    #: words were wanted and no clip had them.
+    #: words were wanted and no clip had them, or only a handful did
+    #: (`all_words_total` of them; None when there was no fallback).
     match: str = "all"
     match_fallback: bool = False
+    all_words_total: int | None = None
     #: Matches per period, when the request asked for it.
     histogram: Histogram | None = None
     #: The words a long query was expanded with (`expand`; its own left out), best first; not
@@ -88,5 +90,6 @@ class SearchResult:
             "suggestion": self.suggestion,
             "match": self.match,
             "match_fallback": self.match_fallback,
+            "all_words_total": self.all_words_total,
             "histogram": None if self.histogram is None else self.histogram.to_dict(),
         }

@@ -191,7 +191,10 @@
       dym.append(link, "?");
     }
     const shown = res.hits.length;
-    const which = res.match_fallback ? " (no clip has all the words: clips with any of them)" :
+    const which = res.match_fallback ?
+      (res.all_words_total ? " (only " + res.all_words_total.toLocaleString() +
+        (res.all_words_total === 1 ? " clip has" : " clips have") + " all the words: clips with any of them)" :
+        " (no clip has all the words: clips with any of them)") :
       res.match === "any" ? " with any of the words" : "";
     $("summary").textContent = res.total === 0 ? "No clips found." :
       res.total.toLocaleString() + " clip" + (res.total === 1 ? "" : "s") + which +
