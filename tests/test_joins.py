@@ -23,6 +23,8 @@ def joins_index(tmp_path_factory):
         "glued.md": dict(title="Nightfall returns", excerpt="A nightfall story."),
         "covid.md": dict(title="Covid 19 cases fall", excerpt="Hospital numbers."),
         "night.md": dict(title="Night and fall colours", excerpt="Autumn night."),
+        "slip.md": dict(title="Tape sorting", excerpt="Merge methodsfor tapes."),  # a slip
+        "methods.md": dict(title="Sorting methods compared", excerpt="Tapes and drums."),
     }
     for n in range(12):
         clips[f"f{n:02d}.md"] = dict(
@@ -93,6 +95,13 @@ def test_not_adjacent_words_are_not_joined(joins_index):
 def test_exact_turns_joins_off(joins_index):
     res = joins_index.search("facialrecognition", exact=True)
     assert res.total == 0 and res.corrections == {}
+
+
+def test_a_stop_word_is_never_half_of_a_split_word(joins_index):
+    # "methodsfor" is in the index (a slip in one clip), but "for" is a stop word
+    res = joins_index.search("sorting methods for tapes")
+    assert res.corrections == {}
+    assert titles(res)[0] == "Sorting methods compared"
 
 
 def test_numbers_are_not_split(joins_index):

@@ -19,7 +19,8 @@ compiling, the all-words rule, tiered ranking and snippets need nothing new:
   tiers (the pair counts as present when the joined word is), and BM25F scores it
   as the joined word once per typed word, i.e. like a clip with both words, while
   clips with the words as typed still rank first (tiers put exact words first;
-  alternatives weigh below 1).
+  alternatives weigh below 1).  A stop word is never one of the two ("methods for" is
+  not "methodsfor", a slip in some clip's text).
 
 Weights are those of corrections: UNKNOWN_WORD_WEIGHT when the typed word (or one of
 the pair) is in no clip, else CORRECTION_WEIGHT.  Quoted words, `field:value` terms
@@ -75,6 +76,8 @@ def joined_df(backend: Backend, vocab: Mapping[str, int], left: str, right: str)
     joined = left + right
     if len(joined) < MIN_JOINED_CHARS or not joined.isalnum():
         return 0
+    if not (backend.analyze(left) and backend.analyze(right)):
+        return 0  # "methods for" -> "methodsfor": a stop word is never half of a split word
     if joined.isalpha():
         df = vocab.get(joined, 0)
     elif joined.isdigit():
