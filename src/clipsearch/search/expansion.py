@@ -2,14 +2,19 @@
 once, its best clips are taken as relevant, and the words that weigh most in them
 are added to the query, which is searched again.
 
-The relevance model is P(w|R) = sum over the FB_DOCS best clips d of P(w|d) times
-d's share of their scores, P(w|d) = tf / length over the clip's analysed text
-fields (re-analysed from the stored text of those few clips).  Numbers, stop words
-and words in more than MAX_DF of the clips (which tell nothing) are left out; the
-FB_TERMS most probable words remain.  The query searched is the original one with
-weight ORIGINAL_WEIGHT (its words' weights summing to that), OR'ed with the
-feedback words weighted (1 - ORIGINAL_WEIGHT) * P(w|R) normalised, all BM25F: a
-feedback word that is also a query word adds to that word's weight.
+The relevance model follows Anserini's RM3 (Rm3Reranker), the reference the CACM
+figures are compared with: each of the FB_DOCS best clips is a vector of its
+analysed words' frequencies (re-analysed from the stored text of those few clips),
+keeping words of 2 to 20 letters or digits found in at most MAX_DF of the clips (the
+others tell nothing), cut to its FB_TERMS strongest words by tf-idf (Anserini cuts by
+tf alone, which in short clips is mostly ties) and scaled to sum 1; P(w|R) sums those
+vectors weighted by the clips' scores, and its FB_TERMS most probable words remain,
+normalised.  Cutting each clip to its
+own strongest words before summing is what keeps one long clip's vocabulary from
+swamping the model.  The query searched is the original one with weight
+ORIGINAL_WEIGHT (its words' weights summing to that), OR'ed with the feedback words
+weighted (1 - ORIGINAL_WEIGHT) * P(w|R), all BM25F: a feedback word that is also a
+query word adds to that word's weight.
 
 Only plain natural-language queries are expanded (more than
 matching.NATURAL_LANGUAGE_AFTER words, no operators): a short query says what it
@@ -18,20 +23,24 @@ wants, and feedback from a handful of words drifts."""
 from __future__ import annotations
 
 import heapq
+import math
+from collections import Counter
 from collections.abc import Mapping
 
-from clipsearch.index import Compiled, ParsedQuery, interpolated, stem_query
+from clipsearch.index import Compiled, ParsedQuery, interpolated
 from clipsearch.search import matching
 from clipsearch.search.backend import Backend
 
 #: Best clips of the first search taken as relevant.
-FB_DOCS = 10
-#: Feedback words added.
-FB_TERMS = 20
+FB_DOCS = 15
+#: Words kept per feedback clip, and feedback words added.
+FB_TERMS = 15
 #: Share of the original query in the expanded one.
-ORIGINAL_WEIGHT = 0.7
+ORIGINAL_WEIGHT = 0.4
 #: Words in more than this share of the clips are never feedback words.
 MAX_DF = 0.1
+#: Feedback words are 2 to this many characters long.
+LONGEST_WORD = 20
 #: Stored fields read for feedback words.
 FEEDBACK_FIELDS = ("title", "excerpt", "body", "related")
 
@@ -55,35 +64,34 @@ def feedback_terms(
     """The relevance model of the `fb_docs` best-scored clips: its `fb_terms` most
     probable analysed words with P(w|R), normalised to sum 1, best first."""
     top = heapq.nsmallest(fb_docs, scores.items(), key=lambda kv: (-kv[1], kv[0]))
-    total = sum(s for _, s in top if s > 0)
-    if not top or total <= 0:
-        return []
-    model: dict[str, float] = {}
+    n_docs = max(1, backend.doc_count)
+    most = max_df * n_docs
+    dfs: dict[str, int] = {}
+    model: Counter[str] = Counter()
     for docnum, score in top:
         if score <= 0:
             continue
         stored = backend.stored(docnum)
-        tokens = [
-            t
-            for name in FEEDBACK_FIELDS
-            for t in backend.analyze(str(stored.get(name) or ""))
-            if _telling(t)
-        ]
-        if not tokens:
-            continue
-        share = score / total / len(tokens)
-        for t in tokens:
-            model[t] = model.get(t, 0.0) + share
-    ranked = sorted(model, key=lambda t: (-model[t], t))
-    n = max(1, backend.doc_count)
-    chosen: list[str] = []
-    for token in ranked:  # the most probable first: few document-frequency look-ups
-        if len(chosen) >= fb_terms:
-            break
-        if len(backend.match(stem_query(token))) <= max_df * n:
-            chosen.append(token)
-    norm = sum(model[t] for t in chosen)
-    return [(t, model[t] / norm) for t in chosen] if norm > 0 else []
+        tf = Counter(
+            t for name in FEEDBACK_FIELDS for t in backend.analyze(str(stored.get(name) or ""))
+        )
+        kept = {}
+        for token, n in tf.items():
+            if not _telling(token):
+                continue
+            if token not in dfs:
+                dfs[token] = backend.term_df(token)
+            if 0 < dfs[token] <= most:
+                kept[token] = n
+        strongest = sorted(
+            kept.items(), key=lambda kv: (-kv[1] * math.log(n_docs / dfs[kv[0]]), kv[0])
+        )[:fb_terms]
+        norm = sum(n for _, n in strongest)
+        for token, n in strongest:
+            model[token] += n / norm * score
+    chosen = sorted(model.items(), key=lambda kv: (-kv[1], kv[0]))[:fb_terms]
+    total = sum(p for _, p in chosen)
+    return [(t, p / total) for t, p in chosen] if total > 0 else []
 
 
 def expand(
@@ -100,6 +108,6 @@ def expand(
 
 
 def _telling(token: str) -> bool:
-    """Whether an analysed word may be a feedback word: two letters or more, no digits
-    (numbers, dates, codes and initials say nothing of a topic)."""
-    return len(token) > 1 and not any(c.isdigit() for c in token)
+    """Whether an analysed word may be a feedback word: 2 to LONGEST_WORD letters or
+    digits (as Anserini's RM3: one-letter words and punctuated tokens say nothing)."""
+    return 2 <= len(token) <= LONGEST_WORD and token.isalnum()
