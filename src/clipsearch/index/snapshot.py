@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from clipsearch.index import derived
+from clipsearch.index import derived, stories
 from clipsearch.index.analysis import analyze_word
 from clipsearch.index.columns import Columns
 from clipsearch.index.compile import Compiled, ParsedQuery, Parser
@@ -53,6 +53,7 @@ class Snapshot:
             path, self._reader, self._searcher, self._postings, self._columns, TEXT_FIELDS, k1, b
         )
         self._words: dict[str, int] | None = None
+        self._stories: stories.Stories | None = None
 
     # -- lifecycle
     def close(self) -> None:
@@ -99,6 +100,26 @@ class Snapshot:
 
     def clip_id(self, docnum: int) -> str:
         return self._columns.clip_id(docnum)
+
+    @guarded
+    def story_data(self) -> stories.Stories:
+        """Story and content fingerprint per document: written with the commit, else
+        computed here (stories.py)."""
+        if self._stories is None:
+            reader = self._reader
+            loaded = stories.load(self.path, reader.generation(), reader.doc_count_all())
+            if loaded is None:
+                loaded, _records = stories.compute(self.path, reader, self._columns)
+            self._stories = loaded
+        return self._stories
+
+    def story_of(self) -> Sequence[int]:
+        """Per document number, the document number of its story's earliest copy."""
+        return self.story_data().story
+
+    def fingerprints(self) -> Sequence[str]:
+        """Per document number, a digest of its indexed content."""
+        return self.story_data().fingerprint
 
     # -- vocabulary and analysis
     def words(self) -> dict[str, int]:
