@@ -56,7 +56,7 @@ from clipsearch.ingest import DEFAULT_MAX_BYTES
 from clipsearch.paths import shown_path
 from clipsearch.search.engine import ClipIndex, default_index_dir
 from clipsearch.search.histogram import INTERVALS
-from clipsearch.search.request import MATCH_MODES, SORTS, SearchRequest
+from clipsearch.search.request import COUNTS, MATCH_MODES, SORTS, SearchRequest
 from clipsearch.search.result import SearchResult
 
 
@@ -151,6 +151,13 @@ def main() -> None:
     type=click.IntRange(min=1),
     help="Skip clip files larger than this.",
 )
+@click.option(
+    "--story-window",
+    default=None,
+    metavar="DAYS",
+    type=click.FloatRange(0, 3650),
+    help="Days apart two copies of one story may be published (default 3; recorded).",
+)
 def index_cmd(
     paths: tuple[str, ...],
     index_dir: str | None,
@@ -160,6 +167,7 @@ def index_cmd(
     as_json: bool,
     lock_timeout: float,
     max_bytes: int,
+    story_window: float | None,
 ) -> None:
     """Index clip files and folders (recursive); incremental unless --rebuild.
 
@@ -187,6 +195,7 @@ def index_cmd(
             lock_timeout=lock_timeout,
             max_bytes=max_bytes,
             progress=progress if show_bar else None,
+            story_window=story_window,
         )
     except StrictStop as exc:
         fail(f"{exc.problem} (--strict: index left unchanged)", EXIT_SKIPPED)
@@ -270,6 +279,13 @@ _EXPAND_HELP = (
     help="Also count the matches per UTC day, week, month or year.",
 )
 @click.option("--expand", is_flag=True, help=_EXPAND_HELP)
+@click.option("--group", is_flag=True, help="One row per story: copies of one story shown once.")
+@click.option(
+    "--count",
+    type=click.Choice(COUNTS),
+    default=None,
+    help="What the total, facets and histogram count (default: stories with --group).",
+)
 @click.option("--facet-limit", default=10, show_default=True, type=click.IntRange(min=0))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
 def search(
@@ -286,6 +302,8 @@ def search(
     match: str,
     histogram: str | None,
     expand: bool,
+    group: bool,
+    count: str | None,
     facet_limit: int,
     as_json: bool,
 ) -> None:
@@ -307,6 +325,8 @@ def search(
             match=match,
             histogram=histogram,
             expand=expand,
+            group=group,
+            count=count,
             facet_limit=facet_limit,
         ),
     )
@@ -416,7 +436,15 @@ def show(clip_id: str, index_dir: str | None, as_json: bool) -> None:
         click.echo(f"{key}: {text}")
 
 
-#: Stored fields `show` prints with their line breaks.
+@main.command()
+@click.argument("clip_id")
+@_index_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (as search's).")
+def story(clip_id: str, index_dir: str | None, as_json: bool) -> None:
+    """Every copy of CLIP_ID's story (syndicated copies), earliest first."""
+    _answer(index_dir, as_json, lambda idx: idx.story(clip_id))
+
+
 @main.command()
 @_index_option
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=0))
@@ -551,8 +579,6 @@ def serve(index_dir: str | None, host: str, port: int, token: str | None) -> Non
         error(exc)
 
 
-if __name__ == "__main__":
-    main()
 
 
 @main.command()
@@ -657,3 +683,8 @@ def _write_export(
             os.remove(partial)
         raise
     return written
+
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -43,6 +43,22 @@ class FacetColumn:
             )
         numbers = Counter(chain.from_iterable(map(self.docs.__getitem__, docs)))
         return Counter({values[k]: n for k, n in numbers.items()})
+
+    def count_distinct(self, docs: Collection[int], key: Sequence[int]) -> Counter[str]:
+        """Distinct `key[d]` (stories) per value over `docs`: a story with copies under
+        one value counts once there."""
+        values = self.values
+        if self.postings and len(self.postings) <= FEW_VALUES and isinstance(docs, set | frozenset):
+            return Counter(
+                {
+                    values[k]: n
+                    for k, p in enumerate(self.postings)
+                    if (n := len(set(map(key.__getitem__, p & docs))))
+                }
+            )
+        per_doc = self.docs
+        pairs = {(k, key[d]) for d in docs for k in per_doc[d]}
+        return Counter(values[k] for k, _story in pairs)
 
     def docs_with(self, wanted: Iterable[str]) -> set[int]:
         """Documents having any of the given values (OR inside one facet)."""

@@ -95,8 +95,16 @@ class Snapshot:
         """Documents per facet value over `docs`."""
         return self._columns.facet(field).count(docs)
 
+    def facet_story_counts(self, field: str, docs: Collection[int]) -> Counter[str]:
+        """Distinct stories per facet value over `docs`."""
+        return self._columns.facet(field).count_distinct(docs, self.story_of())
+
     def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
         return self._columns.docs_between(since, until)
+
+    def published(self) -> Sequence[int | None]:
+        """Publication time per document as a sortable integer (None when unknown)."""
+        return self._columns.published()
 
     def clip_id(self, docnum: int) -> str:
         return self._columns.clip_id(docnum)
