@@ -23,7 +23,7 @@ import json
 import marshal
 import os
 from array import array
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,9 @@ from clipsearch.index.storage import leaves
 SIGNATURES_FILE = "signatures.bin"
 STORIES_FILE = "stories.bin"
 OPTIONS_FILE = "stories.json"
-FORMAT = 2
+FORMAT = 3
+FINGERPRINT_BYTES = 8
+_NONE = bytes(FINGERPRINT_BYTES)
 #: Default window between copies, in days (grouping.DEFAULT_WINDOW_DAYS, repeated
 #: here so a search need not import numpy to know it).
 DEFAULT_WINDOW_DAYS = 3.0
@@ -44,14 +46,34 @@ MAX_WINDOW_DAYS = 3650.0
 Fresh = Mapping[str, tuple[str, sig.Signature]]
 
 
+class Fingerprints(Sequence[str]):
+    """Per document number, the hex digest of its indexed content ("" for a deleted
+    one), kept as one byte string: loading it costs a copy, not an object per clip."""
+
+    def __init__(self, raw: bytes):
+        self._raw = raw
+
+    @property
+    def raw(self) -> bytes:
+        return self._raw
+
+    def __len__(self) -> int:
+        return len(self._raw) // FINGERPRINT_BYTES
+
+    def __getitem__(self, d: int) -> str:  # type: ignore[override]
+        if not 0 <= d < len(self):
+            raise IndexError(d)
+        digest = self._raw[d * FINGERPRINT_BYTES : (d + 1) * FINGERPRINT_BYTES]
+        return "" if digest == _NONE else digest.hex()
+
+
 @dataclass(frozen=True, slots=True)
 class Stories:
     """Per document number: `story[d]`, the document number of the earliest copy of
-    d's story, and `fingerprint[d]`, a digest of d's indexed content ("" for deleted
-    documents)."""
+    d's story, and `fingerprint[d]`, a digest of d's indexed content."""
 
     story: array
-    fingerprint: list[str]
+    fingerprint: Fingerprints
 
 
 def window_days(path: str) -> float:
@@ -174,8 +196,8 @@ def compute(
         title_numbers,
         window_days=days,
     )
-    prints = [rec[5] if rec is not None else "" for rec in per_doc]
-    return Stories(array("I", reps), prints), records
+    prints = b"".join(bytes.fromhex(rec[5]) if rec is not None else _NONE for rec in per_doc)
+    return Stories(array("I", reps), Fingerprints(prints)), records
 
 
 def write(
@@ -193,7 +215,7 @@ def write(
             "doc_count_all": reader.doc_count_all(),
             "window_days": days,
             "story": stories.story.tobytes(),
-            "fingerprint": stories.fingerprint,
+            "fingerprint": stories.fingerprint.raw,
         },
     )
 
@@ -213,12 +235,12 @@ def load(path: str, generation: int, doc_count_all: int) -> Stories | None:
             return None
         story = array("I")
         story.frombytes(data["story"])
-        prints = data["fingerprint"]
+        prints = Fingerprints(data["fingerprint"])
         if len(story) != doc_count_all or len(prints) != doc_count_all:
             return None
-        if any(s >= doc_count_all for s in story):
+        if story and max(story) >= doc_count_all:
             return None
-        return Stories(story, list(prints))
+        return Stories(story, prints)
     except (KeyError, ValueError, TypeError):
         return None
 

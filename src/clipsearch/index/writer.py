@@ -205,7 +205,9 @@ class Writer:
             unchanged = not (self._dirty or self.fresh)
             if not (unchanged and derived.load(self.path, generation, reader.doc_count_all())):
                 derived.write(self.path, generation, reader, self._ix.schema)
-            self._write_stories(reader, generation, unchanged)
+            # Derived data too: should it fail, a search computes the stories instead.
+            with contextlib.suppress(Exception):
+                self._write_stories(reader, generation, unchanged)
 
     def _write_stories(self, reader: Any, generation: int, unchanged: bool) -> None:
         """Story grouping of the new commit (stories.py), with the window given to
