@@ -44,21 +44,26 @@ class FacetColumn:
         numbers = Counter(chain.from_iterable(map(self.docs.__getitem__, docs)))
         return Counter({values[k]: n for k, n in numbers.items()})
 
-    def count_distinct(self, docs: Collection[int], key: Sequence[int]) -> Counter[str]:
-        """Distinct `key[d]` (stories) per value over `docs`: a story with copies under
-        one value counts once there."""
-        values = self.values
-        if self.postings and len(self.postings) <= FEW_VALUES and isinstance(docs, set | frozenset):
-            return Counter(
-                {
-                    values[k]: n
-                    for k, p in enumerate(self.postings)
-                    if (n := len(set(map(key.__getitem__, p & docs))))
-                }
-            )
-        per_doc = self.docs
-        pairs = {(k, key[d]) for d in docs for k in per_doc[d]}
-        return Counter(values[k] for k, _story in pairs)
+    def count_distinct(
+        self, docs: Collection[int], story: Sequence[int], with_copies: frozenset[int]
+    ) -> Counter[str]:
+        """Distinct stories per value over `docs` (`story[d]`: d's story;
+        `with_copies`: the documents of stories with several): a story with copies
+        under one value counts once there.  The clip counts less the extra copies,
+        so only the matches that have copies are walked."""
+        counts = self.count(docs)
+        present = with_copies & (docs if isinstance(docs, set | frozenset) else set(docs))
+        by_story: dict[int, list[int]] = {}
+        for d in present:
+            by_story.setdefault(story[d], []).append(d)
+        per_doc, values = self.docs, self.values
+        for members in by_story.values():
+            if len(members) < 2:
+                continue
+            for k, n in Counter(chain.from_iterable(map(per_doc.__getitem__, members))).items():
+                if n > 1:
+                    counts[values[k]] -= n - 1
+        return counts
 
     def docs_with(self, wanted: Iterable[str]) -> set[int]:
         """Documents having any of the given values (OR inside one facet)."""

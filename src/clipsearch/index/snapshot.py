@@ -11,6 +11,8 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from whoosh.util.times import long_to_datetime
+
 from clipsearch.index import derived, stories
 from clipsearch.index.analysis import analyze_word
 from clipsearch.index.columns import Columns
@@ -54,6 +56,8 @@ class Snapshot:
         )
         self._words: dict[str, int] | None = None
         self._stories: stories.Stories | None = None
+        self._groups: dict[int, tuple[int, ...]] | None = None
+        self._in_groups: frozenset[int] = frozenset()
 
     # -- lifecycle
     def close(self) -> None:
@@ -97,10 +101,22 @@ class Snapshot:
 
     def facet_story_counts(self, field: str, docs: Collection[int]) -> Counter[str]:
         """Distinct stories per facet value over `docs`."""
-        return self._columns.facet(field).count_distinct(docs, self.story_of())
+        return self._columns.facet(field).count_distinct(
+            docs, self.story_of(), self.docs_with_copies()
+        )
 
     def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
         return self._columns.docs_between(since, until)
+
+    def facet_values_of(self, field: str, docnum: int) -> tuple[str, ...]:
+        """The values of a facet one document has (from the facet column)."""
+        col = self._columns.facet(field)
+        return tuple(col.values[k] for k in col.docs[docnum])
+
+    def published_at(self, docnum: int) -> datetime | None:
+        """A document's publication time (naive UTC), from the column."""
+        t = self._columns.published()[docnum]
+        return None if t is None else long_to_datetime(t)
 
     def published(self) -> Sequence[int | None]:
         """Publication time per document as a sortable integer (None when unknown)."""
@@ -120,6 +136,24 @@ class Snapshot:
                 loaded, _records = stories.compute(self.path, reader, self._columns)
             self._stories = loaded
         return self._stories
+
+    def story_groups(self) -> dict[int, tuple[int, ...]]:
+        """The stories of more than one live document: story -> its documents.  Most
+        stories have one copy; counting stories only has to look at these."""
+        if self._groups is None:
+            live = self.live_docs()
+            groups: dict[int, list[int]] = {}
+            for d, s in enumerate(self.story_of()):
+                if s != d and d in live:
+                    groups.setdefault(s, [s]).append(d)
+            self._groups = {s: tuple(m) for s, m in groups.items()}
+            self._in_groups = frozenset(d for m in self._groups.values() for d in m)
+        return self._groups
+
+    def docs_with_copies(self) -> frozenset[int]:
+        """The live documents whose story has several (those of `story_groups`)."""
+        self.story_groups()
+        return self._in_groups
 
     def story_of(self) -> Sequence[int]:
         """Per document number, the document number of its story's earliest copy."""

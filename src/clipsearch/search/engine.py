@@ -199,7 +199,8 @@ class ClipIndex:
         shown = matched if hits_set is None else hits_set
         by_story = request.counts_stories
         story = backend.story_of()
-        total = stories.distinct(story, shown) if by_story else len(shown)
+        groups = backend.story_groups()
+        total = stories.distinct(backend, shown) if by_story else len(shown)
         end = request.offset + request.limit
 
         def rank(n: int) -> list[tuple[int, float]]:
@@ -212,18 +213,18 @@ class ClipIndex:
         terms, pattern = self._marking(request, m.compiled, bool(page))
         hits = [self._hit(d, s, terms, pattern) for d, s in page]
         if request.group and hits:
-            copies = stories.members(story, shown)
             published = backend.published()
             hits = [
-                _with_reach(h, stories.reach(backend, copies[story[d]], published))
+                _with_reach(h, stories.reach(backend, copies, published))
                 for h, (d, _s) in zip(hits, page, strict=True)
+                if (copies := stories.copies_of(groups, story[d], d, shown))
             ]
 
         volume = None
         if request.histogram is not None:
             counted = shown
             if by_story:
-                counted = stories.earliest_copies(story, backend.published(), shown)
+                counted = stories.earliest_copies(backend, shown)
             per_day, undated = backend.day_counts(counted)
             volume = histogram.build(per_day, undated, request.histogram)
 
@@ -371,10 +372,8 @@ class ClipIndex:
         if docnum is None:
             raise RequestError("id", clip_id, "no clip has this id", f"no clip has id {clip_id!r}")
         backend = self._backend
-        story = backend.story_of()
-        own = story[docnum]
-        live = backend.live_docs()
-        docs = [d for d, s in enumerate(story) if s == own and d in live]
+        own = backend.story_of()[docnum]
+        docs = list(backend.story_groups().get(own, (docnum,)))
         published = backend.published()
         docs.sort(key=lambda d: (published[d] is None, published[d] or 0, backend.clip_id(d)))
         hits = [self._hit(d, 0.0, frozenset(), None) for d in docs]

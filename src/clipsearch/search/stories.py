@@ -7,7 +7,7 @@ own matches: collapsing walks the ranked page, counting walks the matched set.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,23 +24,32 @@ class Reach:
     first_published: datetime | None
 
 
-def distinct(story: Sequence[int], docs: Iterable[int]) -> int:
-    """How many stories the documents belong to."""
-    return len(set(map(story.__getitem__, docs)))
+def _present(backend: Backend, docs: Collection[int]) -> list[list[int]]:
+    """The matching copies of every story with several matching copies: only the
+    matches whose story has copies at all are walked."""
+    inside = docs if isinstance(docs, set | frozenset) else set(docs)
+    story = backend.story_of()
+    by_story: dict[int, list[int]] = {}
+    for d in backend.docs_with_copies() & inside:
+        by_story.setdefault(story[d], []).append(d)
+    return [m for m in by_story.values() if len(m) > 1]
 
 
-def earliest_copies(
-    story: Sequence[int], published: Sequence[int | None], docs: Iterable[int]
-) -> set[int]:
-    """One document per story among `docs`: its earliest (undated last, then by
+def distinct(backend: Backend, docs: Collection[int]) -> int:
+    """How many stories the documents belong to: one per document, less the extra
+    copies of stories with several."""
+    return len(docs) - sum(len(p) - 1 for p in _present(backend, docs))
+
+
+def earliest_copies(backend: Backend, docs: Collection[int]) -> set[int]:
+    """One document per story among `docs`, its earliest (undated last, then by
     document number), so a histogram counts each story once, on its first day."""
-    best: dict[int, int] = {}
-    for d in docs:
-        s = story[d]
-        b = best.get(s)
-        if b is None or _when(published, d) < _when(published, b):
-            best[s] = d
-    return set(best.values())
+    published = backend.published()
+    out = set(docs)
+    for present in _present(backend, docs):
+        first = min(present, key=lambda d: _when(published, d))
+        out.difference_update(d for d in present if d != first)
+    return out
 
 
 def _when(published: Sequence[int | None], d: int) -> tuple[bool, int, int]:
@@ -48,12 +57,12 @@ def _when(published: Sequence[int | None], d: int) -> tuple[bool, int, int]:
     return (t is None, t or 0, d)
 
 
-def members(story: Sequence[int], docs: Iterable[int]) -> dict[int, list[int]]:
-    """The documents of each story among `docs`."""
-    out: dict[int, list[int]] = {}
-    for d in docs:
-        out.setdefault(story[d], []).append(d)
-    return out
+def copies_of(
+    groups: Mapping[int, Sequence[int]], story: int, docnum: int, docs: Collection[int]
+) -> list[int]:
+    """The matching copies of the story of `docnum` (itself when it has no other)."""
+    members = groups.get(story)
+    return [docnum] if members is None else [d for d in members if d in docs]
 
 
 def collapse(
@@ -78,15 +87,11 @@ def collapse(
 
 
 def reach(backend: Backend, docs: Collection[int], published: Sequence[int | None]) -> Reach:
-    """The reach of one story from its matching copies."""
+    """The reach of one story from its matching copies (columns only, no stored
+    fields read)."""
     ordered = sorted(docs, key=lambda d: _when(published, d))
-    outlets: list[str] = []
-    first = None
-    for d in ordered:
-        stored = backend.stored(d)
-        if first is None:
-            first = stored.get("published")
-        name = stored.get("provider") or ""
-        if name and name not in outlets:
-            outlets.append(name)
+    outlets = dict.fromkeys(
+        name for d in ordered for name in backend.facet_values_of("provider", d) if name
+    )
+    first = backend.published_at(ordered[0]) if ordered else None
     return Reach(len(ordered), tuple(outlets), first)
