@@ -199,7 +199,6 @@ class ClipIndex:
         shown = matched if hits_set is None else hits_set
         by_story = request.counts_stories
         story = backend.story_of()
-        groups = backend.story_groups()
         total = stories.distinct(backend, shown) if by_story else len(shown)
         end = request.offset + request.limit
 
@@ -213,7 +212,7 @@ class ClipIndex:
         terms, pattern = self._marking(request, m.compiled, bool(page))
         hits = [self._hit(d, s, terms, pattern) for d, s in page]
         if request.group and hits:
-            published = backend.published()
+            published, groups = backend.published(), backend.story_groups()
             hits = [
                 _with_reach(h, stories.reach(backend, copies, published))
                 for h, (d, _s) in zip(hits, page, strict=True)
