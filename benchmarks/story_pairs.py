@@ -54,7 +54,7 @@ def _load(index: str):
         r = recs[stored[d]["path"]]
         mh[k] = np.frombuffer(r[1], dtype="<u4")
         feats.append(r[2])
-        nums.append((r[3], r[4]))
+        nums.append((r[3], r[4], r[6], r[7]))
     times = np.asarray([published[d] if published[d] is not None else -(10**18) for d in rows])
     assert n >= len(rows)
     return snap, rows, ids, [stored[d] for d in rows], mh, feats, nums, times
@@ -118,15 +118,21 @@ def score(args) -> None:
     print(f"{len(labelled)} labelled pairs, {sum(r['label'] == '1' for r in labelled)} same story")
     print("threshold  precision  recall  (weighted by bin)   sample: tp fp fn")
     common = grouping.common_features(feats)
+    rare = grouping.rare_title_words([n[2] for n in nums])
+
+    def agree(i: int, j: int) -> bool:
+        (ni, ti, wi, pi), (nj, tj, wj, pj) = nums[i], nums[j]
+        if not grouping.numbers_agree(ni, nj, ti, tj):
+            return False
+        return not (pi and pi == pj) or grouping.titles_agree(wi, wj, rare)
+
     for t in (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
         tp = fp = fn = 0.0
         raw = Counter()
         for r in labelled:
             i, j = position[r["id_a"]], position[r["id_b"]]
             est = grouping.overlap(feats[i], feats[j], common)
-            said = est >= t and grouping.numbers_agree(
-                nums[i][0], nums[j][0], nums[i][1], nums[j][1]
-            )
+            said = est >= t and agree(i, j)
             weight = bin_sizes[r["bin"]] / per_bin[r["bin"]]
             truth = r["label"] == "1"
             if said and truth:
@@ -176,17 +182,19 @@ def synthetic(args) -> None:
         )
         extra_mh.append(np.frombuffer(sg.minhash, dtype="<u4"))
         extra_f.append(sg.sample)
-        extra_n.append((sg.numbers, sg.title_numbers))
+        extra_n.append((sg.numbers, sg.title_numbers, sg.title_words, sg.provider))
         extra_t.append(int(times[k]) + rng.randint(0, 2 * 86_400_000_000))
     all_mh = np.vstack([mh, np.asarray(extra_mh)])
     all_f = feats + extra_f
-    all_n = [n for n, _t in nums + extra_n]
-    all_tn = [t for _n, t in nums + extra_n]
+    all_n = [n[0] for n in nums + extra_n]
+    all_tn = [n[1] for n in nums + extra_n]
+    all_tw = [n[2] for n in nums + extra_n]
+    all_p = [n[3] for n in nums + extra_n]
     all_t = np.concatenate([times, np.asarray(extra_t)])
     n0 = len(rows)
     for t in (0.4, 0.5, 0.6, 0.7):
         links = grouping.copies(
-            all_mh, all_f, all_n, all_tn, all_t, story_files.DEFAULT_WINDOW_DAYS, t
+            all_mh, all_f, all_n, all_tn, all_t, story_files.DEFAULT_WINDOW_DAYS, t, all_tw, all_p
         )
         base = {(i, j) for i, j in links if j < n0}
         found = right = wrong = 0

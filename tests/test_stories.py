@@ -55,7 +55,28 @@ def _clip(root: Path, name: str, title: str, excerpt: str, provider: str, date: 
     )
 
 
+PREVIEW = (
+    "{a} vs {b} Dream11 Prediction, Fantasy Cricket Tips, Dream11 Team, Playing XI, Pitch "
+    "Report, Injury Update for the Big Bash League T20 match at the Gabba tonight."
+)
+
+
 def _corpus(root: Path) -> None:
+    # One outlet's template: a preview per match, differing in the teams alone.
+    for a, b, hour in (("GLA", "CHA", 8), ("GLA", "FIG", 9)):
+        text = PREVIEW.format(a=a, b=b)
+        _clip(root, f"preview-{b}", text[:80], text, "Cricket Addict", f"2022-01-11T0{hour}:00Z")
+    # The same outlet posting one story twice: one story.
+    for n in (1, 2):
+        _clip(
+            root,
+            f"repost-{n}",
+            "Harbour crane strike ends after talks",
+            "Dock workers at the harbour ended a nine-day strike after talks with the port "
+            "authority produced a new pay offer and a promise of safer cranes.",
+            "Nature Daily",
+            f"2022-07-0{n}T09:00:00Z",
+        )
     _clip(
         root, "grain-1", "Ukraine grain ship leaves Odesa", GRAIN, "Reuters", "2022-08-01T08:00:00Z"
     )
@@ -145,8 +166,10 @@ def test_copies_are_grouped_and_near_misses_are_not(built) -> None:
     assert story["wordle-321"] != story["wordle-322"]  # a template: numbers differ
     assert story["market-12"] != story["market-13"]
     assert story["climate-a"] != story["climate-b"]  # one topic, two stories
+    assert story["preview-CHA"] != story["preview-FIG"]  # one outlet's template
+    assert story["repost-2"] == "repost-1"
     alone = {k for k, v in story.items() if v == k}
-    assert alone == set(story) - {"grain-2", "grain-3"}
+    assert alone == set(story) - {"grain-2", "grain-3", "repost-2"}
 
 
 def test_the_window_is_an_index_option_kept_by_later_runs(tmp_path: Path) -> None:

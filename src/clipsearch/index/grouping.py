@@ -16,8 +16,11 @@ Overlap is the overlap coefficient |A & B| / min(|A|, |B|), estimated from the
 MinHash Jaccard J and the feature counts (|A & B| = J (|A| + |B|) / (1 + J)): a copy
 with a trimmed excerpt is contained in the full one even when their Jaccard is low.
 
-Numbers: when both clips have numbers, at least half of the smaller set must be in
-the other; "Wordle 321 answer" and "Wordle 322 answer" share everything else.
+Numbers: neither title may have a number the other lacks, and when both clips have
+numbers, at least half of the smaller set must be in the other; "Wordle 321 answer"
+and "Wordle 322 answer" share everything else.  Titles: two clips of one outlet
+whose titles each have a rare word the other lacks are two stories of one template
+(a fantasy-cricket preview per match, a highlights video per game).
 
 Pure numpy over arrays indexed by document number; imported only by index runs (and
 by a search that finds no grouping written for its commit)."""
@@ -39,6 +42,11 @@ NUMBER_AGREEMENT = 0.5
 #: boilerplate or template text, left out when clips are compared.
 COMMON_SHARE = 0.001
 COMMON_MIN = 10
+#: A title word in at most this share of the clips (and at least TITLE_RARE_MIN) is
+#: rare: two clips of one outlet whose titles each have a rare word the other lacks
+#: are two stories of one template (measured: benchmarks/story_pairs.py).
+TITLE_RARE_SHARE = 0.0025
+TITLE_RARE_MIN = 5
 #: Clips with fewer features than this once common ones are left out are no one's copy.
 MIN_FEATURES = 3
 #: Signature values per band.
@@ -87,6 +95,23 @@ def numbers_agree(
     return shared >= NUMBER_AGREEMENT * len(small)
 
 
+def rare_title_words(titles: Sequence[Sequence[int]]) -> set[int]:
+    """Title words in at most TITLE_RARE_SHARE of the clips (and TITLE_RARE_MIN)."""
+    counts: dict[int, int] = {}
+    for t in titles:
+        for w in t:
+            counts[w] = counts.get(w, 0) + 1
+    limit = max(TITLE_RARE_MIN, int(TITLE_RARE_SHARE * len(titles)))
+    return {w for w, n in counts.items() if n <= limit}
+
+
+def titles_agree(x: Sequence[int], y: Sequence[int], rare: set[int]) -> bool:
+    """Whether two titles of one outlet can be one story: not when each has a rare
+    word the other lacks ("GLA vs CHA Dream11 Prediction" / "GLA vs FIG ...")."""
+    a, b = set(x), set(y)
+    return not ((a - b) & rare and (b - a) & rare)
+
+
 def candidate_pairs(minhash: np.ndarray, times: np.ndarray, window_us: int) -> np.ndarray:
     """Pairs (i, j), i < j, of rows equal on some band and within the window."""
     n, perms = minhash.shape
@@ -116,20 +141,31 @@ def copies(
     times: np.ndarray,
     window_days: float,
     threshold: float = THRESHOLD,
-    common: set[int] | None = None,
+    title_words: Sequence[Sequence[int]] | None = None,
+    providers: Sequence[int] | None = None,
 ) -> list[tuple[int, int]]:
-    """Every pair of rows (i, j) taken as copies of one story."""
+    """Every pair of rows (i, j) taken as copies of one story.  With `title_words`
+    and `providers`, two clips of one outlet must also have agreeing titles."""
     if len(minhash) < 2:
         return []
-    if common is None:
-        common = common_features(samples)
+    common = common_features(samples)
+    rare = rare_title_words(title_words) if title_words is not None else set()
     pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US))
     out: list[tuple[int, int]] = []
     for i, j in pairs.tolist():
-        if overlap(samples[i], samples[j], common) >= threshold and numbers_agree(
-            numbers[i], numbers[j], title_numbers[i], title_numbers[j]
+        if overlap(samples[i], samples[j], common) < threshold:
+            continue
+        if not numbers_agree(numbers[i], numbers[j], title_numbers[i], title_numbers[j]):
+            continue
+        if (
+            title_words is not None
+            and providers is not None
+            and providers[i]
+            and providers[i] == providers[j]
+            and not titles_agree(title_words[i], title_words[j], rare)
         ):
-            out.append((i, j))
+            continue
+        out.append((i, j))
     return out
 
 
@@ -141,6 +177,8 @@ def stories(
     samples: Sequence[Sequence[int]],
     numbers: Sequence[Sequence[int]],
     title_numbers: Sequence[Sequence[int]],
+    title_words: Sequence[Sequence[int]],
+    providers: Sequence[int],
     window_days: float = DEFAULT_WINDOW_DAYS,
     threshold: float = THRESHOLD,
 ) -> list[int]:
@@ -169,6 +207,8 @@ def stories(
         times,
         window_days,
         threshold,
+        [title_words[d] for d in rows],
+        [providers[d] for d in rows],
     )
     for i, j in found:
         ri, rj = find(i), find(j)

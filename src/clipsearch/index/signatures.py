@@ -58,6 +58,10 @@ class Signature:
     numbers: tuple[int, ...]
     title_numbers: tuple[int, ...]
     fingerprint: str
+    #: CRC-32s of the title's words (stop words dropped) and of the provider's name
+    #: (casefolded; 0 for none): one outlet's template stories differ in a rare word.
+    title_words: tuple[int, ...] = ()
+    provider: int = 0
 
 
 def tokens(text: str) -> list[str]:
@@ -152,6 +156,10 @@ def signature(
         numbers_in(f"{title}\n{excerpt}\n{body}"),
         numbers_in(title or ""),
         fingerprint(title, excerpt, body, related, provider, url, published, topics),
+        tuple(sorted({zlib.crc32(w.encode()) for w in tokens(title or "") if w not in STOP_WORDS}))[
+            :MAX_NUMBERS
+        ],
+        zlib.crc32((provider or "").casefold().encode()) if provider else 0,
     )
 
 

@@ -5,7 +5,7 @@ fingerprint.  Derived and rebuildable like derived.py's file: the Whoosh index s
 the source of truth.
 
     signatures.bin  path -> (stat, minhash, sample, numbers, title numbers,
-                    fingerprint), live
+                    fingerprint, title words, provider), live
                     clips only; a record whose stat is not the indexed one is
                     recomputed from the stored fields
     stories.bin     generation, document count and grouping options it was made
@@ -34,7 +34,7 @@ from clipsearch.index.storage import leaves
 SIGNATURES_FILE = "signatures.bin"
 STORIES_FILE = "stories.bin"
 OPTIONS_FILE = "stories.json"
-FORMAT = 3
+FORMAT = 4
 FINGERPRINT_BYTES = 8
 _NONE = bytes(FINGERPRINT_BYTES)
 #: Default window between copies, in days (grouping.DEFAULT_WINDOW_DAYS, repeated
@@ -145,7 +145,16 @@ def _documents(reader: Any) -> list[tuple[str, str] | None]:
 
 
 def _record(stat: str, s: sig.Signature) -> tuple:
-    return (stat, s.minhash, s.sample, s.numbers, s.title_numbers, s.fingerprint)
+    return (
+        stat,
+        s.minhash,
+        s.sample,
+        s.numbers,
+        s.title_numbers,
+        s.fingerprint,
+        s.title_words,
+        s.provider,
+    )
 
 
 def compute(
@@ -172,7 +181,7 @@ def compute(
         if p in fresh and fresh[p][0] == stat:
             s = fresh[p][1]
             rec = _record(stat, s)
-        elif p in old and isinstance(old[p], tuple) and len(old[p]) == 6 and old[p][0] == stat:
+        elif p in old and isinstance(old[p], tuple) and len(old[p]) == 8 and old[p][0] == stat:
             rec = old[p]
         if rec is None or len(rec[1]) != 4 * sig.NUM_PERM:
             rec = _record(stat, sig.of_stored(reader.stored_fields(d)))
@@ -181,10 +190,12 @@ def compute(
     minhash = np.zeros((n, sig.NUM_PERM), dtype=np.uint32)
     empty: tuple[int, ...] = ()
     samples, numbers, title_numbers = [empty] * n, [empty] * n, [empty] * n
+    title_words, providers = [empty] * n, [0] * n
     for d, rec in enumerate(per_doc):
         if rec is not None:
             minhash[d] = np.frombuffer(rec[1], dtype="<u4")
             samples[d], numbers[d], title_numbers[d] = rec[2], rec[3], rec[4]
+            title_words[d], providers[d] = rec[6], rec[7]
     ids = [columns.clip_id(d) if docs[d] is not None else "" for d in range(n)]
     reps = grouping.stories(
         ids,
@@ -194,6 +205,8 @@ def compute(
         samples,
         numbers,
         title_numbers,
+        title_words,
+        providers,
         window_days=days,
     )
     prints = b"".join(bytes.fromhex(rec[5]) if rec is not None else _NONE for rec in per_doc)
