@@ -6,6 +6,9 @@
    story, 0: not), `score` reads the labels back and reports, for each threshold,
    precision and recall over the labelled pairs, each bin weighted by its share of
    all candidates (so the sample's even bins do not overweigh the rare high ones).
+   The committed sample (story_pairs.tsv) was drawn before pairs were ordered by
+   clip id, in the document order of one build: `draw` now gives the same kind of
+   sample on any build, and `score` reproduces the figures from the file itself.
 2. Synthetic copies: clips of the index copied as a syndicating outlet would
    (re-headlined, excerpt trimmed, another provider, published up to two days
    later), grouped with the whole index: recall is the share of copies put with
@@ -64,10 +67,11 @@ def _jaccard(mh, i, j) -> float:
     return float((mh[i] == mh[j]).mean())
 
 
-def _candidates(mh, feats, times, window_days=story_files.DEFAULT_WINDOW_DAYS):
+def _candidates(mh, feats, times, ids, window_days=story_files.DEFAULT_WINDOW_DAYS):
     """Candidate pairs and their estimated MinHash Jaccard (what the bins are of:
     the sample is drawn before any comparison rule, so it judges them all)."""
-    pairs = grouping.candidate_pairs(mh, times, int(window_days * 86_400_000_000))
+    ranks = np.argsort(np.argsort(np.asarray(ids), kind="stable"))
+    pairs = grouping.candidate_pairs(mh, times, int(window_days * 86_400_000_000), ranks)
     pairs = pairs[(times[pairs[:, 0]] > 0) & (times[pairs[:, 1]] > 0)]
     a, b = pairs[:, 0], pairs[:, 1]
     return pairs, (mh[a] == mh[b]).mean(axis=1)
@@ -75,15 +79,18 @@ def _candidates(mh, feats, times, window_days=story_files.DEFAULT_WINDOW_DAYS):
 
 def draw(args) -> None:
     _snap, _rows, ids, _stored, mh, feats, _nums, times = _load(args.index)
-    pairs, sim = _candidates(mh, feats, times)
+    pairs, sim = _candidates(mh, feats, times, ids)
     rng = random.Random(SEED)
     out = []
+    # By clip ids, not document numbers: a bulk build numbers documents in the order
+    # its processes finish, so the same files can give another order.
+    by_ids = sorted(range(len(pairs)), key=lambda k: sorted((ids[pairs[k][0]], ids[pairs[k][1]])))
     for lo, hi in BINS:
-        members = [k for k in range(len(pairs)) if lo <= sim[k] < hi]
+        members = [k for k in by_ids if lo <= sim[k] < hi]
         print(f"bin {lo:.1f}-{hi:.1f}: {len(members)} candidate pairs", file=sys.stderr)
-        for k in sorted(rng.sample(members, min(PER_BIN, len(members)))):
-            i, j = pairs[k]
-            out.append((ids[i], ids[j], f"{sim[k]:.3f}", f"{lo:.1f}"))
+        for k in sorted(rng.sample(members, min(PER_BIN, len(members))), key=by_ids.index):
+            a, b = sorted((ids[pairs[k][0]], ids[pairs[k][1]]))
+            out.append((a, b, f"{sim[k]:.3f}", f"{lo:.1f}"))
     with open(args.out, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, delimiter="\t")
         w.writerow(["id_a", "id_b", "overlap", "bin", "label"])
@@ -108,7 +115,7 @@ def show(args) -> None:
 
 def score(args) -> None:
     _snap, _rows, ids, _stored, mh, feats, nums, times = _load(args.index)
-    pairs, sim = _candidates(mh, feats, times)
+    pairs, sim = _candidates(mh, feats, times, ids)
     bin_sizes = Counter()
     for lo, hi in BINS:
         bin_sizes[f"{lo:.1f}"] = int(((sim >= lo) & (sim < hi)).sum())
@@ -146,9 +153,7 @@ def score(args) -> None:
                 raw["fn"] += 1
         p = tp / (tp + fp) if tp + fp else 1.0
         rec = tp / (tp + fn) if tp + fn else 1.0
-        print(
-            f"  {t:.2f}      {p:.3f}      {rec:.3f}      {raw['tp']} {raw['fp']} {raw['fn']}"
-        )
+        print(f"  {t:.2f}      {p:.3f}      {rec:.3f}      {raw['tp']} {raw['fp']} {raw['fn']}")
 
 
 def _copy(stored: dict, rng: random.Random) -> dict:

@@ -112,15 +112,21 @@ def titles_agree(x: Sequence[int], y: Sequence[int], rare: set[int]) -> bool:
     return not ((a - b) & rare and (b - a) & rare)
 
 
-def candidate_pairs(minhash: np.ndarray, times: np.ndarray, window_us: int) -> np.ndarray:
-    """Pairs (i, j), i < j, of rows equal on some band and within the window."""
+def candidate_pairs(
+    minhash: np.ndarray, times: np.ndarray, window_us: int, ranks: np.ndarray | None = None
+) -> np.ndarray:
+    """Pairs (i, j), i < j, of rows equal on some band and within the window.  Rows
+    of one band bucket are ordered by time, then by `ranks` (the clip ids' order),
+    so the neighbours compared do not depend on the order documents were written."""
     n, perms = minhash.shape
+    if ranks is None:
+        ranks = np.arange(n)
     found = []
     for start in range(0, perms - ROWS + 1, ROWS):
         key = np.zeros(n, dtype=np.uint64)
         for r in range(ROWS):
             key = (key << np.uint64(32)) | minhash[:, start + r].astype(np.uint64)
-        order = np.lexsort((times, key))
+        order = np.lexsort((ranks, times, key))
         ks, ts = key[order], times[order]
         for off in range(1, min(NEIGHBOURS, n - 1) + 1):
             same = (ks[:-off] == ks[off:]) & (ts[off:] - ts[:-off] <= window_us)
@@ -143,6 +149,7 @@ def copies(
     threshold: float = THRESHOLD,
     title_words: Sequence[Sequence[int]] | None = None,
     providers: Sequence[int] | None = None,
+    ranks: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
     """Every pair of rows (i, j) taken as copies of one story.  With `title_words`
     and `providers`, two clips of one outlet must also have agreeing titles."""
@@ -150,7 +157,7 @@ def copies(
         return []
     common = common_features(samples)
     rare = rare_title_words(title_words) if title_words is not None else set()
-    pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US))
+    pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks)
     out: list[tuple[int, int]] = []
     for i, j in pairs.tolist():
         if overlap(samples[i], samples[j], common) < threshold:
@@ -209,6 +216,7 @@ def stories(
         threshold,
         [title_words[d] for d in rows],
         [providers[d] for d in rows],
+        np.argsort(np.argsort(np.asarray([ids[d] for d in rows]), kind="stable")),
     )
     for i, j in found:
         ri, rj = find(i), find(j)
