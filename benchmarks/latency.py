@@ -2,7 +2,7 @@
 facet counts), each query run once, after a warm-up on other queries.
 
     python benchmarks/latency.py --index IDX --queries QUERIES.tsv [--column typo]
-        [--histogram week]
+        [--histogram week] [--group]
 
 QUERIES.tsv is make_queries.py output (qid, clean, typo, target_id); the first
 `--warmup` rows only warm the process (per-snapshot arrays, the typo index) and are not
@@ -26,6 +26,7 @@ def main() -> int:
     ap.add_argument("--column", choices=("clean", "typo"), default="typo")
     ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--histogram", choices=("day", "week", "month", "year"), default=None)
+    ap.add_argument("--group", action="store_true", help="One row per story (search --group).")
     args = ap.parse_args()
     col = 1 if args.column == "clean" else 2
     with open(args.queries, encoding="utf-8") as fh:
@@ -33,11 +34,11 @@ def main() -> int:
     warm, timed = rows[: args.warmup], rows[args.warmup :]
     with open_index(args.index) as idx:
         for row in warm:
-            idx.search(row[col], histogram=args.histogram)
+            idx.search(row[col], histogram=args.histogram, group=args.group)
         times = []
         for row in timed:
             start = time.perf_counter()
-            idx.search(row[col], histogram=args.histogram)
+            idx.search(row[col], histogram=args.histogram, group=args.group)
             times.append((time.perf_counter() - start) * 1000)
     times.sort()
     print(
@@ -46,6 +47,7 @@ def main() -> int:
                 "queries": len(times),
                 "column": args.column,
                 "histogram": args.histogram,
+                "group": args.group,
                 "p50_ms": round(statistics.median(times), 3),
                 "p95_ms": round(times[int(0.95 * (len(times) - 1))], 3),
             }

@@ -59,6 +59,7 @@ HIT_KEYS = {
     "path",
     "highlights",
     "quality",
+    "story",
 }
 
 
@@ -340,6 +341,7 @@ def test_json_contract(corpus):
         assert isinstance(hit["highlights"], dict) and hit["highlights"]
         assert set(hit["highlights"]) <= {"title", "excerpt", "body", "related"}
         assert all("<mark>" in v for v in hit["highlights"].values())
+        assert isinstance(hit["story"], str) and hit["story"]
     assert undated >= 1  # `published` null, not missing
 
 

@@ -56,7 +56,7 @@ from clipsearch.ingest import DEFAULT_MAX_BYTES
 from clipsearch.paths import shown_path
 from clipsearch.search.engine import ClipIndex, default_index_dir
 from clipsearch.search.histogram import INTERVALS
-from clipsearch.search.request import MATCH_MODES, SORTS, SearchRequest
+from clipsearch.search.request import COUNTS, MATCH_MODES, SORTS, SearchRequest
 from clipsearch.search.result import SearchResult
 
 
@@ -151,6 +151,13 @@ def main() -> None:
     type=click.IntRange(min=1),
     help="Skip clip files larger than this.",
 )
+@click.option(
+    "--story-window",
+    default=None,
+    metavar="DAYS",
+    type=click.FloatRange(0, 3650),
+    help="Days apart two copies of one story may be published (default 3; recorded).",
+)
 def index_cmd(
     paths: tuple[str, ...],
     index_dir: str | None,
@@ -160,6 +167,7 @@ def index_cmd(
     as_json: bool,
     lock_timeout: float,
     max_bytes: int,
+    story_window: float | None,
 ) -> None:
     """Index clip files and folders (recursive); incremental unless --rebuild.
 
@@ -187,6 +195,7 @@ def index_cmd(
             lock_timeout=lock_timeout,
             max_bytes=max_bytes,
             progress=progress if show_bar else None,
+            story_window=story_window,
         )
     except StrictStop as exc:
         fail(f"{exc.problem} (--strict: index left unchanged)", EXIT_SKIPPED)
@@ -270,6 +279,13 @@ _EXPAND_HELP = (
     help="Also count the matches per UTC day, week, month or year.",
 )
 @click.option("--expand", is_flag=True, help=_EXPAND_HELP)
+@click.option("--group", is_flag=True, help="One row per story: copies of one story shown once.")
+@click.option(
+    "--count",
+    type=click.Choice(COUNTS),
+    default=None,
+    help="What the total, facets and histogram count (default: stories with --group).",
+)
 @click.option("--facet-limit", default=10, show_default=True, type=click.IntRange(min=0))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
 def search(
@@ -286,6 +302,8 @@ def search(
     match: str,
     histogram: str | None,
     expand: bool,
+    group: bool,
+    count: str | None,
     facet_limit: int,
     as_json: bool,
 ) -> None:
@@ -307,6 +325,8 @@ def search(
             match=match,
             histogram=histogram,
             expand=expand,
+            group=group,
+            count=count,
             facet_limit=facet_limit,
         ),
     )
@@ -416,7 +436,15 @@ def show(clip_id: str, index_dir: str | None, as_json: bool) -> None:
         click.echo(f"{key}: {text}")
 
 
-#: Stored fields `show` prints with their line breaks.
+@main.command()
+@click.argument("clip_id")
+@_index_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (as search's).")
+def story(clip_id: str, index_dir: str | None, as_json: bool) -> None:
+    """Every copy of CLIP_ID's story (syndicated copies), earliest first."""
+    _answer(index_dir, as_json, lambda idx: idx.story(clip_id))
+
+
 @main.command()
 @_index_option
 @click.option("--top", default=10, show_default=True, type=click.IntRange(min=0))
@@ -551,8 +579,6 @@ def serve(index_dir: str | None, host: str, port: int, token: str | None) -> Non
         error(exc)
 
 
-if __name__ == "__main__":
-    main()
 
 
 @main.command()
@@ -657,3 +683,152 @@ def _write_export(
             os.remove(partial)
         raise
     return written
+
+
+@main.group()
+def watch() -> None:
+    """Saved searches that report the clips newly matching since their last run."""
+
+
+@watch.command("add")
+@click.argument("name")
+@click.argument("query", nargs=-1, required=True)
+@_index_option
+@_FILTER_OPTIONS[0]
+@_FILTER_OPTIONS[1]
+@_FILTER_OPTIONS[5]
+@_FILTER_OPTIONS[6]
+def watch_add(
+    name: str,
+    query: tuple[str, ...],
+    index_dir: str | None,
+    topics: tuple[str, ...],
+    providers: tuple[str, ...],
+    exact: bool,
+    match: str,
+) -> None:
+    """Save QUERY (with filters) as watch NAME; its first run records where it stands."""
+    from clipsearch import watch as watching
+
+    options: dict[str, Any] = {"exact": exact, "match": match}
+    if topics:
+        options["topics"] = list(topics)
+    if providers:
+        options["providers"] = list(providers)
+    try:
+        watching.add(index_dir or default_index_dir(), name, " ".join(query), **options)
+    except ClipsearchError as exc:
+        error(exc)
+    click.echo(f"watch {line(name)} added")
+
+
+@watch.command("list")
+@_index_option
+@click.option("--json", "as_json", is_flag=True)
+def watch_list(index_dir: str | None, as_json: bool) -> None:
+    """The saved watches, their queries and when each last ran."""
+    from clipsearch import watch as watching
+
+    try:
+        watches = watching.load(index_dir or default_index_dir())
+    except ClipsearchError as exc:
+        error(exc)
+    rows = [
+        {
+            "name": name,
+            "query": w.get("query", ""),
+            **{k: w[k] for k in watching.OPTIONS if k in w},
+            "last_run": w.get("last_run"),
+        }
+        for name, w in sorted(watches.items())
+    ]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        filters = "".join(
+            f" --{flag} {line(v)!r}"
+            for key, flag in (("topics", "topic"), ("providers", "provider"))
+            for v in r.get(key, ())
+        )
+        last = r["last_run"] or "never run"
+        click.echo(f"{line(r['name'])}: {line(r['query'])!r}{filters} (last run: {last})")
+
+
+@watch.command("remove")
+@click.argument("name")
+@_index_option
+def watch_remove(name: str, index_dir: str | None) -> None:
+    """Delete watch NAME and its state."""
+    from clipsearch import watch as watching
+
+    try:
+        watching.remove(index_dir or default_index_dir(), name)
+    except ClipsearchError as exc:
+        error(exc)
+    click.echo(f"watch {line(name)} removed")
+
+
+@watch.command("run")
+@click.argument("names", nargs=-1)
+@_index_option
+@click.option("--since", type=_Date(), help="A first run reports the matches published since.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
+@click.option("--lock-timeout", default=30.0, show_default=True, metavar="SECONDS")
+def watch_run(
+    names: tuple[str, ...],
+    index_dir: str | None,
+    since: datetime | None,
+    as_json: bool,
+    lock_timeout: float,
+) -> None:
+    """Print what newly matches each watch (or the NAMES given), grouped by story.
+
+    Exit status: 0 done, 1 some watch failed (its error is printed; the others ran)."""
+    from clipsearch import watch as watching
+
+    def emit(reports: list[watching.WatchReport]) -> None:
+        if as_json:
+            echo_json({"watches": [r.to_dict() for r in reports]})
+        else:
+            _print_watches(reports)
+        sys.stdout.flush()  # all of it out before the state advances
+
+    try:
+        reports = watching.run(
+            index_dir or default_index_dir(),
+            list(names),
+            since=since,
+            emit=emit,
+            lock_timeout=lock_timeout,
+        )
+    except ClipsearchError as exc:
+        error(exc)
+    for r in reports:
+        if r.error is not None:
+            click.echo(f"clipsearch: watch {line(r.name)}: {line(r.error)}", err=True)
+    sys.exit(EXIT_SKIPPED if any(r.error is not None for r in reports) else EXIT_OK)
+
+
+def _print_watches(reports: list[Any]) -> None:
+    for r in reports:
+        if r.error is not None:
+            click.echo(f"== {line(r.name)}: failed ({line(r.error)})")
+            continue
+        note = " (first run: recorded where it stands)" if r.first_run and not r.new else ""
+        click.echo(
+            f"== {line(r.name)}: {r.new:,} new in {len(r.stories):,} stories "
+            f"for {line(r.query)!r}{note}"
+        )
+        for s in r.stories:
+            first = s.hits[0]
+            date = first.published.strftime("%Y-%m-%d") if first.published else "undated"
+            click.echo(f"  - {line(first.title)}")
+            outlets = ", ".join(dict.fromkeys(line(h.provider) for h in s.hits if h.provider))
+            click.echo(f"    {date} | {len(s.hits)} new copies | {outlets or 'unknown provider'}")
+            for h in s.hits:
+                click.echo(f"    {line(h.id)} {line(h.url)}")
+
+
+if __name__ == "__main__":
+    main()

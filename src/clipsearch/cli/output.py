@@ -112,13 +112,19 @@ def print_result(res: SearchResult, color: bool) -> None:
         echo(f"Expanded with: {line(', '.join(res.expanded))}")
     shown = f"{res.offset + 1}-{res.offset + len(res.hits)} of " if res.hits else ""
     which = " (any of the words)" if res.match == "any" else ""
-    echo(f"{shown}{res.total:,} clips for {res.query!r}{which}")
+    unit = "stories" if res.counted == "stories" else "clips"
+    echo(f"{shown}{res.total:,} {unit} for {res.query!r}{which}")
     for n, hit in enumerate(res.hits, res.offset + 1):
         date = hit.published.strftime("%Y-%m-%d") if hit.published else "undated"
         title = hit.highlights.get("title") or hit.title
         echo(f"\n{n:>3}. {marked(title, color)}")
         provider = line(hit.provider) or "unknown provider"
         echo(f"     {provider} | {date} | score {hit.score:.2f} | {line(hit.id)}")
+        if hit.copies is not None and hit.copies > 1:
+            outlets = ", ".join(line(o) for o in hit.outlets[:5])
+            more = f" +{len(hit.outlets) - 5:,} more" if len(hit.outlets) > 5 else ""
+            first = hit.first_published.strftime("%Y-%m-%d") if hit.first_published else "undated"
+            echo(f"     {hit.copies:,} copies since {first}: {outlets}{more}")
         snippet = next(
             (hit.highlights[f] for f in ("excerpt", "body", "related") if f in hit.highlights),
             hit.excerpt[:200],

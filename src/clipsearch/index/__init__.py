@@ -16,6 +16,9 @@ Swapping the engine means rewriting this package only.
     compile.py       query syntax to what is searched
     proximity.py     NEAR/n and ONEAR/n: their syntax, span queries, compiled node
     scoring.py       match sets and BM25F with statistics given from outside
+    signatures.py    near-duplicate signatures of clips (MinHash), content fingerprints
+    grouping.py      which clips are copies of one story (banding, overlap, numbers)
+    stories.py       signatures and story per document, written beside each commit
     whoosh_fixes.py  fixes to Whoosh 2.7 applied at import
 """
 
@@ -43,10 +46,13 @@ from clipsearch.index.schema import FacetValuesField as _FacetValues  # noqa: F4
 from clipsearch.index.scoring import QueryStats
 from clipsearch.index.snapshot import Snapshot
 from clipsearch.index.storage import check, exists
+from clipsearch.index.stories import DEFAULT_WINDOW_DAYS as DEFAULT_STORY_WINDOW
+from clipsearch.index.stories import check_window as check_story_window
 from clipsearch.index.writer import IndexedFile, Writer, stored_stat
 
 __all__ = [
     "Apart",
+    "DEFAULT_STORY_WINDOW",
     "FACET_FIELDS",
     "MAX_EXPANSIONS",
     "MAX_EXPANSIONS_PER_QUERY",
@@ -61,6 +67,7 @@ __all__ = [
     "Writer",
     "analyze_word",
     "check",
+    "check_story_window",
     "exists",
     "interpolated",
     "stem",

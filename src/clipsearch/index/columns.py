@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain
@@ -43,6 +43,27 @@ class FacetColumn:
             )
         numbers = Counter(chain.from_iterable(map(self.docs.__getitem__, docs)))
         return Counter({values[k]: n for k, n in numbers.items()})
+
+    def count_distinct(
+        self, docs: Collection[int], story: Sequence[int], with_copies: frozenset[int]
+    ) -> Counter[str]:
+        """Distinct stories per value over `docs` (`story[d]`: d's story;
+        `with_copies`: the documents of stories with several): a story with copies
+        under one value counts once there.  The clip counts less the extra copies,
+        so only the matches that have copies are walked."""
+        counts = self.count(docs)
+        present = with_copies & (docs if isinstance(docs, set | frozenset) else set(docs))
+        by_story: dict[int, list[int]] = {}
+        for d in present:
+            by_story.setdefault(story[d], []).append(d)
+        per_doc, values = self.docs, self.values
+        for members in by_story.values():
+            if len(members) < 2:
+                continue
+            for k, n in Counter(chain.from_iterable(map(per_doc.__getitem__, members))).items():
+                if n > 1:
+                    counts[values[k]] -= n - 1
+        return counts
 
     def docs_with(self, wanted: Iterable[str]) -> set[int]:
         """Documents having any of the given values (OR inside one facet)."""

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from clipsearch.index import derived
+from whoosh.util.times import long_to_datetime
+
+from clipsearch.index import derived, stories
 from clipsearch.index.analysis import analyze_word
 from clipsearch.index.columns import Columns
 from clipsearch.index.compile import Compiled, ParsedQuery, Parser
@@ -53,6 +55,9 @@ class Snapshot:
             path, self._reader, self._searcher, self._postings, self._columns, TEXT_FIELDS, k1, b
         )
         self._words: dict[str, int] | None = None
+        self._stories: stories.Stories | None = None
+        self._groups: dict[int, tuple[int, ...]] | None = None
+        self._in_groups: frozenset[int] = frozenset()
 
     # -- lifecycle
     def close(self) -> None:
@@ -94,11 +99,69 @@ class Snapshot:
         """Documents per facet value over `docs`."""
         return self._columns.facet(field).count(docs)
 
+    def facet_story_counts(self, field: str, docs: Collection[int]) -> Counter[str]:
+        """Distinct stories per facet value over `docs`."""
+        return self._columns.facet(field).count_distinct(
+            docs, self.story_of(), self.docs_with_copies()
+        )
+
     def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
         return self._columns.docs_between(since, until)
 
+    def facet_values_of(self, field: str, docnum: int) -> tuple[str, ...]:
+        """The values of a facet one document has (from the facet column)."""
+        col = self._columns.facet(field)
+        return tuple(col.values[k] for k in col.docs[docnum])
+
+    def published_at(self, docnum: int) -> datetime | None:
+        """A document's publication time (naive UTC), from the column."""
+        t = self._columns.published()[docnum]
+        return None if t is None else long_to_datetime(t)
+
+    def published(self) -> Sequence[int | None]:
+        """Publication time per document as a sortable integer (None when unknown)."""
+        return self._columns.published()
+
     def clip_id(self, docnum: int) -> str:
         return self._columns.clip_id(docnum)
+
+    @guarded
+    def story_data(self) -> stories.Stories:
+        """Story and content fingerprint per document: written with the commit, else
+        computed here (stories.py)."""
+        if self._stories is None:
+            reader = self._reader
+            loaded = stories.load(self.path, reader.generation(), reader.doc_count_all())
+            if loaded is None:
+                loaded, _records = stories.compute(self.path, reader, self._columns)
+            self._stories = loaded
+        return self._stories
+
+    def story_groups(self) -> dict[int, tuple[int, ...]]:
+        """The stories of more than one live document: story -> its documents.  Most
+        stories have one copy; counting stories only has to look at these."""
+        if self._groups is None:
+            live = self.live_docs()
+            groups: dict[int, list[int]] = {}
+            for d, s in enumerate(self.story_of()):
+                if s != d and d in live:
+                    groups.setdefault(s, [s]).append(d)
+            self._groups = {s: tuple(m) for s, m in groups.items()}
+            self._in_groups = frozenset(d for m in self._groups.values() for d in m)
+        return self._groups
+
+    def docs_with_copies(self) -> frozenset[int]:
+        """The live documents whose story has several (those of `story_groups`)."""
+        self.story_groups()
+        return self._in_groups
+
+    def story_of(self) -> Sequence[int]:
+        """Per document number, the document number of its story's earliest copy."""
+        return self.story_data().story
+
+    def fingerprints(self) -> Sequence[str]:
+        """Per document number, a digest of its indexed content."""
+        return self.story_data().fingerprint
 
     # -- vocabulary and analysis
     def words(self) -> dict[str, int]:

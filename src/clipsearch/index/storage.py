@@ -51,8 +51,11 @@ LOCK_NAME = "WRITELOCK"
 _OWN_NAME = re.compile(
     rf"^(?:_{INDEX_NAME}_\d+\.toc(?:\.\d+(?:\.\d+)?)?|{INDEX_NAME}_[0-9a-z]{{16}}\.[a-z0-9_.]+"
     rf"|{INDEX_NAME}_{LOCK_NAME}|{re.escape(META_FILE)}(?:\.tmp)?"
-    rf"|vocabulary\.json(?:\.tmp)?|derived\.bin(?:\.tmp)?|{INDEX_NAME}\.tmp|[0-9a-z]{{28}}\.(?:tmp|run|ctmp))$"
+    rf"|vocabulary\.json(?:\.tmp)?|derived\.bin(?:\.tmp)?|{INDEX_NAME}\.tmp|[0-9a-z]{{28}}\.(?:tmp|run|ctmp)"
+    rf"|(?:signatures|stories)\.bin(?:\.tmp)?|(?:stories|watches)\.json(?:\.tmp)?|watches\.lock)$"
 )
+#: What a rebuild keeps: the index's options and its saved searches, not its data.
+KEPT_ON_REBUILD = frozenset({"stories.json", "watches.json", "watches.lock"})
 
 
 def foreign_entries(path: str) -> list[str]:
@@ -119,7 +122,7 @@ def create(path: str) -> Any:
             os.remove(meta)
         lock_file = f"{INDEX_NAME}_{LOCK_NAME}"
         for name in os.listdir(path):
-            if name == lock_file:
+            if name == lock_file or name in KEPT_ON_REBUILD:
                 continue
             full = os.path.join(path, name)
             if os.path.isdir(full) and not os.path.islink(full):

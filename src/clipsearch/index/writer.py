@@ -13,7 +13,8 @@ from whoosh import index, writing
 from whoosh.util.filelock import try_for
 
 from clipsearch.errors import IndexLockedError, StorageError
-from clipsearch.index import derived
+from clipsearch.index import derived, signatures, stories
+from clipsearch.index.columns import Columns
 from clipsearch.index.schema import INDEX_NAME, TEXT_FIELDS, clip_words, document
 from clipsearch.index.storage import (
     check_before_locking,
@@ -74,8 +75,16 @@ class Writer:
     process (2.6x faster here than one process); small updates use one process and
     Whoosh's merge policy, so incremental runs do not pile up segments."""
 
-    def __init__(self, path: str, lock_timeout: float = 30.0, rebuild: bool = False):
+    def __init__(
+        self,
+        path: str,
+        lock_timeout: float = 30.0,
+        rebuild: bool = False,
+        story_window: float | None = None,
+    ):
         self.path = path
+        #: Days between copies of one story (None: the index's recorded window).
+        self.story_window = story_window
         check_before_locking(path, rebuild)
         self._lock = write_lock(path)
         try:
@@ -93,6 +102,7 @@ class Writer:
         self._later: list[str] = []
         self._dirty = False  # anything added or deleted in this session
         self._new_words: Counter[str] = Counter()
+        self._signatures: dict[str, tuple[str, signatures.Signature]] = {}
         self._vocab: dict[str, int] | None = None
         try:
             self.created = not exists(path) or (rebuild and not compatible(path))
@@ -139,6 +149,17 @@ class Writer:
             self._writer().delete_by_term("path", clip.path)
         self._writer().add_document(**document(clip, stat))
         self._new_words.update(clip_words(clip))
+        sign = signatures.signature(
+            clip.title,
+            clip.excerpt,
+            clip.body,
+            clip.related_text,
+            clip.provider,
+            clip.url,
+            clip.published,
+            clip.topics,
+        )
+        self._signatures[clip.path] = (stat, sign)
 
     @guarded
     def delete_path(self, path: str) -> None:
@@ -181,11 +202,25 @@ class Writer:
         loses nothing: searches build them from the index instead."""
         with self._ix.reader() as reader, contextlib.suppress(OSError):
             generation = reader.generation()
-            if not (self._dirty or self.fresh) and derived.load(
-                self.path, generation, reader.doc_count_all()
-            ):
-                return  # nothing written and the commit's derived data is in place
-            derived.write(self.path, generation, reader, self._ix.schema)
+            unchanged = not (self._dirty or self.fresh)
+            if not (unchanged and derived.load(self.path, generation, reader.doc_count_all())):
+                derived.write(self.path, generation, reader, self._ix.schema)
+            # Derived data too: should it fail, a search computes the stories instead.
+            with contextlib.suppress(Exception):
+                self._write_stories(reader, generation, unchanged)
+
+    def _write_stories(self, reader: Any, generation: int, unchanged: bool) -> None:
+        """Story grouping of the new commit (stories.py), with the window given to
+        this session (then recorded) or the index's."""
+        window = self.story_window
+        if window is None:
+            window = stories.window_days(self.path)
+        elif window != stories.window_days(self.path):
+            stories.save_window(self.path, window)
+        if unchanged and stories.current(self.path, generation, reader.doc_count_all(), window):
+            return
+        columns = Columns(self.path, reader, self._ix.schema)
+        stories.write(self.path, generation, reader, columns, self._signatures, window)
 
     def _vocabulary_from_stored_fields(self) -> dict[str, int]:
         counts: Counter[str] = Counter()

@@ -98,6 +98,7 @@ def update_index(
     lock_timeout: float = 30.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Progress | None = None,
+    story_window: float | None = None,
 ) -> UpdateReport:
     """Bring the index at `index_dir` up to date with the clip files under `paths`.
 
@@ -105,7 +106,9 @@ def update_index(
     removed from the index; files indexed from other roots are left alone.  After
     any sequence of runs the index holds what a fresh build of the same files holds:
     one document per id (the file whose path sorts last), every duplicate reported
-    on every run, all in one atomic commit."""
+    on every run, all in one atomic commit.  `story_window` (days) sets how far apart
+    two copies of one story may be published; it is recorded with the index and
+    kept by later runs (default 3 days)."""
     started = time.perf_counter()
     index_dir = os.path.abspath(os.fspath(index_dir))
     report = UpdateReport(index=index_dir)
@@ -116,7 +119,11 @@ def update_index(
         if strict:
             raise StrictStop(message)
 
-    writer = store.Writer(index_dir, lock_timeout=lock_timeout, rebuild=rebuild)
+    if story_window is not None:
+        story_window = store.check_story_window(story_window)
+    writer = store.Writer(
+        index_dir, lock_timeout=lock_timeout, rebuild=rebuild, story_window=story_window
+    )
     try:
         report.rebuilt = writer.fresh
         known = writer.files()

@@ -10,4 +10,5 @@
     expansion.py    RM3 query expansion of long queries (--expand)
     facets.py       fuzzy facet values, top counts, disjunctive counts
     highlight.py    snippets with the query's words marked
+    stories.py      copies of one story shown once, their reach, counts of stories
 """

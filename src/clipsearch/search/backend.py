@@ -11,7 +11,7 @@ hands to each (as Whoosh's `searcher.get_parent()` and Tantivy's
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -72,6 +72,29 @@ class Backend(Protocol):
     ) -> list[tuple[int, float]]: ...
 
     def clip_id(self, docnum: int) -> str: ...
+
+    # -- stories (index/grouping.py): per document, its story's earliest copy
+    def story_of(self) -> Sequence[int]: ...
+
+    def story_groups(self) -> dict[int, tuple[int, ...]]:
+        """Stories of more than one live document: story -> documents."""
+        ...
+
+    def docs_with_copies(self) -> frozenset[int]:
+        """The live documents of the stories of `story_groups`."""
+        ...
+
+    def fingerprints(self) -> Sequence[str]:
+        """Per document, a digest of its indexed content (what saved searches compare)."""
+        ...
+
+    def published(self) -> Sequence[int | None]: ...
+
+    def published_at(self, docnum: int) -> datetime | None: ...
+
+    def facet_values_of(self, field: str, docnum: int) -> tuple[str, ...]: ...
+
+    def facet_story_counts(self, field: str, docs: Collection[int]) -> Counter[str]: ...
 
     # -- filters and facets, keyed by value
     def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]: ...

@@ -11,14 +11,14 @@ import math
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from clipsearch import dates
 from clipsearch.errors import RequestError
 from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot
-from clipsearch.search import expansion, histogram, matching, ranking
+from clipsearch.search import expansion, histogram, matching, ranking, stories
 from clipsearch.search import facets as facetlib
 from clipsearch.search.backend import Backend
 from clipsearch.search.corrections import Corrector
@@ -127,6 +127,8 @@ class ClipIndex:
         match: str = "auto",
         histogram: str | None = None,
         expand: bool = False,
+        group: bool = False,
+        count: str | None = None,
     ) -> SearchResult:
         """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*,
         and a NEAR/n b, a ONEAR/n b);
@@ -148,6 +150,8 @@ class ClipIndex:
                 match=match,
                 histogram=histogram,
                 expand=expand,
+                group=group,
+                count=count,
             )
         )
 
@@ -192,15 +196,35 @@ class ClipIndex:
         backend, text = self._backend, request.text
         m = self._match(request, like)
         scores, hits_set, matched, filters = m.scores, m.hits_set, m.matched, m.filters
-        total = len(scores) if hits_set is None else len(hits_set)
+        shown = matched if hits_set is None else hits_set
+        by_story = request.counts_stories
+        story = backend.story_of()
+        total = stories.distinct(backend, shown) if by_story else len(shown)
         end = request.offset + request.limit
-        page = ranking.page(backend, scores, m.tiers, hits_set, end, m.sort)[request.offset :]
+
+        def rank(n: int) -> list[tuple[int, float]]:
+            return ranking.page(backend, scores, m.tiers, hits_set, n, m.sort)
+
+        if request.group:
+            page = stories.collapse(rank, story, end, len(shown))[request.offset :]
+        else:
+            page = rank(end)[request.offset :]
         terms, pattern = self._marking(request, m.compiled, bool(page))
         hits = [self._hit(d, s, terms, pattern) for d, s in page]
+        if request.group and hits:
+            published, groups = backend.published(), backend.story_groups()
+            hits = [
+                _with_reach(h, stories.reach(backend, copies, published))
+                for h, (d, _s) in zip(hits, page, strict=True)
+                if (copies := stories.copies_of(groups, story[d], d, shown))
+            ]
 
         volume = None
         if request.histogram is not None:
-            per_day, undated = backend.day_counts(matched if hits_set is None else hits_set)
+            counted = shown
+            if by_story:
+                counted = stories.earliest_copies(backend, shown)
+            per_day, undated = backend.day_counts(counted)
             volume = histogram.build(per_day, undated, request.histogram)
 
         facet_counts: dict[str, dict[str, int]] = {}
@@ -208,7 +232,13 @@ class ClipIndex:
         if request.facets:
             for name in FACET_FIELDS:
                 fc = facetlib.disjunctive_counts(
-                    backend, name, matched, filters, request.facet_limit, m.selected.get(name, ())
+                    backend,
+                    name,
+                    matched,
+                    filters,
+                    request.facet_limit,
+                    m.selected.get(name, ()),
+                    stories=by_story,
                 )
                 facet_counts[name] = fc.counts
                 facet_other[name] = fc.other_values
@@ -230,6 +260,7 @@ class ClipIndex:
             all_words_total=m.decision.with_all if m.decision.fallback else None,
             histogram=volume,
             expanded=m.expanded,
+            counted="stories" if by_story else "clips",
         )
 
     def iter_hits(self, request: SearchRequest) -> HitStream:
@@ -269,7 +300,9 @@ class ClipIndex:
             words = self.like_words(like)
             any_q = backend.parse(" ".join(f'"{w}"' for w in words)).compile() if words else None
             scores = backend.scores(any_q) if any_q is not None else {}
-            scores.pop(like, None)
+            story = backend.story_of()
+            own = story[like]
+            scores = {d: v for d, v in scores.items() if story[d] != own and d != like}
             decision = matching.Decision(matching.ANY)
         elif text:
             parsed = backend.parse(text)
@@ -331,6 +364,40 @@ class ClipIndex:
         if request.highlight and compiled is not None:
             terms = self._backend.query_terms(compiled)
         return terms, (candidates(terms) if any_hits and terms else None)
+
+    def story(self, clip_id: str) -> SearchResult:
+        """Every copy of the story clip `clip_id` belongs to, earliest first, as a
+        result whose total counts them.  A RequestError when no clip has the id."""
+        docnum = self._backend.docnum_of(clip_id) if isinstance(clip_id, str) else None
+        if docnum is None:
+            raise RequestError("id", clip_id, "no clip has this id", f"no clip has id {clip_id!r}")
+        backend = self._backend
+        own = backend.story_of()[docnum]
+        docs = list(backend.story_groups().get(own, (docnum,)))
+        published = backend.published()
+        docs.sort(key=lambda d: (published[d] is None, published[d] or 0, backend.clip_id(d)))
+        hits = [self._hit(d, 0.0, frozenset(), None) for d in docs]
+        return SearchResult(
+            query="", total=len(hits), offset=0, hits=hits, facets={}, corrections={}
+        )
+
+    def match_fingerprints(self, request: SearchRequest) -> dict[str, str]:
+        """Clip id -> content fingerprint of every match of a request (paging ignored,
+        no stored field read): what a saved search compares between runs."""
+        m = self._match(request)
+        shown = m.matched if m.hits_set is None else m.hits_set
+        prints = self._backend.fingerprints()
+        clip_id = self._backend.clip_id
+        return {clip_id(d): prints[d] for d in shown}
+
+    def hits_of(self, clip_ids: Sequence[str]) -> list[Hit]:
+        """The hits (no score, no highlights) of the clips with these ids that exist."""
+        out = []
+        for clip_id in clip_ids:
+            d = self._backend.docnum_of(clip_id)
+            if d is not None:
+                out.append(self._hit(d, 0.0, frozenset(), None))
+        return out
 
     def facet_values(
         self, field: str, query: str = "", *, exact: bool = False
@@ -400,7 +467,12 @@ class ClipIndex:
             path=f.get("path") or "",
             quality=f.get("quality"),
             highlights=highlights,
+            story=backend.clip_id(backend.story_of()[docnum]),
         )
+
+
+def _with_reach(hit: Hit, r: stories.Reach) -> Hit:
+    return replace(hit, copies=r.copies, outlets=r.outlets, first_published=r.first_published)
 
 
 def _within(scores: dict[int, float], required: set[int] | None) -> dict[int, float]:

@@ -130,11 +130,14 @@ def disjunctive_counts(
     filters: Mapping[str, set[int]],
     limit: int | None,
     selected: Iterable[str] = (),
+    stories: bool = False,
 ) -> FacetCounts:
     """Counts of `field` over the matches with every filter applied but the field's
-    own (so the alternatives to a chosen value keep their sizes)."""
+    own (so the alternatives to a chosen value keep their sizes); of distinct
+    stories instead of clips with `stories`."""
     others = [s for k, s in filters.items() if k != field]
     base = set(matched) if others else matched
     for s in others:
         base &= s
-    return top_counts(backend.facet_counts(field, base), limit, selected)
+    count = backend.facet_story_counts if stories else backend.facet_counts
+    return top_counts(count(field, base), limit, selected)

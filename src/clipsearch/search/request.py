@@ -16,6 +16,8 @@ from clipsearch.errors import RequestError
 from clipsearch.search.histogram import INTERVALS
 
 SORTS = ("relevance", "date", "quality")
+#: What a search counts (`count`).
+COUNTS = ("stories", "clips")
 MATCH_MODES = ("auto", "all", "any")
 #: Longest query text accepted, in characters (bounds parsing and expansion work).
 MAX_QUERY_CHARS = 2000
@@ -53,6 +55,12 @@ class SearchRequest:
     #: Expand a long (natural-language) query with words of its best clips (RM3
     #: pseudo-relevance feedback, search/expansion.py); short queries are unchanged.
     expand: bool = False
+    #: One row per story (copies of one story grouped: search/stories.py), the
+    #: best-ranked copy with its copies, outlets and first publication time.
+    group: bool = False
+    #: What `total`, facets and the histogram count: "stories" or "clips" (None:
+    #: stories when grouped, else clips).
+    count: str | None = None
     #: Filled in by validation: the query as searched (unprintable characters blanked,
     #: "*" meaning everything, like an empty query).
     text: str = field(default="", init=False, compare=False)
@@ -84,6 +92,10 @@ class SearchRequest:
             raise RequestError("match", self.match, f"choose one of {', '.join(MATCH_MODES)}")
         if not isinstance(self.expand, bool):
             raise RequestError("expand", self.expand, "must be true or false")
+        if not isinstance(self.group, bool):
+            raise RequestError("group", self.group, "must be true or false")
+        if self.count is not None and self.count not in COUNTS:
+            raise RequestError("count", self.count, f"choose one of {', '.join(COUNTS)}")
         if self.histogram is not None and self.histogram not in INTERVALS:
             raise RequestError(
                 "histogram", self.histogram, f"choose one of {', '.join(INTERVALS)}"
@@ -111,6 +123,11 @@ class SearchRequest:
         set_(self, "until", hi)
         text = "".join(ch if ch.isprintable() else " " for ch in self.query).strip()
         set_(self, "text", "" if text in ("*", "*:*") else text)
+
+    @property
+    def counts_stories(self) -> bool:
+        """Whether totals, facets and the histogram count stories."""
+        return self.count == "stories" or (self.count is None and self.group)
 
     @classmethod
     def from_options(cls, query: str = "", **options: Any) -> SearchRequest:

@@ -35,9 +35,16 @@ class Hit:
     path: str
     quality: int | None = None
     highlights: dict[str, str] = field(default_factory=dict)
+    #: The story's id: the clip id of its earliest copy (this clip's own when alone).
+    story: str = ""
+    #: In a grouped search: the story's copies among the matches, their outlets
+    #: (earliest first) and the earliest publication time; None otherwise.
+    copies: int | None = None
+    outlets: tuple[str, ...] = ()
+    first_published: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "score": round(self.score, 4),
             "title": self.title,
@@ -49,7 +56,13 @@ class Hit:
             "path": self.path,
             "highlights": self.highlights,
             "quality": self.quality,
+            "story": self.story,
         }
+        if self.copies is not None:
+            out["copies"] = self.copies
+            out["outlets"] = list(self.outlets)
+            out["first_published"] = iso_utc(self.first_published)
+        return out
 
 
 @dataclass
@@ -76,6 +89,9 @@ class SearchResult:
     #: The words a long query was expanded with (`expand`; its own left out), best first; not
     #: in `to_dict` (the JSON contract).
     expanded: list[str] = field(default_factory=list)
+    #: What `total`, facets and the histogram count: "clips" or "stories"; not in
+    #: `to_dict` (the caller asked for it).
+    counted: str = "clips"
 
     def to_dict(self) -> dict[str, Any]:
         """The documented `search --json` contract (README); only ever extended."""

@@ -1,0 +1,233 @@
+"""Story grouping: which clips are copies of one story.
+
+Two clips are copies when they were published within the window of each other, their
+estimated overlap (MinHash, signatures.py) reaches the threshold, and their numbers
+agree.  A story is a connected group of copies (single link); its id is the clip id
+of its earliest copy (ties by clip id), a function of the members alone, so the same
+files give the same ids in any order of runs, and a story whose first copy is
+deleted keeps its other copies (under the next one's id).
+
+Candidates come from banding (locality-sensitive hashing): the signature is cut into
+bands of ROWS values; clips equal on a whole band are candidates, and only those are
+compared.  With 32 bands of 2 rows, a pair of Jaccard similarity 0.3 is a candidate
+with probability 0.95, one of 0.1 with 0.28: the threshold below is applied after.
+
+Overlap is the overlap coefficient |A & B| / min(|A|, |B|), estimated from the
+MinHash Jaccard J and the feature counts (|A & B| = J (|A| + |B|) / (1 + J)): a copy
+with a trimmed excerpt is contained in the full one even when their Jaccard is low.
+
+Numbers: neither title may have a number the other lacks, and when both clips have
+numbers, at least half of the smaller set must be in the other; "Wordle 321 answer"
+and "Wordle 322 answer" share everything else.  Titles: two clips of one outlet
+whose titles each have a rare word the other lacks are two stories of one template
+(a fantasy-cricket preview per match, a highlights video per game).
+
+Pure numpy over arrays indexed by document number; imported only by index runs (and
+by a search that finds no grouping written for its commit)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+#: Days between two copies' publication times, at most (default; an index option).
+DEFAULT_WINDOW_DAYS = 3.0
+#: Estimated overlap coefficient from which two clips are copies (chosen by measurement:
+#: benchmarks/story_pairs.py).
+THRESHOLD = 0.5
+#: Of the numbers of the clip with fewer, the share the other must also have.
+NUMBER_AGREEMENT = 0.5
+#: A feature in more clips than this share of the index (and than COMMON_MIN) is
+#: boilerplate or template text, left out when clips are compared.
+COMMON_SHARE = 0.001
+COMMON_MIN = 10
+#: A title word in at most this share of the clips (and at least TITLE_RARE_MIN) is
+#: rare: two clips of one outlet whose titles each have a rare word the other lacks
+#: are two stories of one template (measured: benchmarks/story_pairs.py).
+TITLE_RARE_SHARE = 0.0025
+TITLE_RARE_MIN = 5
+#: Clips with fewer features than this once common ones are left out are no one's copy.
+MIN_FEATURES = 3
+#: Signature values per band.
+ROWS = 2
+#: Neighbours (in time order) compared inside one band bucket: a bucket of identical
+#: copies is still linked end to end, a bucket of thousands costs no more than this.
+NEIGHBOURS = 8
+#: Microseconds in a day (publication times are Whoosh's microseconds).
+_DAY_US = 86_400_000_000
+
+
+def common_features(samples: Sequence[Sequence[int]]) -> set[int]:
+    """Features in more than COMMON_SHARE of the clips (and at least COMMON_MIN):
+    an outlet's boilerplate ("Bollywood News: Latest Bollywood News..."), a
+    template's fixed words ("Dream11 Prediction, Fantasy Cricket Tips")."""
+    if not samples:
+        return set()
+    flat = np.fromiter((h for s in samples for h in s), dtype=np.uint32)
+    values, counts = np.unique(flat, return_counts=True)
+    limit = max(COMMON_MIN, int(COMMON_SHARE * len(samples)))
+    return set(values[counts > limit].tolist())
+
+
+def overlap(x: Sequence[int], y: Sequence[int], common: set[int]) -> float:
+    """The overlap coefficient |A & B| / min(|A|, |B|) of two clips' sampled
+    features, common features left out; 0 when either keeps fewer than MIN_FEATURES."""
+    a, b = set(x) - common, set(y) - common
+    if len(a) < MIN_FEATURES or len(b) < MIN_FEATURES:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def numbers_agree(
+    x: Sequence[int], y: Sequence[int], title_x: Sequence[int], title_y: Sequence[int]
+) -> bool:
+    """Whether two clips' numbers allow them to be one story: each title has no
+    number the other lacks ("Wordle 321" / "Wordle 322"), and of the text's numbers,
+    the clip with fewer shares at least NUMBER_AGREEMENT of them with the other."""
+    tx, ty = set(title_x), set(title_y)
+    if tx - ty and ty - tx:
+        return False
+    if not x or not y:
+        return True
+    small, large = (x, y) if len(x) <= len(y) else (y, x)
+    shared = len(set(small) & set(large))
+    return shared >= NUMBER_AGREEMENT * len(small)
+
+
+def rare_title_words(titles: Sequence[Sequence[int]]) -> set[int]:
+    """Title words in at most TITLE_RARE_SHARE of the clips (and TITLE_RARE_MIN)."""
+    counts: dict[int, int] = {}
+    for t in titles:
+        for w in t:
+            counts[w] = counts.get(w, 0) + 1
+    limit = max(TITLE_RARE_MIN, int(TITLE_RARE_SHARE * len(titles)))
+    return {w for w, n in counts.items() if n <= limit}
+
+
+def titles_agree(x: Sequence[int], y: Sequence[int], rare: set[int]) -> bool:
+    """Whether two titles of one outlet can be one story: not when each has a rare
+    word the other lacks ("GLA vs CHA Dream11 Prediction" / "GLA vs FIG ...")."""
+    a, b = set(x), set(y)
+    return not ((a - b) & rare and (b - a) & rare)
+
+
+def candidate_pairs(
+    minhash: np.ndarray, times: np.ndarray, window_us: int, ranks: np.ndarray | None = None
+) -> np.ndarray:
+    """Pairs (i, j), i < j, of rows equal on some band and within the window.  Rows
+    of one band bucket are ordered by time, then by `ranks` (the clip ids' order),
+    so the neighbours compared do not depend on the order documents were written."""
+    n, perms = minhash.shape
+    if ranks is None:
+        ranks = np.arange(n)
+    found = []
+    for start in range(0, perms - ROWS + 1, ROWS):
+        key = np.zeros(n, dtype=np.uint64)
+        for r in range(ROWS):
+            key = (key << np.uint64(32)) | minhash[:, start + r].astype(np.uint64)
+        order = np.lexsort((ranks, times, key))
+        ks, ts = key[order], times[order]
+        for off in range(1, min(NEIGHBOURS, n - 1) + 1):
+            same = (ks[:-off] == ks[off:]) & (ts[off:] - ts[:-off] <= window_us)
+            if same.any():
+                i, j = order[:-off][same], order[off:][same]
+                found.append(np.minimum(i, j).astype(np.int64) * n + np.maximum(i, j))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    codes = np.unique(np.concatenate(found))
+    return np.stack([codes // n, codes % n], axis=1)
+
+
+def copies(
+    minhash: np.ndarray,
+    samples: Sequence[Sequence[int]],
+    numbers: Sequence[Sequence[int]],
+    title_numbers: Sequence[Sequence[int]],
+    times: np.ndarray,
+    window_days: float,
+    threshold: float = THRESHOLD,
+    title_words: Sequence[Sequence[int]] | None = None,
+    providers: Sequence[int] | None = None,
+    ranks: np.ndarray | None = None,
+) -> list[tuple[int, int]]:
+    """Every pair of rows (i, j) taken as copies of one story.  With `title_words`
+    and `providers`, two clips of one outlet must also have agreeing titles."""
+    if len(minhash) < 2:
+        return []
+    common = common_features(samples)
+    rare = rare_title_words(title_words) if title_words is not None else set()
+    pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks)
+    out: list[tuple[int, int]] = []
+    for i, j in pairs.tolist():
+        if overlap(samples[i], samples[j], common) < threshold:
+            continue
+        if not numbers_agree(numbers[i], numbers[j], title_numbers[i], title_numbers[j]):
+            continue
+        if (
+            title_words is not None
+            and providers is not None
+            and providers[i]
+            and providers[i] == providers[j]
+            and not titles_agree(title_words[i], title_words[j], rare)
+        ):
+            continue
+        out.append((i, j))
+    return out
+
+
+def stories(
+    ids: Sequence[str],
+    published: Sequence[int | None],
+    live: Sequence[bool],
+    minhash: np.ndarray,
+    samples: Sequence[Sequence[int]],
+    numbers: Sequence[Sequence[int]],
+    title_numbers: Sequence[Sequence[int]],
+    title_words: Sequence[Sequence[int]],
+    providers: Sequence[int],
+    window_days: float = DEFAULT_WINDOW_DAYS,
+    threshold: float = THRESHOLD,
+) -> list[int]:
+    """The story of every document number: the document number of its story's
+    earliest copy (itself for a clip without copies, an undated or a deleted one)."""
+    n = len(ids)
+    rows = [d for d in range(n) if live[d] and published[d] is not None]
+    reps = list(range(n))
+    if len(rows) < 2:
+        return reps
+    idx = np.asarray(rows, dtype=np.int64)
+    times = np.asarray([published[d] for d in rows], dtype=np.int64)
+    parent = list(range(len(rows)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    found = copies(
+        minhash[idx],
+        [samples[d] for d in rows],
+        [numbers[d] for d in rows],
+        [title_numbers[d] for d in rows],
+        times,
+        window_days,
+        threshold,
+        [title_words[d] for d in rows],
+        [providers[d] for d in rows],
+        np.argsort(np.argsort(np.asarray([ids[d] for d in rows]), kind="stable")),
+    )
+    for i, j in found:
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    first: dict[int, int] = {}
+    for k, d in enumerate(rows):
+        root = find(k)
+        best = first.get(root)
+        if best is None or (published[d], ids[d]) < (published[best], ids[best]):
+            first[root] = d
+    for k, d in enumerate(rows):
+        reps[d] = first[find(k)]
+    return reps

@@ -1,0 +1,178 @@
+"""Near-duplicate signatures of clips: what story grouping compares.
+
+A clip's signature is a MinHash (datasketch) over its title, excerpt and body as a
+set of features: word bigrams (stop words dropped, so "the" and "of" do not make two
+stories alike) and every number as a feature of its own.  Beside it are kept the
+feature count (to estimate containment: a trimmed excerpt is contained in the full
+one), the numbers themselves (a story built from a template, "Wordle 321 answer" and
+"Wordle 322 answer", differs in its numbers and must not merge: see grouping.py) and
+a content fingerprint (what saved searches compare to tell a changed clip from one
+merely re-indexed).
+
+datasketch and numpy are imported only when a signature is computed: a search never
+needs them.  Hashes are CRC-32 (zlib), stable across processes and Python versions,
+unlike `hash()`."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+#: MinHash permutations: 64 estimate a similarity of 0.5 within +-0.06 (one standard
+#: error), and keep a clip's signature at 256 bytes.
+NUM_PERM = 64
+#: Numbers kept per clip for the template check (the first ones: titles come first).
+MAX_NUMBERS = 32
+#: Feature hashes kept per clip (the smallest: a bottom-k sample, the same features
+#: for every clip that has them): all of a news clip's, a sample of a long body's.
+SAMPLE = 128
+_SEED = 11
+#: datasketch's permutation scheme (2.0+): 32-bit values, a bijection per permutation.
+#: Part of the stored format: signatures of another scheme cannot be compared.
+SCHEME = "affine32"
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_DIGITS = re.compile(r"\d+")
+#: Words that carry no story: dropped before bigrams are made.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for from has have he her his in is it its of on or "
+    "our she that the their they this to was we were will with you your after over "
+    "new says said say how why what who when".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """What grouping knows of one clip: MinHash values (NUM_PERM unsigned 32-bit
+    integers as bytes, for finding candidates), the smallest SAMPLE feature hashes
+    (for comparing them, without the features common to many clips), the numbers
+    of its text and of its title, and a fingerprint of its indexed content."""
+
+    minhash: bytes
+    sample: tuple[int, ...]
+    numbers: tuple[int, ...]
+    title_numbers: tuple[int, ...]
+    fingerprint: str
+    #: CRC-32s of the title's words (stop words dropped) and of the provider's name
+    #: (casefolded; 0 for none): one outlet's template stories differ in a rare word.
+    title_words: tuple[int, ...] = ()
+    provider: int = 0
+
+
+def tokens(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
+def numbers_in(text: str) -> tuple[int, ...]:
+    """The distinct runs of digits of a text ("4th" and "4" are one), in order."""
+    out: list[int] = []
+    for run in _DIGITS.findall(text):
+        n = int(run[:18])
+        if n not in out and len(out) < MAX_NUMBERS:
+            out.append(n)
+    return tuple(out)
+
+
+def features(title: str, excerpt: str, body: str) -> set[bytes]:
+    """The feature set of a clip's text: word bigrams without stop words, and each
+    number alone."""
+    words = [w for w in tokens(f"{title}\n{excerpt}\n{body}") if w not in STOP_WORDS]
+    out = {f"{a} {b}".encode() for a, b in zip(words, words[1:], strict=False)}
+    out.update(b"#" + w.encode() for w in words if any(c.isdigit() for c in w))
+    if not out:  # a one-word clip: its word is all there is
+        out = {w.encode() for w in words}
+    return out
+
+
+def fingerprint(
+    title: str,
+    excerpt: str,
+    body: str,
+    related: str,
+    provider: str,
+    url: str,
+    published: datetime | None,
+    topics: Any,
+) -> str:
+    """A digest of what is indexed of a clip (not of its file: touching or
+    re-formatting a file changes nothing here)."""
+    parts = [
+        title or "",
+        excerpt or "",
+        body or "",
+        related or "",
+        provider or "",
+        url or "",
+        "" if published is None else published.isoformat(),
+        "\x1f".join(topics or ()),
+    ]
+    return hashlib.blake2b(
+        "\x1e".join(parts).encode("utf-8", "surrogatepass"), digest_size=8
+    ).hexdigest()
+
+
+@cache
+def _permutations() -> Any:
+    from datasketch import MinHash
+
+    return MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=SCHEME).permutations
+
+
+def _crc32(data: bytes) -> int:
+    return zlib.crc32(data)
+
+
+def minhash(feats: set[bytes]) -> bytes:
+    """The MinHash of a feature set, as NUM_PERM little-endian uint32 values."""
+    from datasketch import MinHash
+
+    m = MinHash(num_perm=NUM_PERM, hashfunc=_crc32, permutations=_permutations(), scheme=SCHEME)
+    if feats:
+        m.update_batch(list(feats))
+    return m.hashvalues.astype("<u4").tobytes()
+
+
+def signature(
+    title: str,
+    excerpt: str,
+    body: str,
+    related: str,
+    provider: str,
+    url: str,
+    published: datetime | None,
+    topics: Any,
+) -> Signature:
+    """The signature of one clip, from the values the index stores for it."""
+    feats = features(title or "", excerpt or "", body or "")
+    sample = tuple(sorted(zlib.crc32(f) for f in feats)[:SAMPLE])
+    return Signature(
+        minhash(feats),
+        sample,
+        numbers_in(f"{title}\n{excerpt}\n{body}"),
+        numbers_in(title or ""),
+        fingerprint(title, excerpt, body, related, provider, url, published, topics),
+        tuple(sorted({zlib.crc32(w.encode()) for w in tokens(title or "") if w not in STOP_WORDS}))[
+            :MAX_NUMBERS
+        ],
+        zlib.crc32((provider or "").casefold().encode()) if provider else 0,
+    )
+
+
+def of_stored(stored: dict[str, Any]) -> Signature:
+    """The signature of an indexed clip from its stored fields (when the one computed
+    at index time is missing)."""
+    return signature(
+        stored.get("title") or "",
+        stored.get("excerpt") or "",
+        stored.get("body") or "",
+        stored.get("related") or "",
+        stored.get("provider") or "",
+        stored.get("url") or "",
+        stored.get("published"),
+        stored.get("topics") or (),
+    )

@@ -1,0 +1,270 @@
+"""Story data beside each commit: the signature of every clip (kept from run to run,
+so a commit recomputes grouping without re-reading files) and, per document of the
+commit, its story (the document number of the story's earliest copy) and content
+fingerprint.  Derived and rebuildable like derived.py's file: the Whoosh index stays
+the source of truth.
+
+    signatures.bin  path -> (stat, minhash, sample, numbers, title numbers,
+                    fingerprint, title words, provider), live
+                    clips only; a record whose stat is not the indexed one is
+                    recomputed from the stored fields
+    stories.bin     generation, document count and grouping options it was made
+                    for; story and fingerprint per document number
+    stories.json    the grouping options of this index (`window_days`), kept when
+                    the index is rebuilt
+
+A search loads only stories.bin (a few hundred kilobytes at 155k clips) and never
+imports numpy; when it is missing or of another commit, the grouping is computed
+from signatures.bin and the stored fields (not written: a search never writes)."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clipsearch.errors import RequestError
+from clipsearch.index import signatures as sig
+from clipsearch.index.storage import leaves
+
+SIGNATURES_FILE = "signatures.bin"
+STORIES_FILE = "stories.bin"
+OPTIONS_FILE = "stories.json"
+FORMAT = 4
+FINGERPRINT_BYTES = 8
+_NONE = bytes(FINGERPRINT_BYTES)
+#: Default window between copies, in days (grouping.DEFAULT_WINDOW_DAYS, repeated
+#: here so a search need not import numpy to know it).
+DEFAULT_WINDOW_DAYS = 3.0
+MAX_WINDOW_DAYS = 3650.0
+
+#: path -> (stat, Signature): what an index run computed for the clips it added.
+Fresh = Mapping[str, tuple[str, sig.Signature]]
+
+
+class Fingerprints(Sequence[str]):
+    """Per document number, the hex digest of its indexed content ("" for a deleted
+    one), kept as one byte string: loading it costs a copy, not an object per clip."""
+
+    def __init__(self, raw: bytes):
+        self._raw = raw
+
+    @property
+    def raw(self) -> bytes:
+        return self._raw
+
+    def __len__(self) -> int:
+        return len(self._raw) // FINGERPRINT_BYTES
+
+    def __getitem__(self, d: int) -> str:  # type: ignore[override]
+        if not 0 <= d < len(self):
+            raise IndexError(d)
+        digest = self._raw[d * FINGERPRINT_BYTES : (d + 1) * FINGERPRINT_BYTES]
+        return "" if digest == _NONE else digest.hex()
+
+
+@dataclass(frozen=True, slots=True)
+class Stories:
+    """Per document number: `story[d]`, the document number of the earliest copy of
+    d's story, and `fingerprint[d]`, a digest of d's indexed content."""
+
+    story: array
+    fingerprint: Fingerprints
+
+
+def window_days(path: str) -> float:
+    """The index's story window (days), DEFAULT_WINDOW_DAYS unless set."""
+    try:
+        with open(os.path.join(path, OPTIONS_FILE), encoding="utf-8") as fh:
+            value = json.load(fh).get("window_days", DEFAULT_WINDOW_DAYS)
+        return float(value) if _valid_window(value) else DEFAULT_WINDOW_DAYS
+    except (OSError, ValueError, TypeError, AttributeError):
+        return DEFAULT_WINDOW_DAYS
+
+
+def _valid_window(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0 <= value <= MAX_WINDOW_DAYS
+    )
+
+
+def check_window(value: Any) -> float:
+    """A story window as given by a user, checked (RequestError naming it)."""
+    if not _valid_window(value):
+        raise RequestError(
+            "story_window", value, f"must be a number of days from 0 to {MAX_WINDOW_DAYS:g}"
+        )
+    return float(value)
+
+
+def save_window(path: str, days: float) -> None:
+    tmp = os.path.join(path, OPTIONS_FILE + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"window_days": days}, fh)
+    os.replace(tmp, os.path.join(path, OPTIONS_FILE))
+
+
+def _atomic_marshal(path: str, name: str, data: Any) -> None:
+    tmp = os.path.join(path, name + ".tmp")
+    with open(tmp, "wb") as fh:
+        marshal.dump(data, fh)
+    os.replace(tmp, os.path.join(path, name))
+
+
+def _load_marshal(path: str, name: str) -> Any:
+    try:
+        with open(os.path.join(path, name), "rb") as fh:
+            return marshal.load(fh)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def _records(path: str) -> dict[str, tuple]:
+    data = _load_marshal(path, SIGNATURES_FILE)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return {}
+    records = data.get("records")
+    return records if isinstance(records, dict) else {}
+
+
+def _documents(reader: Any) -> list[tuple[str, str] | None]:
+    """(path, stat) per document number; None for deleted documents."""
+    out: list[tuple[str, str] | None] = [None] * reader.doc_count_all()
+    for leaf, offset in leaves(reader):
+        paths = leaf.column_reader("path")
+        stats = leaf.column_reader("stat")
+        for d in leaf.all_doc_ids():
+            out[offset + d] = (paths[d], stats[d].decode("utf-8"))
+    return out
+
+
+def _record(stat: str, s: sig.Signature) -> tuple:
+    return (
+        stat,
+        s.minhash,
+        s.sample,
+        s.numbers,
+        s.title_numbers,
+        s.fingerprint,
+        s.title_words,
+        s.provider,
+    )
+
+
+def compute(
+    path: str, reader: Any, columns: Any, fresh: Fresh | None = None, days: float | None = None
+) -> tuple[Stories, dict[str, tuple]]:
+    """The stories of the commit `reader` reads, and the signature records of its
+    live clips: from `fresh` (this run's), else signatures.bin, else stored fields."""
+    import numpy as np
+
+    from clipsearch.index import grouping
+
+    days = window_days(path) if days is None else days
+    fresh = fresh or {}
+    old = _records(path)
+    docs = _documents(reader)
+    n = len(docs)
+    records: dict[str, tuple] = {}
+    per_doc: list[tuple | None] = [None] * n
+    for d, doc in enumerate(docs):
+        if doc is None:
+            continue
+        p, stat = doc
+        rec = None
+        if p in fresh and fresh[p][0] == stat:
+            s = fresh[p][1]
+            rec = _record(stat, s)
+        elif p in old and isinstance(old[p], tuple) and len(old[p]) == 8 and old[p][0] == stat:
+            rec = old[p]
+        if rec is None or len(rec[1]) != 4 * sig.NUM_PERM:
+            rec = _record(stat, sig.of_stored(reader.stored_fields(d)))
+        records[p] = rec
+        per_doc[d] = rec
+    minhash = np.zeros((n, sig.NUM_PERM), dtype=np.uint32)
+    empty: tuple[int, ...] = ()
+    samples, numbers, title_numbers = [empty] * n, [empty] * n, [empty] * n
+    title_words, providers = [empty] * n, [0] * n
+    for d, rec in enumerate(per_doc):
+        if rec is not None:
+            minhash[d] = np.frombuffer(rec[1], dtype="<u4")
+            samples[d], numbers[d], title_numbers[d] = rec[2], rec[3], rec[4]
+            title_words[d], providers[d] = rec[6], rec[7]
+    ids = [columns.clip_id(d) if docs[d] is not None else "" for d in range(n)]
+    reps = grouping.stories(
+        ids,
+        columns.published(),
+        [doc is not None for doc in docs],
+        minhash,
+        samples,
+        numbers,
+        title_numbers,
+        title_words,
+        providers,
+        window_days=days,
+    )
+    prints = b"".join(bytes.fromhex(rec[5]) if rec is not None else _NONE for rec in per_doc)
+    return Stories(array("I", reps), Fingerprints(prints)), records
+
+
+def write(
+    path: str, generation: int, reader: Any, columns: Any, fresh: Fresh | None, days: float
+) -> None:
+    """Compute the commit's stories and write both files beside it."""
+    stories, records = compute(path, reader, columns, fresh, days)
+    _atomic_marshal(path, SIGNATURES_FILE, {"format": FORMAT, "records": records})
+    _atomic_marshal(
+        path,
+        STORIES_FILE,
+        {
+            "format": FORMAT,
+            "generation": generation,
+            "doc_count_all": reader.doc_count_all(),
+            "window_days": days,
+            "story": stories.story.tobytes(),
+            "fingerprint": stories.fingerprint.raw,
+        },
+    )
+
+
+def load(path: str, generation: int, doc_count_all: int) -> Stories | None:
+    """The stories written for commit `generation`, or None when missing, damaged, of
+    another commit or made with another window than the index's."""
+    data = _load_marshal(path, STORIES_FILE)
+    try:
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != FORMAT
+            or data.get("generation") != generation
+            or data.get("doc_count_all") != doc_count_all
+            or data.get("window_days") != window_days(path)
+        ):
+            return None
+        story = array("I")
+        story.frombytes(data["story"])
+        prints = Fingerprints(data["fingerprint"])
+        if len(story) != doc_count_all or len(prints) != doc_count_all:
+            return None
+        if story and max(story) >= doc_count_all:
+            return None
+        return Stories(story, prints)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def current(path: str, generation: int, doc_count_all: int, window: float) -> bool:
+    """Whether stories.bin describes this commit with this window (nothing to redo)."""
+    data = _load_marshal(path, STORIES_FILE)
+    return (
+        isinstance(data, dict)
+        and data.get("format") == FORMAT
+        and data.get("generation") == generation
+        and data.get("doc_count_all") == doc_count_all
+        and data.get("window_days") == window
+    )

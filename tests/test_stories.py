@@ -1,0 +1,335 @@
+"""Story grouping (issue 11): syndicated copies of one story grouped at index time,
+near-misses kept apart, groups kept right by incremental runs, stable ids, and
+`search --group` / `--count stories` against brute force."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_clip
+
+from clipsearch import open_index, update_index
+from clipsearch.cli import main
+from clipsearch.errors import RequestError
+
+GRAIN = (
+    "Ukraine's first grain ship since the invasion left the port of Odesa on Monday "
+    "carrying 26,000 tonnes of corn to Lebanon under a deal brokered by Turkey and the "
+    "United Nations, raising hopes that a global food crisis can be eased as millions of "
+    "tonnes of wheat remain stuck in silos along the Black Sea coast."
+)
+WORDLE = (
+    "Here is the answer to today's Wordle puzzle {n}, with hints to help you solve it "
+    "without spoiling the fun: the word starts with a vowel and has two repeated letters, "
+    "so check our clues before you look at the solution for {day} May."
+)
+MARKET = (
+    "Weekly market report for week {n}: the Sensex closed at {a} and the Nifty at {b} as "
+    "foreign investors sold {c} crore of shares while metal and banking stocks led the "
+    "fall and crude oil prices rose across the week's trading sessions."
+)
+CLIMATE_A = (
+    "Scientists warn that melting glaciers in the Alps will lose half their ice by 2050 "
+    "as summer temperatures rise, threatening drinking water for millions in Europe."
+)
+CLIMATE_B = (
+    "A new report finds coral reefs in the Pacific are bleaching faster than expected as "
+    "ocean temperatures rise, threatening fisheries that feed millions of people."
+)
+
+
+def _clip(root: Path, name: str, title: str, excerpt: str, provider: str, date: str) -> Path:
+    return write_clip(
+        root / f"{name}.md",
+        title=title,
+        excerpt=excerpt,
+        date=date,
+        id=name,
+        provider={"name": provider, "domain": provider.lower().replace(" ", "") + ".com"},
+        topics=["World"],
+    )
+
+
+PREVIEW = (
+    "{a} vs {b} Dream11 Prediction, Fantasy Cricket Tips, Dream11 Team, Playing XI, Pitch "
+    "Report, Injury Update for the Big Bash League T20 match at the Gabba tonight."
+)
+
+
+def _corpus(root: Path) -> None:
+    # One outlet's template: a preview per match, differing in the teams alone.
+    for a, b, hour in (("GLA", "CHA", 8), ("GLA", "FIG", 9)):
+        text = PREVIEW.format(a=a, b=b)
+        _clip(root, f"preview-{b}", text[:80], text, "Cricket Addict", f"2022-01-11T0{hour}:00Z")
+    # The same outlet posting one story twice: one story.
+    for n in (1, 2):
+        _clip(
+            root,
+            f"repost-{n}",
+            "Harbour crane strike ends after talks",
+            "Dock workers at the harbour ended a nine-day strike after talks with the port "
+            "authority produced a new pay offer and a promise of safer cranes.",
+            "Nature Daily",
+            f"2022-07-0{n}T09:00:00Z",
+        )
+    _clip(
+        root, "grain-1", "Ukraine grain ship leaves Odesa", GRAIN, "Reuters", "2022-08-01T08:00:00Z"
+    )
+    # Re-headlined, excerpt trimmed, another outlet, the next day.
+    _clip(
+        root,
+        "grain-2",
+        "First grain cargo sails from Odesa port under UN deal",
+        GRAIN[: len(GRAIN) * 2 // 3],
+        "Times of India",
+        "2022-08-02T10:00:00Z",
+    )
+    _clip(
+        root,
+        "grain-3",
+        "Ukraine grain ship leaves Odesa",
+        GRAIN,
+        "BBC News",
+        "2022-08-01T12:00:00Z",
+    )
+    # The same text long after: another story (outside the 3-day window).
+    _clip(
+        root,
+        "grain-late",
+        "Ukraine grain ship leaves Odesa",
+        GRAIN,
+        "Wired",
+        "2022-08-20T08:00:00Z",
+    )
+    for n, day, name in ((321, 6, "wordle-321"), (322, 7, "wordle-322")):
+        _clip(
+            root,
+            name,
+            f"Wordle {n} answer for May {day}: hints and solution",
+            WORDLE.format(n=n, day=day),
+            "Gaming Daily",
+            f"2022-05-0{day}T06:00:00Z",
+        )
+    for n, a, b, c, day in ((12, 57100, 17020, 4200, 1), (13, 56400, 16880, 3900, 3)):
+        _clip(
+            root,
+            f"market-{n}",
+            f"Weekly market report: week {n}",
+            MARKET.format(n=n, a=a, b=b, c=c),
+            "Market Desk",
+            f"2022-04-0{day}T16:00:00Z",
+        )
+    _clip(
+        root,
+        "climate-a",
+        "Alpine glaciers melting fast",
+        CLIMATE_A,
+        "Nature",
+        "2022-07-01T09:00:00Z",
+    )
+    _clip(
+        root,
+        "climate-b",
+        "Pacific coral reefs bleaching",
+        CLIMATE_B,
+        "Nature",
+        "2022-07-01T10:00:00Z",
+    )
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, Path]:
+    root = tmp_path / "clips"
+    _corpus(root)
+    index = tmp_path / "index"
+    assert update_index([root], index).ok
+    return root, index
+
+
+def _stories(index: Path) -> dict[str, str]:
+    """clip id -> story id, for every clip."""
+    with open_index(index) as idx:
+        return {h.id: h.story for h in idx.search("", limit=1000).hits}
+
+
+def test_copies_are_grouped_and_near_misses_are_not(built) -> None:
+    _root, index = built
+    story = _stories(index)
+    # The three copies share the id of the earliest.
+    assert story["grain-1"] == story["grain-2"] == story["grain-3"] == "grain-1"
+    assert story["grain-late"] == "grain-late"  # outside the window
+    assert story["wordle-321"] != story["wordle-322"]  # a template: numbers differ
+    assert story["market-12"] != story["market-13"]
+    assert story["climate-a"] != story["climate-b"]  # one topic, two stories
+    assert story["preview-CHA"] != story["preview-FIG"]  # one outlet's template
+    assert story["repost-2"] == "repost-1"
+    alone = {k for k, v in story.items() if v == k}
+    assert alone == set(story) - {"grain-2", "grain-3", "repost-2"}
+
+
+def test_the_window_is_an_index_option_kept_by_later_runs(tmp_path: Path) -> None:
+    root = tmp_path / "clips"
+    _corpus(root)
+    index = tmp_path / "index"
+    assert update_index([root], index, story_window=30).ok
+    assert _stories(index)["grain-late"] == "grain-1"
+    _clip(root, "other", "Something else entirely", CLIMATE_B + " Extra.", "Wired", "2022-09-01")
+    assert update_index([root], index).ok  # no window given: the recorded one holds
+    assert _stories(index)["grain-late"] == "grain-1"
+    assert update_index([root], index, story_window=3).ok
+    assert _stories(index)["grain-late"] == "grain-late"
+    with pytest.raises(RequestError):
+        update_index([root], index, story_window=-1)
+
+
+def test_a_new_copy_joins_a_changed_clip_is_regrouped_a_deleted_first_copy_keeps_the_rest(
+    built,
+) -> None:
+    root, index = built
+    _clip(root, "grain-4", "Grain ship departs Odesa", GRAIN, "Al Jazeera", "2022-08-01T20:00:00Z")
+    assert update_index([root], index).ok
+    assert _stories(index)["grain-4"] == "grain-1"
+
+    _clip(root, "grain-3", "Something else", CLIMATE_A, "BBC News", "2022-08-01T12:00:00Z")
+    assert update_index([root], index).ok
+    story = _stories(index)
+    assert story["grain-3"] == "grain-3"  # changed: no longer a copy
+    assert story["grain-2"] == story["grain-4"] == "grain-1"
+
+    os.remove(root / "grain-1.md")
+    assert update_index([root], index).ok
+    story = _stories(index)
+    # The first copy is gone: the others stay one story, under the next earliest.
+    assert story["grain-2"] == story["grain-4"] == "grain-4"
+
+
+def test_ids_are_stable_across_runs_and_rebuilds(built) -> None:
+    root, index = built
+    before = _stories(index)
+    assert update_index([root], index).ok  # nothing changed
+    assert _stories(index) == before
+    assert update_index([root], index, rebuild=True).ok
+    assert _stories(index) == before
+    # Built incrementally, in another order: the same stories.
+    other = root.parent / "index2"
+    names = sorted(p.name for p in root.iterdir())
+    part = root.parent / "part"
+    part.mkdir()
+    for name in reversed(names):
+        os.link(root / name, part / name)
+        assert update_index([part], other).ok
+    assert _stories(other) == before
+
+
+def test_stories_are_computed_when_the_file_is_missing(built) -> None:
+    _root, index = built
+    before = _stories(index)
+    os.remove(index / "stories.bin")
+    assert _stories(index) == before
+    os.remove(index / "signatures.bin")
+    assert _stories(index) == before
+
+
+def test_group_gives_one_row_per_story_with_its_reach(built) -> None:
+    _root, index = built
+    with open_index(index) as idx:
+        res = idx.search("grain Odesa", group=True)
+        rows = [h for h in res.hits if h.story == "grain-1"]
+        assert len(rows) == 1
+        row = rows[0]
+        assert row.copies == 3
+        assert sorted(row.outlets) == ["BBC News", "Reuters", "Times of India"]
+        assert row.outlets[0] == "Reuters"  # earliest first
+        assert row.first_published.isoformat() == "2022-08-01T08:00:00"
+        assert res.total == 2  # the copies' story and the late one
+        flat = idx.search("grain Odesa")
+        assert flat.total == 4 and all(h.copies is None for h in flat.hits)
+        assert idx.search("grain Odesa", count="stories").total == 2
+        assert idx.search("grain Odesa", group=True, count="clips").total == 4
+        d = res.to_dict()["hits"][0]
+        assert {"story", "copies", "outlets", "first_published"} <= set(d)
+        assert "copies" not in flat.to_dict()["hits"][0]
+
+
+@pytest.mark.parametrize("query", ["", "grain", "ukraine OR wordle", "report"])
+@pytest.mark.parametrize("providers", [(), ("Reuters",), ("BBC News", "Wired")])
+def test_group_totals_and_facets_match_brute_force(built, query, providers) -> None:
+    _root, index = built
+    with open_index(index) as idx:
+        every = idx.search(query, limit=1000, providers=providers, facet_limit=None)
+        res = idx.search(
+            query, group=True, limit=1000, providers=providers, facet_limit=None, histogram="day"
+        )
+        assert res.total == len({h.story for h in every.hits})
+        assert [h.story for h in res.hits] == list(dict.fromkeys(h.story for h in every.hits))
+        # Provider counts leave out the provider filter (disjunctive): brute force over
+        # the same query without it.
+        unfiltered = idx.search(query, limit=1000, facet_limit=None)
+        want: Counter[str] = Counter()
+        for provider in {h.provider for h in unfiltered.hits}:
+            want[provider] = len({h.story for h in unfiltered.hits if h.provider == provider})
+        assert res.facets["provider"] == {
+            **{k: v for k, v in want.items() if v},
+            **{p: want.get(p, 0) for p in providers},
+        }
+        topics: Counter[str] = Counter()
+        for topic in {t for h in every.hits for t in h.topics}:
+            topics[topic] = len({h.story for h in every.hits if topic in h.topics})
+        assert res.facets["topic"] == dict(topics)
+        assert sum(n for _s, n in res.histogram.buckets) + res.histogram.undated == res.total
+
+
+def test_group_pages_through_stories(built) -> None:
+    _root, index = built
+    with open_index(index) as idx:
+        everything = [h.story for h in idx.search("", group=True, limit=100).hits]
+        paged = [
+            h.story
+            for k in range(0, 20, 3)
+            for h in idx.search("", group=True, limit=3, offset=k).hits
+        ]
+        assert paged == everything and len(set(everything)) == len(everything)
+
+
+def test_story_lists_every_copy_and_like_leaves_them_out(built) -> None:
+    _root, index = built
+    with open_index(index) as idx:
+        copies = idx.story("grain-2")
+        assert [h.id for h in copies.hits] == ["grain-1", "grain-3", "grain-2"]
+        assert copies.total == 3
+        like = idx.like("grain-1", limit=50)
+        assert {h.id for h in like.hits} & {"grain-1", "grain-2", "grain-3"} == set()
+        assert "grain-late" in {h.id for h in like.hits}
+        with pytest.raises(RequestError):
+            idx.story("nope")
+    runner = CliRunner()
+    out = runner.invoke(main, ["story", "grain-3", "--index", str(index), "--json"])
+    assert out.exit_code == 0, out.output
+    assert [h["id"] for h in json.loads(out.output)["hits"]] == ["grain-1", "grain-3", "grain-2"]
+    out = runner.invoke(main, ["search", "grain", "--group", "--index", str(index)])
+    assert out.exit_code == 0 and "3 copies since 2022-08-01" in out.output
+    assert "2 stories for 'grain'" in out.output
+    out = runner.invoke(main, ["search", "grain", "--count", "bogus", "--index", str(index)])
+    assert out.exit_code == 2
+    out = runner.invoke(main, ["story", "nope", "--index", str(index)])
+    assert out.exit_code == 2 and "nope" in out.output
+
+
+def test_http_search_takes_group_and_count(built) -> None:
+    from starlette.testclient import TestClient
+
+    from clipsearch.server.app import make_app
+
+    _root, index = built
+    with TestClient(make_app(str(index)), base_url="http://127.0.0.1") as client:
+        r = client.get("/api/search", params={"q": "grain", "group": "1"})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["total"] == 2 and body["hits"][0]["copies"] == 3
+        r = client.get("/api/search", params={"q": "grain", "count": "nonsense"})
+        assert r.status_code == 400 and r.json()["parameter"] == "count"
