@@ -18,7 +18,8 @@ if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
 #: analyzer's stem function under this name, so it must keep resolving.
 _stem = stem
 
-SCHEMA_VERSION = 1
+#: 2: text analysed per clip language (folding, CJK pairs, Snowball), a language facet.
+SCHEMA_VERSION = 2
 META_FILE = "clipsearch.json"
 INDEX_NAME = "clips"
 
