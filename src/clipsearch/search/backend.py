@@ -11,7 +11,7 @@ hands to each (as Whoosh's `searcher.get_parent()` and Tantivy's
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -44,7 +44,13 @@ class Backend(Protocol):
     # -- words: analysis, vocabulary, document frequencies
     def analyze(self, text: str) -> list[str]: ...
 
-    def analyze_word(self, word: str) -> str | None: ...
+    def analyze_word(self, word: str, language: str | None = None) -> str | None:
+        """One word as a clip of `language` (default: the main one) indexes it."""
+        ...
+
+    def languages(self) -> tuple[str, ...]:
+        """The languages of the clips (ISO 639-1 codes, `und`), most clips first."""
+        ...
 
     def words(self) -> Mapping[str, int]:
         """Surface vocabulary with document frequencies: what typos are corrected to."""
@@ -55,7 +61,9 @@ class Backend(Protocol):
         ...
 
     # -- matching and scoring
-    def parse(self, text: str, implicit_and: bool = False) -> ParsedQuery: ...
+    def parse(
+        self, text: str, implicit_and: bool = False, languages: Sequence[str] = ()
+    ) -> ParsedQuery: ...
 
     def match(self, compiled: Compiled) -> set[int]: ...
 
