@@ -248,6 +248,13 @@ _FILTER_OPTIONS = [
         show_default=True,
         help="Clips with all the words, any of them, or auto: all when some clip has them all.",
     ),
+    click.option(
+        "--language",
+        "languages",
+        multiple=True,
+        metavar="CODE",
+        help="Only clips in this language (ISO 639-1 code, or und; repeat: any of them).",
+    ),
 ]
 
 
@@ -284,6 +291,7 @@ def search(
     sort: str,
     exact: bool,
     match: str,
+    languages: tuple[str, ...],
     histogram: str | None,
     expand: bool,
     facet_limit: int,
@@ -308,6 +316,7 @@ def search(
             histogram=histogram,
             expand=expand,
             facet_limit=facet_limit,
+            languages=languages,
         ),
     )
 
@@ -438,7 +447,7 @@ def stats(index_dir: str | None, top: int, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("field", type=click.Choice(["topic", "provider"]))
+@click.argument("field", type=click.Choice(["topic", "provider", "language"]))
 @click.argument("query", nargs=-1)
 @_index_option
 @click.option("--exact", is_flag=True, help="No typo tolerance in QUERY.")
@@ -584,6 +593,7 @@ def export(
     sort: str,
     exact: bool,
     match: str,
+    languages: tuple[str, ...],
     fmt: str,
     fields: str,
     output: str,
@@ -611,6 +621,7 @@ def export(
                 sort=sort,
                 exact=exact,
                 match=match,
+                languages=languages,
                 facets=False,
                 highlight="highlights" in names,
             )

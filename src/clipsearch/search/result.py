@@ -35,6 +35,8 @@ class Hit:
     path: str
     quality: int | None = None
     highlights: dict[str, str] = field(default_factory=dict)
+    #: ISO 639-1 code of the clip's language, `und` when undetermined.
+    language: str = "und"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class Hit:
             "path": self.path,
             "highlights": self.highlights,
             "quality": self.quality,
+            "language": self.language,
         }
 
 
