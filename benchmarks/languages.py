@@ -78,6 +78,10 @@ def labelled(path: str) -> dict:
 def clips(folder: str) -> dict:
     from clipsearch.ingest.clip import ClipError, read_clip
 
+    cpu = time.process_time
+    start = cpu()
+    language._identifier()  # reading clips would load it: time it first
+    load = cpu() - start
     texts = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
@@ -87,12 +91,7 @@ def clips(folder: str) -> dict:
             except ClipError:
                 continue
             texts.append(clip)
-    # Detection, as clip.py calls it, in this fresh process: the model loads on the
-    # first clip that needs it, and that load is timed apart.
-    cpu = time.process_time
-    start = cpu()
-    language._identifier()
-    load = cpu() - start
+    # Detection, as clip.py calls it (the model loaded, its load timed above).
     calls = 0
     model = language.model_language
 

@@ -403,12 +403,27 @@ class Apart(str):
 
 
 def _word_query(terms: Terms, word: str, weight: float = 1.0) -> Any:
-    """A word in every text field, BM25F; analysed in several languages, the best of
-    its forms counts (a clip has one language, so it matches one form)."""
+    """A word in every text field, BM25F.  Analysed in several languages, its
+    one-term forms are one word: one WordQuery over every form in every field, so
+    its document frequency counts the clips of every language that have it (a clip
+    has one language, so it has one form); a form of several terms (a phrase, CJK
+    pairs) is searched beside it, the best counting."""
     apart = isinstance(word, Apart)
-    forms = [_tokens_query(tokens, weight, apart) for tokens in terms.analyses(word)]
-    if not forms:
+    analyses = terms.analyses(word)
+    if not analyses:
         return query.NullQuery
+    if len(analyses) == 1:
+        return _tokens_query(analyses[0], weight, apart)
+    single = [tokens[0] for tokens in analyses if len(tokens) == 1]
+    forms = [_tokens_query(tokens, weight, apart) for tokens in analyses if len(tokens) > 1]
+    if single:
+        forms.insert(
+            0,
+            WordQuery(
+                [query.Term(f, t, boost=w) for t in single for f, w in TEXT_FIELDS.items()],
+                weight,
+            ),
+        )
     return forms[0] if len(forms) == 1 else query.DisjunctionMax(forms)
 
 
