@@ -406,6 +406,7 @@ def show(clip_id: str, index_dir: str | None, as_json: bool) -> None:
         "topics",
         "quality",
         "category",
+        "language",
         "path",
         "excerpt",
         "body",
