@@ -301,3 +301,20 @@ def test_typo_tolerance_never_crosses_scripts(idx) -> None:
     # A Latin typo is corrected to a Latin word, never to a same-length Cyrillic one.
     res = idx.search("zurrich")
     assert res.corrections == {"zurrich": "zurich"}
+
+
+def test_whoosh_stemmers_stand_in_without_pystemmer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from clipsearch.index.analysis import stemmer
+
+    fast = {w: stemmer("ru")(w) for w in ("москве", "москвы", "станции")}
+    monkeypatch.setitem(sys.modules, "Stemmer", None)  # import Stemmer now fails
+    stemmer.cache_clear()
+    try:
+        slow = stemmer("ru")
+        assert {w: slow(w) for w in fast} == fast
+        assert stemmer("fr")("chevaux") == "cheval"
+        assert stemmer("ta") is None  # a language only PyStemmer has: folded only
+    finally:
+        stemmer.cache_clear()
