@@ -84,7 +84,7 @@ def test_results_are_typed(idx):
     res = idx.search("wildfire OR letters", limit=50)
     assert isinstance(res, SearchResult)
     assert isinstance(res.total, int) and res.total == len(res.hits) == 6
-    assert isinstance(res.facets, dict) and set(res.facets) == {"topic", "provider"}
+    assert isinstance(res.facets, dict) and set(res.facets) == {"topic", "provider", "language"}
     assert res.corrections == {} and res.suggestion is None
     for hit in res.hits:
         assert isinstance(hit, Hit)

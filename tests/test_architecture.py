@@ -99,14 +99,16 @@ def test_the_checks_can_fail() -> None:
 
 def test_a_search_imports_only_what_it_uses() -> None:
     """The CLI and a search never import the YAML parser, the clip reader, the
-    multi-process writer or the web server (issue 8: lazy imports)."""
+    multi-process writer, the web server (issue 8: lazy imports) or the language
+    detector (issue 14)."""
     import subprocess
     import sys
 
     code = (
         "import sys, clipsearch.cli, clipsearch.search.engine;"
         "print(sorted(m for m in ('yaml', 'frontmatter', 'whoosh.multiproc', 'ctypes',"
-        " 'starlette', 'uvicorn', 'clipsearch.ingest.clip', 'clipsearch.ingest.sync')"
+        " 'starlette', 'uvicorn', 'clipsearch.ingest.clip', 'clipsearch.ingest.sync',"
+        " 'py3langid', 'numpy')"
         " if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -48,6 +48,7 @@ TOP_KEYS = {
     "histogram",
 }
 HIT_KEYS = {
+    "language",
     "id",
     "score",
     "title",
@@ -322,7 +323,7 @@ def test_json_contract(corpus):
     assert isinstance(data["total"], int) and data["total"] == len(data["hits"]) == 12
     assert data["offset"] == 0
     assert data["corrections"] == {}
-    assert set(data["facets"]) == {"topic", "provider"}
+    assert set(data["facets"]) == {"topic", "provider", "language"}
     for counts in data["facets"].values():
         assert all(isinstance(k, str) and type(v) is int for k, v in counts.items())
     undated = 0

@@ -27,6 +27,9 @@ def glaciers(make_index):
     clips["target.md"] = {
         "title": "Field notes",
         "body": "A moraine survey: the crevasse field, moraine ridges, crevasse depth.",
+        # Too short to detect with confidence: undeclared, it would be analysed
+        # without stemming, and the stemmed feedback words would not reach it.
+        "language": "en",
     }
     for i in range(50):
         word = FILLER[i % len(FILLER)]

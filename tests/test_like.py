@@ -17,7 +17,7 @@ def test_like_excludes_the_clip_and_finds_similar(idx):
     ids = [h.id for h in res.hits]
     assert SEED_ID not in ids
     assert res.total > 0 and res.match == "any"
-    assert set(res.facets) == {"topic", "provider"}
+    assert set(res.facets) == {"topic", "provider", "language"}
     words = idx.like_words(idx._backend.docnum_of(SEED_ID))
     assert 0 < len(words) <= 25 and "facial" in words
 

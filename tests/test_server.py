@@ -79,7 +79,7 @@ def test_parameters_follow_the_request_fields() -> None:
     names = {p.name for p in search_params()}
     assert names == {
         "q", "topic", "provider", "since", "until", "sort", "limit", "offset", "exact",
-        "facet_limit", "match", "histogram", "expand", "group", "count",
+        "facet_limit", "match", "histogram", "expand", "group", "count", "language",
     }
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from clipsearch.folding import fold, has_cjk, normalise
+
 #: Lucene's English stop words (what Anserini's CACM reference uses); unlike
 #: Whoosh's own list it keeps "us", "may" and "can", which matter in news.
 STOP_WORDS = frozenset(
@@ -22,5 +24,10 @@ SURFACE_WORD = re.compile(r"[^\W\d_]{3,}")
 
 
 def surface_words(texts: Iterable[str]) -> set[str]:
-    """The distinct lowercase surface words of some texts."""
-    return set(SURFACE_WORD.findall("\n".join(texts).lower()))
+    """The distinct surface words of some texts, folded (lowercase, no accents: an
+    accent is no typo); Chinese, Japanese and Korean runs are not words to correct."""
+    text = "\n".join(texts)
+    if text.isascii():
+        return set(SURFACE_WORD.findall(text.lower()))
+    words = set(SURFACE_WORD.findall(normalise(text)))
+    return {folded for w in words if not has_cjk(folded := fold(w))}

@@ -254,8 +254,8 @@ def _damage(index: Path, kind: str) -> None:
         _truncate(tocs[-1], 0)
     elif kind == "missing toc":
         tocs[-1].unlink()
-    elif kind == "schema version 2":
-        (index / "clipsearch.json").write_text('{"schema_version": 2, "engine": "whoosh-2.7"}')
+    elif kind == "schema version 1":
+        (index / "clipsearch.json").write_text('{"schema_version": 1, "engine": "whoosh-2.7"}')
     elif kind == "clipsearch.json garbage":
         (index / "clipsearch.json").write_text("{not json")
     elif kind == "clipsearch.json a list":
@@ -276,7 +276,7 @@ DAMAGE = [
     "truncated toc",
     "empty toc",
     "missing toc",
-    "schema version 2",
+    "schema version 1",
     "clipsearch.json garbage",
     "clipsearch.json a list",
 ]

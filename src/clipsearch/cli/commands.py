@@ -257,6 +257,13 @@ _FILTER_OPTIONS = [
         show_default=True,
         help="Clips with all the words, any of them, or auto: all when some clip has them all.",
     ),
+    click.option(
+        "--language",
+        "languages",
+        multiple=True,
+        metavar="CODE",
+        help="Only clips in this language (ISO 639-1 code, or und; repeat: any of them).",
+    ),
 ]
 
 
@@ -300,6 +307,7 @@ def search(
     sort: str,
     exact: bool,
     match: str,
+    languages: tuple[str, ...],
     histogram: str | None,
     expand: bool,
     group: bool,
@@ -328,6 +336,7 @@ def search(
             group=group,
             count=count,
             facet_limit=facet_limit,
+            languages=languages,
         ),
     )
 
@@ -417,6 +426,7 @@ def show(clip_id: str, index_dir: str | None, as_json: bool) -> None:
         "topics",
         "quality",
         "category",
+        "language",
         "path",
         "excerpt",
         "body",
@@ -466,7 +476,7 @@ def stats(index_dir: str | None, top: int, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("field", type=click.Choice(["topic", "provider"]))
+@click.argument("field", type=click.Choice(["topic", "provider", "language"]))
 @click.argument("query", nargs=-1)
 @_index_option
 @click.option("--exact", is_flag=True, help="No typo tolerance in QUERY.")
@@ -610,6 +620,7 @@ def export(
     sort: str,
     exact: bool,
     match: str,
+    languages: tuple[str, ...],
     fmt: str,
     fields: str,
     output: str,
@@ -637,6 +648,7 @@ def export(
                 sort=sort,
                 exact=exact,
                 match=match,
+                languages=languages,
                 facets=False,
                 highlight="highlights" in names,
             )

@@ -30,6 +30,7 @@ EXIT_INTERRUPTED = 130
 FLAGS = {
     "topics": "--topic",
     "providers": "--provider",
+    "languages": "--language",
     "since": "--since",
     "until": "--until",
     "sort": "--sort",

@@ -7,7 +7,7 @@ compiled queries): the Whoosh implementation of the engine's backend seam.
 Swapping the engine means rewriting this package only.
 
     schema.py        fields and weights, the document made from a clip
-    analysis.py      how text and query words are analysed (tokens, stems)
+    analysis.py      how text and query words are analysed, per language
     storage.py       the index folder: create, open, lock, vocabulary, damage
     writer.py        locked writes, bulk builds, incremental bookkeeping
     snapshot.py      one commit opened for searching (the backend)

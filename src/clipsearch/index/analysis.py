@@ -1,15 +1,48 @@
-"""How indexed text and query words are analysed: tokenise, lowercase, drop stop
-words, Porter-stem.  Query words and snippets go through the same steps."""
+"""How indexed text and query words are analysed, per language: NFKC, tokenise, fold
+case and accents, cut Chinese, Japanese and Korean runs into character pairs, drop
+the language's stop words, stem with its Snowball stemmer.  Query words and snippets
+go through the same steps.
+
+English is analysed exactly as before languages existed (Lucene's stop words, the
+Porter stemmer), plus folding; other languages Snowball covers use PyStemmer (C),
+or Whoosh's pure-Python Snowball stemmers when PyStemmer is not installed, with
+Whoosh's stop-word lists where it has one; every other language, and `und`, is
+folded only (no stemming, no stop words), which is always safe.
+
+The writer hands each text field a `LanguageText`, which carries its clip's
+language; a plain string (a query, a field searched as `title:word`) is analysed
+as English unless a language is named."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from whoosh.analysis import LowercaseFilter, RegexTokenizer, StemFilter, StopFilter
+from whoosh.analysis import (
+    Analyzer,
+    Filter,
+    LowercaseFilter,
+    RegexTokenizer,
+    StemFilter,
+    StopFilter,
+)
 from whoosh.lang import porter
 
+from clipsearch.folding import cjk_pieces, fold, has_cjk, normalise
 from clipsearch.words import STOP_WORDS, TOKEN_PATTERN
+
+ENGLISH = "en"
+#: Snowball's algorithms by ISO 639-1 code (English is the Porter stemmer, above).
+SNOWBALL = {
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german",
+    "el": "greek", "es": "spanish", "et": "estonian", "eu": "basque", "fa": "persian",
+    "fi": "finnish", "fr": "french", "ga": "irish", "hi": "hindi", "hu": "hungarian",
+    "hy": "armenian", "id": "indonesian", "it": "italian", "lt": "lithuanian",
+    "ne": "nepali", "nl": "dutch", "no": "norwegian", "pl": "polish", "pt": "portuguese",
+    "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish", "ta": "tamil",
+    "tr": "turkish", "yi": "yiddish",
+}  # fmt: skip
 
 
 @functools.lru_cache(maxsize=500_000)
@@ -18,19 +51,127 @@ def stem(word: str) -> str:
     return porter.stem(word)
 
 
+class LanguageText(str):
+    """A field's text with the language of its clip, as the writer hands it to the
+    analyzer (the stored value is the plain text)."""
+
+    language: str
+
+    def __new__(cls, text: str, language: str = ENGLISH) -> LanguageText:
+        obj = super().__new__(cls, text)
+        obj.language = language
+        return obj
+
+    def __reduce__(self) -> Any:  # the multi-process writer pickles documents
+        return (LanguageText, (str(self), self.language))
+
+
+class FoldFilter(Filter):
+    """Case and accent folding, and CJK runs as overlapping character pairs.  On ASCII
+    words it is Whoosh's LowercaseFilter, so English text indexes as it always did."""
+
+    def __call__(self, tokens: Iterable[Any]) -> Iterable[Any]:
+        for t in tokens:
+            text = t.text
+            if text.isascii():
+                t.text = text.lower()
+                yield t
+                continue
+            text = fold(text)
+            if not has_cjk(text):
+                t.text = text
+                yield t
+                continue
+            start = t.startchar if t.chars else 0
+            for piece, offset in cjk_pieces(text):
+                t.text = piece
+                if t.chars:
+                    t.startchar, t.endchar = start + offset, start + offset + len(piece)
+                yield t
+
+
+class ClipAnalyzer(Analyzer):
+    """The analyzer of every text field: the chain of the text's language.
+
+    Part of the on-disk format: Whoosh pickles the schema into every commit with this
+    class's import path, so it must stay importable under its name; it holds no
+    state (the chains are built per process)."""
+
+    def __call__(self, value: Any, **kwargs: Any) -> Any:
+        language = getattr(value, "language", ENGLISH)
+        text = str(value)
+        if text.isascii():  # nothing to fold: Whoosh's own lowercasing is faster
+            return chain(language, True)(text, **kwargs)
+        return chain(language)(normalise(text), **kwargs)
+
+    def analyze(self, text: str, language: str = ENGLISH) -> list[str]:
+        """The terms `text` makes in a clip of `language`."""
+        return [t.text for t in self(LanguageText(text, language))]
+
+
 def text_analyzer() -> Any:
-    """The analyzer of every text field (with an unbounded stem cache: a news
-    vocabulary is a few hundred thousand words)."""
-    return (
-        RegexTokenizer(TOKEN_PATTERN)
-        | LowercaseFilter()
-        | StopFilter(stoplist=STOP_WORDS, minsize=1)
-        | StemFilter(stemfn=stem, cachesize=None)
-    )
+    """The analyzer of every text field."""
+    return ClipAnalyzer()
 
 
-def analyze_word(word: str) -> str | None:
-    """One lowercase word as the index analyses it (None for a stop word)."""
-    if word in STOP_WORDS:
+@functools.cache
+def chain(language: str, ascii_only: bool = False) -> Any:
+    """The token chain of one language (built once per process); for ASCII text it
+    lowercases with Whoosh's LowercaseFilter, which is what folding does to ASCII, so
+    English ASCII text goes through the very chain of schema version 1."""
+    stops, stem_fn = _stop_words(language), stemmer(language)
+    fold_filter = LowercaseFilter() if ascii_only else FoldFilter()
+    # The StopFilter always runs: it numbers positions, pairs of a CJK run included.
+    out = RegexTokenizer(TOKEN_PATTERN) | fold_filter | StopFilter(stoplist=stops, minsize=1)
+    if stem_fn is not None:
+        out = out | StemFilter(stemfn=stem_fn, cachesize=None)
+    return out
+
+
+def analyze_word(word: str, language: str = ENGLISH) -> str | None:
+    """One word as a clip of `language` indexes it (None for a stop word)."""
+    word = fold(word)
+    if word in _stop_words(language):
         return None
-    return stem(word)
+    stem_fn = stemmer(language)
+    return word if stem_fn is None else stem_fn(word)
+
+
+def stems(language: str) -> bool:
+    """Whether words of `language` are stemmed (else they are only folded)."""
+    return stemmer(language) is not None
+
+
+@functools.cache
+def stemmer(language: str) -> Callable[[str], str] | None:
+    """The stem function of a language, cached; None when it has none."""
+    if language == ENGLISH:
+        return stem
+    name = SNOWBALL.get(language)
+    if name is None:
+        return None
+    try:
+        import Stemmer  # PyStemmer: Snowball in C
+    except ImportError:
+        return _whoosh_stemmer(language)
+    return Stemmer.Stemmer(name, 100_000).stemWord
+
+
+def _whoosh_stemmer(language: str) -> Callable[[str], str] | None:
+    from whoosh.lang import NoStemmer, stemmer_for_language
+
+    try:
+        return functools.lru_cache(maxsize=100_000)(stemmer_for_language(language))
+    except NoStemmer:
+        return None
+
+
+@functools.cache
+def _stop_words(language: str) -> frozenset[str]:
+    if language == ENGLISH:
+        return STOP_WORDS
+    if language not in SNOWBALL:
+        return frozenset()
+    from whoosh.lang.stopwords import stoplists
+
+    return frozenset(fold(w) for w in stoplists.get(language, ()))

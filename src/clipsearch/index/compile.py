@@ -66,10 +66,13 @@ class Parser:
         parser.replace_plugin(operators_plugin())  # AND OR NOT ... and NEAR/n, ONEAR/n
         return parser
 
-    def parse(self, text: str, implicit_and: bool = False) -> ParsedQuery:
+    def parse(
+        self, text: str, implicit_and: bool = False, languages: Sequence[str] = ()
+    ) -> ParsedQuery:
         """Parse user query syntax; plain words stay correctable, everything else is kept.
         Words side by side are OR'ed (ranking prefers clips with more of them), or
-        AND'ed with `implicit_and`; explicit AND/OR/NOT are kept either way."""
+        AND'ed with `implicit_and`; explicit AND/OR/NOT are kept either way.  Words
+        are analysed in each language of the index, or in `languages` when given."""
         try:
             raw = protect_quoted(self._parsers[implicit_and].parse(text, normalize=False))
             word_count = sum(_is_word(leaf) for leaf in raw.leaves())
@@ -84,7 +87,7 @@ class Parser:
                 f"cannot parse query {text!r}: check quotes, parentheses, AND/OR/NOT, and "
                 f"field names ({', '.join((*TEXT_FIELDS, *FACET_FIELDS, *EXACT_FIELDS))})"
             ) from None
-        parsed = ParsedQuery(q, self._terms)
+        parsed = ParsedQuery(q, self._terms.narrowed(languages) if languages else self._terms)
         parsed.word_count = word_count
         parsed.pairs = parsed.adjacent_pairs(text)
         parsed.has_operators = not (
@@ -274,9 +277,10 @@ class ParsedQuery:
                 texts, slop = [str(q.text)], 1
                 if not isinstance(q, QuotedWord):  # a typed word: its corrections too
                     texts += [alt for alt, _ in alts.get(typed_word(str(q.text)), ())]
-            analysed = [terms.analyze(t) for t in texts]
-            if not analysed[0]:
+            forms = [terms.analyses(t) for t in texts]
+            if not forms[0]:
                 raise QueryError(stop_words_only(op))
+            analysed = [tokens for each in forms for tokens in each]
             by_field = {
                 f: _span_any([_span_tokens(f, tokens, slop) for tokens in analysed if tokens])
                 for f in _TEXT_SEARCH_FIELDS
@@ -399,10 +403,32 @@ class Apart(str):
 
 
 def _word_query(terms: Terms, word: str, weight: float = 1.0) -> Any:
-    tokens = terms.analyze(word)
-    if not tokens:
+    """A word in every text field, BM25F.  Analysed in several languages, its
+    one-term forms are one word: one WordQuery over every form in every field, so
+    its document frequency counts the clips of every language that have it (a clip
+    has one language, so it has one form); a form of several terms (a phrase, CJK
+    pairs) is searched beside it, the best counting."""
+    apart = isinstance(word, Apart)
+    analyses = terms.analyses(word)
+    if not analyses:
         return query.NullQuery
-    if isinstance(word, Apart) and len(tokens) > 1:
+    if len(analyses) == 1:
+        return _tokens_query(analyses[0], weight, apart)
+    single = [tokens[0] for tokens in analyses if len(tokens) == 1]
+    forms = [_tokens_query(tokens, weight, apart) for tokens in analyses if len(tokens) > 1]
+    if single:
+        forms.insert(
+            0,
+            WordQuery(
+                [query.Term(f, t, boost=w) for t in single for f, w in TEXT_FIELDS.items()],
+                weight,
+            ),
+        )
+    return forms[0] if len(forms) == 1 else query.DisjunctionMax(forms)
+
+
+def _tokens_query(tokens: list[str], weight: float, apart: bool) -> Any:
+    if apart and len(tokens) > 1:
         return query.And(
             [
                 WordQuery([query.Term(f, t, boost=w) for f, w in TEXT_FIELDS.items()], weight)
@@ -417,12 +443,13 @@ def _word_query(terms: Terms, word: str, weight: float = 1.0) -> Any:
 
 
 def _phrase(terms: Terms, field: str, text: str, slop: int = 1) -> Any:
-    tokens = terms.analyze(text)
-    if not tokens:
+    forms = [
+        query.Term(field, tokens[0]) if len(tokens) == 1 else query.Phrase(field, tokens, slop=slop)
+        for tokens in terms.analyses(text)
+    ]
+    if not forms:
         return query.NullQuery
-    if len(tokens) == 1:
-        return query.Term(field, tokens[0])
-    return query.Phrase(field, tokens, slop=slop)
+    return forms[0] if len(forms) == 1 else query.Or(forms)
 
 
 def _field_term(terms: Terms, field: str, text: str, boost: float = 1.0) -> Any:

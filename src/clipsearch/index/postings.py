@@ -4,27 +4,69 @@ the per-document field lengths BM25F needs."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from whoosh.codec import whoosh3
 
-from clipsearch.index.schema import TERM_CACHE_POSTINGS
+from clipsearch.index.analysis import ENGLISH
+from clipsearch.index.schema import TERM_CACHE_POSTINGS, TEXT_FIELDS
 from clipsearch.index.storage import guarded, leaves
 
 
 class Terms:
     """The terms of one commit, as query compilation sees them: analysis, the terms of
-    a field, prefix expansion.  A narrow view, so compiling needs no snapshot."""
+    a field, prefix expansion.  A narrow view, so compiling needs no snapshot.
 
-    def __init__(self, reader: Any, schema: Any):
+    A query is analysed in each language of the index (`languages`, most clips
+    first), or only in those it is `narrowed` to; the first of them, the main
+    language, decides what is a stop word."""
+
+    def __init__(
+        self,
+        reader: Any,
+        schema: Any,
+        languages: Callable[[], Sequence[str]] | None = None,
+    ):
         self._reader = reader
         self._schema = schema
         self._analyzer = schema["title"].analyzer
+        self._index_languages = languages or (lambda: (ENGLISH,))
+        self._narrowed: tuple[str, ...] = ()
+
+    def narrowed(self, languages: Sequence[str]) -> Terms:
+        """The same terms, with queries analysed in `languages` only."""
+        out = copy.copy(self)
+        out._narrowed = tuple(languages)
+        return out
+
+    def languages(self) -> Sequence[str]:
+        """The languages a query is analysed in, the main one first."""
+        return self._narrowed or self._index_languages() or (ENGLISH,)
 
     def analyze(self, text: str) -> list[str]:
-        """Text as the index analyses it: the tokens a query must search."""
-        return [t.text for t in self._analyzer(text)]
+        """Text as the index's main language analyses it."""
+        return self._analyzer.analyze(text, self.languages()[0])
+
+    def analyses(self, text: str) -> list[list[str]]:
+        """The distinct token lists a query must search for `text`: its analysis in
+        the main language (none when that takes it for stop words), then in each
+        other language, when different and present in the index."""
+        languages = self.languages()
+        main = self._analyzer.analyze(text, languages[0])
+        if not main:
+            return []
+        out = [main]
+        for language in languages[1:]:
+            tokens = self._analyzer.analyze(text, language)
+            if tokens and tokens not in out and self._occurs(tokens):
+                out.append(tokens)
+        return out
+
+    def _occurs(self, tokens: Sequence[str]) -> bool:
+        reader = self._reader
+        return all(any((f, t) in reader for f in TEXT_FIELDS) for t in tokens)
 
     def has_field(self, name: str) -> bool:
         return name in self._schema.names()

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from whoosh import columns, fields
 from whoosh.analysis import RegexTokenizer
 
-from clipsearch.index.analysis import stem, text_analyzer
+from clipsearch.index.analysis import LanguageText, stem, text_analyzer
+from clipsearch.language import UNDETERMINED
 from clipsearch.words import surface_words
 
 if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
@@ -18,13 +19,14 @@ if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
 #: analyzer's stem function under this name, so it must keep resolving.
 _stem = stem
 
-SCHEMA_VERSION = 1
+#: 2: text analysed per clip language (folding, CJK pairs, Snowball), a language facet.
+SCHEMA_VERSION = 2
 META_FILE = "clipsearch.json"
 INDEX_NAME = "clips"
 
 #: Searchable text fields and their BM25F weights.
 TEXT_FIELDS: dict[str, float] = {"title": 3.0, "excerpt": 1.0, "body": 1.0, "related": 0.5}
-FACET_FIELDS = ("topic", "provider")
+FACET_FIELDS = ("topic", "provider", "language")
 
 #: Cap on the terms one prefix or wildcard may expand to, so `a*` cannot take the machine.
 MAX_EXPANSIONS = 256
@@ -72,6 +74,7 @@ def make_schema() -> fields.Schema:
         topic=FacetValuesField(),
         topics=fields.STORED(),
         provider=fields.ID(stored=True),
+        language=fields.ID(stored=True),
         domain=fields.ID(stored=True),
         url=fields.ID(stored=True),
         category=fields.STORED(),
@@ -82,20 +85,26 @@ def make_schema() -> fields.Schema:
 
 
 def document(clip: Clip, stat: str) -> dict[str, Any]:
-    related = clip.related_text
+    language = clip.language or UNDETERMINED
     doc: dict[str, Any] = {
         "id": clip.id,
         "path": clip.path,
         "stat": stat.encode("utf-8"),
-        "title": clip.title,
-        "excerpt": clip.excerpt,
-        "body": clip.body,
-        "related": related,
+        "language": language,
         "topic": _VALUE_SEP.join(clip.topics),
         "topics": list(clip.topics),
         "category": clip.category,
         "heat": clip.heat,
     }
+    # Text fields are analysed in the clip's language and stored as they are.
+    for name, text in (
+        ("title", clip.title),
+        ("excerpt", clip.excerpt),
+        ("body", clip.body),
+        ("related", clip.related_text),
+    ):
+        doc[name] = LanguageText(text, language)
+        doc["_stored_" + name] = text
     for name, value in (
         ("provider", clip.provider),
         ("domain", clip.provider_domain),

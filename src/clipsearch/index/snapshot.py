@@ -35,7 +35,8 @@ class Snapshot:
         self._searcher = self._ix.searcher()
         self._reader = self._searcher.reader()
         schema = self._ix.schema
-        self._terms = Terms(self._reader, schema)
+        self._terms = Terms(self._reader, schema, languages=self.languages)
+        self._languages: tuple[str, ...] | None = None
         generation, n_docs = self._reader.generation(), self._reader.doc_count_all()
         loaded: list[derived.Derived | None] = []
 
@@ -104,6 +105,17 @@ class Snapshot:
         return self._columns.facet(field).count_distinct(
             docs, self.story_of(), self.docs_with_copies()
         )
+    def languages(self) -> tuple[str, ...]:
+        """The languages of the clips, most clips first (ties by code)."""
+        if self._languages is None:
+            col = self._columns.facet("language")
+            live = self.live_docs() if self._reader.has_deletions() else None
+            pairs = zip(col.values, col.postings, strict=True)
+            sizes = {v: len(p if live is None else p & live) for v, p in pairs}
+            self._languages = tuple(
+                v for v in sorted(sizes, key=lambda v: (-sizes[v], v)) if sizes[v]
+            )
+        return self._languages
 
     def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
         return self._columns.docs_between(since, until)
@@ -172,11 +184,11 @@ class Snapshot:
         return self._words
 
     def term_df(self, word: str) -> int:
-        """Documents whose searchable text contains `word` (after analysis), at most:
-        the largest per-field frequency."""
+        """Documents whose searchable text contains `word` (after analysis in each
+        language), at most: the largest per-field frequency of one of its terms."""
         best = 0
         deletions = self._reader.has_deletions()
-        for token in self.analyze(word):
+        for token in {t for tokens in self._terms.analyses(word) for t in tokens}:
             for f in TEXT_FIELDS:
                 if deletions:  # Whoosh's frequencies count deleted clips until a merge
                     n = len(self._postings.term(f, token).keys() & self.live_docs())
@@ -188,13 +200,16 @@ class Snapshot:
     def analyze(self, text: str) -> list[str]:
         return self._terms.analyze(text)
 
-    def analyze_word(self, word: str) -> str | None:
-        """One lowercase word as the index analyses it (None for a stop word); cached."""
-        return analyze_word(word)
+    def analyze_word(self, word: str, language: str | None = None) -> str | None:
+        """One word as a clip of `language` (default: the main one) indexes it (None
+        for a stop word)."""
+        return analyze_word(word, language or self._terms.languages()[0])
 
     # -- queries
-    def parse(self, text: str, implicit_and: bool = False) -> ParsedQuery:
-        return self._parser.parse(text, implicit_and)
+    def parse(
+        self, text: str, implicit_and: bool = False, languages: Sequence[str] = ()
+    ) -> ParsedQuery:
+        return self._parser.parse(text, implicit_and, languages)
 
     def match(self, compiled: Compiled) -> set[int]:
         """Every matching live document number, without scoring."""

@@ -22,6 +22,7 @@ import yaml
 from frontmatter.default_handlers import YAMLHandler
 
 from clipsearch import dates
+from clipsearch import language as languages
 from clipsearch.ingest import CLIP_SUFFIXES, DEFAULT_MAX_BYTES  # noqa: F401  (re-exported)
 from clipsearch.paths import shown_path
 
@@ -106,6 +107,8 @@ class Clip:
     heat: int | None = None
     category: str = ""
     related: tuple[Related, ...] = ()
+    #: ISO 639-1 code: declared (`language` or `lang`), else detected; "und" when unsure.
+    language: str = languages.UNDETERMINED
     warnings: tuple[str, ...] = field(default=(), compare=False)
     #: A fingerprint of the file's bytes ("" for a clip not read from a file): it tells
     #: an edit that left the file's size and modification time as they were.
@@ -292,11 +295,12 @@ def clip_from_text(text: str, path: str) -> Clip:
     if not clip_id:
         clip_id = derive_id(url, os.path.realpath(path))
     provider, domain = _provider(meta.get("provider"), path)
+    excerpt = _text(meta, "excerpt", path)
     return Clip(
         id=clip_id,
         path=path,
         title=title,
-        excerpt=_text(meta, "excerpt", path),
+        excerpt=excerpt,
         body=body,
         published=to_utc(meta.get("publishedDateTime"), path, "publishedDateTime"),
         url=url,
@@ -307,8 +311,22 @@ def clip_from_text(text: str, path: str) -> Clip:
         heat=_int(meta, "heat", path),
         category=_text(meta, "category", path),
         related=_related(meta.get("related"), path),
+        language=_language(meta, path, title, excerpt, body),
         warnings=tuple(warnings),
     )
+
+
+def _language(meta: dict, path: str, title: str, excerpt: str, body: str) -> str:
+    """The declared language (`language`, else `lang`), else the detected one."""
+    for key in ("language", "lang"):
+        value = meta.get(key)
+        if value is None or value == "":
+            continue
+        code = languages.declared(value)
+        if code is None:
+            raise ClipError(path, "must be an ISO 639-1 language code such as en or de", key, value)
+        return code
+    return languages.detect("\n".join((title, excerpt, body[: languages.DETECT_CHARS])))
 
 
 def read_clip(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Clip:

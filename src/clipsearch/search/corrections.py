@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
+from clipsearch.folding import fold, script
 from clipsearch.index import Apart, ParsedQuery, typed_word
 from clipsearch.search import joins
 from clipsearch.search.backend import Backend
-from clipsearch.search.fuzzy import TypoIndex
+from clipsearch.search.fuzzy import Candidate, TypoIndex
 
 #: Weight of a correction of a word that exists in the index (below 1: exact wins).
 CORRECTION_WEIGHT = 0.6
@@ -45,6 +46,17 @@ class Corrector:
         if self._typos is None:
             self._typos = TypoIndex(self._backend.words())
         return self._typos
+
+    def _candidates(self, word: str, limit: int) -> list[Candidate]:
+        """Vocabulary words close to a typed one, compared folded (the vocabulary is:
+        an accent or a case is no typo) and only in the typed word's script."""
+        folded = fold(word)
+        want = script(folded)
+        return [
+            c
+            for c in self.typo_index().candidates(folded, limit=limit)
+            if c.word != folded and script(c.word) == want
+        ]
 
     def _correctable_words(self, words: Iterable[str]) -> Iterator[tuple[str, int]]:
         """(word, document frequency) of the typed words typo tolerance may touch:
@@ -113,7 +125,7 @@ class Corrector:
             weight = CORRECTION_WEIGHT if df else UNKNOWN_WORD_WEIGHT
             alts: list[tuple[str, float]] = []
             best_edits = None
-            for cand in self.typo_index().candidates(word, limit=MAX_ALTERNATIVES + 2):
+            for cand in self._candidates(word, MAX_ALTERNATIVES + 2):
                 if best_edits is not None and cand.edits > best_edits:
                     break  # only the closest candidates: one more edit is another word
                 cdf = backend.term_df(cand.word)
@@ -138,12 +150,11 @@ class Corrector:
         if total >= FEW_HITS:
             return None
         backend = self._backend
-        typos = self.typo_index()
         fixed: dict[str, str] = {}
         for word, df in self._correctable_words(parsed.words):
             # The closest candidate that occurs in more clips than the typed word.
             better = next(
-                (c.word for c in typos.candidates(word, limit=3) if backend.term_df(c.word) > df),
+                (c.word for c in self._candidates(word, 3) if backend.term_df(c.word) > df),
                 None,
             )
             if better:

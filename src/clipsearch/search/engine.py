@@ -7,6 +7,7 @@ corrected query.  Nothing here knows Whoosh: the backend answers every question.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -18,6 +19,7 @@ from typing import Any
 from clipsearch import dates
 from clipsearch.errors import RequestError
 from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot
+from clipsearch.language import UNDETERMINED
 from clipsearch.search import expansion, histogram, matching, ranking, stories
 from clipsearch.search import facets as facetlib
 from clipsearch.search.backend import Backend
@@ -129,6 +131,7 @@ class ClipIndex:
         expand: bool = False,
         group: bool = False,
         count: str | None = None,
+        languages: Sequence[str] = (),
     ) -> SearchResult:
         """Ranked clips for `query` (Whoosh syntax: AND OR NOT "phrase" field:value pre*,
         and a NEAR/n b, a ONEAR/n b);
@@ -152,6 +155,7 @@ class ClipIndex:
                 expand=expand,
                 group=group,
                 count=count,
+                languages=languages,
             )
         )
 
@@ -174,11 +178,12 @@ class ClipIndex:
         """A clip's LIKE_TERMS most telling words (tf * idf), as they appear in it."""
         backend = self._backend
         stored = backend.stored(docnum)
+        language = stored.get("language") or UNDETERMINED
         tf: dict[str, int] = {}
         surface: dict[str, str] = {}
         for name in SNIPPET_FIELDS:
             for word in SURFACE_WORD.findall(str(stored.get(name) or "").lower()):
-                token = backend.analyze_word(word)
+                token = backend.analyze_word(word, language)
                 if token:
                     tf[token] = tf.get(token, 0) + 1
                     surface.setdefault(token, word)
@@ -288,6 +293,9 @@ class ClipIndex:
                 chosen = {v for w in wanted for v in facetlib.resolve(name, w, values)}
                 selected[name] = sorted(chosen, key=values.index)
                 filters[name] = backend.docs_with_values(name, chosen)
+        if request.languages:
+            filters["language"] = _language_filter(backend, request.languages)
+            selected["language"] = list(request.languages)
         if request.since is not None or request.until is not None:
             filters["date"] = backend.docs_between(request.since, request.until)
 
@@ -305,7 +313,7 @@ class ClipIndex:
             scores = {d: v for d, v in scores.items() if story[d] != own and d != like}
             decision = matching.Decision(matching.ANY)
         elif text:
-            parsed = backend.parse(text)
+            parsed = backend.parse(text, languages=request.languages)
             alternatives = (
                 {} if request.exact else self._corrector.corrections(
                     parsed.words, corrections, parsed.pairs
@@ -318,7 +326,9 @@ class ClipIndex:
                 sets = matching.word_sets(backend, parsed, alternatives)
             decision = matching.decide(request.match, parsed, sets)
             if decision.reparse_all:  # explicit syntax, bare parts joined by AND
-                any_q = backend.parse(text, implicit_and=True).compile(alternatives)
+                any_q = backend.parse(
+                    text, implicit_and=True, languages=request.languages
+                ).compile(alternatives)
             scores = _within(backend.scores(any_q), decision.required)
             if request.expand and scores and expansion.applies(parsed):
                 feedback = expansion.feedback_terms(backend, scores)
@@ -450,9 +460,11 @@ class ClipIndex:
     ) -> Hit:
         backend = self._backend
         f = backend.stored(docnum)
+        language = f.get("language") or UNDETERMINED
         highlights: dict[str, str] = {}
+        analyze = functools.partial(backend.analyze_word, language=language)
         for name in SNIPPET_FIELDS:
-            marked = snippet(f.get(name) or "", terms, backend.analyze_word, pattern)
+            marked = snippet(f.get(name) or "", terms, analyze, pattern)
             if marked:
                 highlights[name] = marked
         return Hit(
@@ -468,11 +480,26 @@ class ClipIndex:
             quality=f.get("quality"),
             highlights=highlights,
             story=backend.clip_id(backend.story_of()[docnum]),
+            language=language,
         )
 
 
 def _with_reach(hit: Hit, r: stories.Reach) -> Hit:
     return replace(hit, copies=r.copies, outlets=r.outlets, first_published=r.first_published)
+
+
+def _language_filter(backend: Backend, wanted: Sequence[str]) -> set[int]:
+    """The clips in any of the `wanted` languages; a language no clip has is an error
+    naming those the index has."""
+    present = backend.languages()
+    for code in wanted:
+        if code not in present:
+            raise RequestError(
+                "languages",
+                code,
+                f"no clip in this language; languages: {', '.join(present) or 'none'}",
+            )
+    return backend.docs_with_values("language", wanted)
 
 
 def _within(scores: dict[int, float], required: set[int] | None) -> dict[int, float]:

@@ -1,8 +1,11 @@
 """Snippets: the best fragment of a field with the query's words in <mark> tags.
 
 A word matches when it analyses to one of the query's terms (so "recognised"
-marks for a query "recognition" when both stem alike).  This replaces Whoosh's
-highlighter, whose token pipeline cost more than the search itself.
+marks for a query "recognition" when both stem alike, and "Zürich" for "zurich":
+words are found in the text folded in place, so positions stay the original
+text's).  In Chinese, Japanese and Korean runs, the characters of every pair that is
+a query term are marked.  This replaces Whoosh's highlighter, whose token pipeline
+cost more than the search itself.
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection
 
+from clipsearch.folding import CJK_RUN, fold_in_place, has_cjk
 from clipsearch.words import TOKEN
 
 #: The longest fragment shown, in characters.
 MAX_CHARS = 240
 #: Characters of context kept before the first marked word.
 LEAD = 60
+_NOTHING = re.compile(r"(?!)")
 
 
 
@@ -23,7 +28,10 @@ def candidates(terms: Collection[str]) -> re.Pattern[str] | None:
     """A pattern for words that may analyse to one of `terms`: a stem without its last
     letter is a prefix of the words it comes from (Porter turns "happy" into "happi"),
     so only those words need analysing.  Build once per query."""
-    prefixes = sorted({t[: max(2, len(t) - 1)] for t in terms if t}, key=len, reverse=True)
+    words = [t for t in terms if t and not has_cjk(t)]
+    if not words and terms:
+        return _NOTHING  # CJK pairs only: snippet() finds those itself
+    prefixes = sorted({t[: max(2, len(t) - 1)] for t in words}, key=len, reverse=True)
     if not prefixes:
         return None
     alternatives = "|".join(re.escape(p) for p in prefixes)
@@ -42,7 +50,14 @@ def snippet(
     if not text or not terms:
         return ""
     finder = pattern or TOKEN
-    spans = [m.span() for m in finder.finditer(text) if analyze_word(m.group().lower()) in terms]
+    folded = fold_in_place(text)
+    spans = [
+        m.span()
+        for m in finder.finditer(folded)
+        if not has_cjk(m.group()) and analyze_word(m.group()) in terms
+    ]
+    if has_cjk(folded):
+        spans = sorted(spans + _cjk_spans(folded, terms))
     if not spans:
         return ""
     best, best_n, j = 0, 0, 0
@@ -67,6 +82,32 @@ def snippet(
     out.append(text[pos:hi])
     body = " ".join("".join(out).split())
     return ("… " if lo > 0 else "") + body + (" …" if hi < len(text) else "")
+
+
+def _cjk_spans(text: str, terms: Collection[str]) -> list[tuple[int, int]]:
+    """Spans of CJK characters covered by a pair (or a lone character) in `terms`."""
+    out: list[tuple[int, int]] = []
+    for m in CJK_RUN.finditer(text):
+        run, base = m.group(), m.start()
+        if len(run) == 1:
+            if run in terms:
+                out.append((base, base + 1))
+            continue
+        marked = [False] * len(run)
+        for i in range(len(run) - 1):
+            if run[i : i + 2] in terms:
+                marked[i] = marked[i + 1] = True
+        i = 0
+        while i < len(run):
+            if marked[i]:
+                j = i
+                while j < len(run) and marked[j]:
+                    j += 1
+                out.append((base + i, base + j))
+                i = j
+            else:
+                i += 1
+    return out
 
 
 def _word_start(text: str, i: int) -> int:

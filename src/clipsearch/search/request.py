@@ -28,7 +28,9 @@ class SearchRequest:
     """A search: query text (Whoosh syntax), filters, sort, paging and what to compute.
 
     `topics`/`providers`: OR inside a facet, AND across facets (matched
-    case-insensitively, then fuzzily, by the engine).  `since`/`until` bound the
+    case-insensitively, then fuzzily, by the engine).  `languages` (ISO 639-1
+    codes, `und`) filter the same way, matched exactly, and analyse the query in
+    those languages only.  `since`/`until` bound the
     publication time, both included: an aware datetime is converted to UTC, a naive
     one is taken as UTC, a `date` alone means its first (since) or last (until)
     moment.  Validation normalises: filters become tuples, dates naive UTC
@@ -61,6 +63,8 @@ class SearchRequest:
     #: What `total`, facets and the histogram count: "stories" or "clips" (None:
     #: stories when grouped, else clips).
     count: str | None = None
+    #: Clips in these languages only (ISO 639-1 codes, `und`), the query analysed in them.
+    languages: Sequence[str] = ()
     #: Filled in by validation: the query as searched (unprintable characters blanked,
     #: "*" meaning everything, like an empty query).
     text: str = field(default="", init=False, compare=False)
@@ -110,6 +114,8 @@ class SearchRequest:
         set_ = object.__setattr__  # frozen: normalised values are set once, here
         set_(self, "topics", _values("topics", self.topics))
         set_(self, "providers", _values("providers", self.providers))
+        languages = _values("languages", self.languages)
+        set_(self, "languages", tuple(dict.fromkeys(_language(v) for v in languages)))
         lo = _bound("since", self.since)
         hi = _bound("until", self.until, end_of_day=True)
         if lo is not None and hi is not None and lo > hi:
@@ -148,6 +154,15 @@ def _values(name: str, given: Iterable[str] | str) -> tuple[str, ...]:
         if not isinstance(v, str):
             raise RequestError(name, v, "values must be text")
     return out
+
+
+def _language(value: str) -> str:
+    code = value.strip().lower()
+    if not (code == "und" or (len(code) == 2 and code.isascii() and code.isalpha())):
+        raise RequestError(
+            "languages", value, "must be an ISO 639-1 code such as en or de, or und"
+        )
+    return code
 
 
 def _bound(name: str, value: Any, end_of_day: bool = False) -> datetime | None:

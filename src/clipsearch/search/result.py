@@ -42,6 +42,8 @@ class Hit:
     copies: int | None = None
     outlets: tuple[str, ...] = ()
     first_published: datetime | None = None
+    #: ISO 639-1 code of the clip's language, `und` when undetermined.
+    language: str = "und"
 
     def to_dict(self) -> dict[str, Any]:
         out = {
@@ -57,6 +59,7 @@ class Hit:
             "highlights": self.highlights,
             "quality": self.quality,
             "story": self.story,
+            "language": self.language,
         }
         if self.copies is not None:
             out["copies"] = self.copies

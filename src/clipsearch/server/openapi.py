@@ -106,7 +106,7 @@ def document() -> dict[str, Any]:
                             "name": "field",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string", "enum": ["topic", "provider"]},
+                            "schema": {"type": "string", "enum": ["topic", "provider", "language"]},
                         },
                         {"name": "q", "in": "query", "schema": {"type": "string"}},
                         {"name": "exact", "in": "query", "schema": {"type": "boolean"}},

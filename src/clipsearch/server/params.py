@@ -2,9 +2,9 @@
 request is a parameter, parsed by its declared type, so a field added to
 `SearchRequest` (say `match` or `group`) becomes a parameter without code here.
 
-Names: `q` is `query`, `topic` and `provider` (repeatable) are `topics` and
-`providers`; the others keep their field names.  Errors are `RequestError`s whose
-`parameter` is the HTTP name."""
+Names: `q` is `query`, `topic`, `provider` and `language` (repeatable) are `topics`,
+`providers` and `languages`; the others keep their field names.  Errors are
+`RequestError`s whose `parameter` is the HTTP name."""
 
 from __future__ import annotations
 
@@ -17,7 +17,12 @@ from clipsearch.errors import RequestError
 from clipsearch.search.request import SearchRequest
 
 #: SearchRequest field -> HTTP parameter, where they differ.
-HTTP_NAMES = {"query": "q", "topics": "topic", "providers": "provider"}
+HTTP_NAMES = {
+    "query": "q",
+    "topics": "topic",
+    "providers": "provider",
+    "languages": "language",
+}
 FIELD_NAMES = {v: k for k, v in HTTP_NAMES.items()}
 #: Fields a client does not set: what the API always computes.
 FIXED = {"facets": True, "highlight": True}

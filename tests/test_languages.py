@@ -1,0 +1,320 @@
+"""Clips in any language (issue 14): folding, a language per clip (declared or
+detected), per-language stemming and stop words, Chinese, Japanese and Korean words
+inside sentences, the language facet and filter, and typo tolerance that ignores
+accents and never crosses scripts.
+
+The clips are tests/fixtures/languages/: news-style titles and excerpts in English,
+German, French, Spanish, Italian, Portuguese, Russian, Arabic, Chinese, Japanese and
+Korean, written for these tests; `declared-*.md` declare a language in the
+frontmatter that detection would not give."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import unicodedata
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import write_clip
+
+from clipsearch import RequestError, open_index, update_index
+from clipsearch.cli import main
+from clipsearch.folding import fold, fold_in_place, normalise
+from clipsearch.index.analysis import analyze_word
+from clipsearch.ingest.clip import ClipError, read_clip
+from clipsearch.language import declared, detect
+
+FIXTURES = Path(__file__).parent / "fixtures" / "languages"
+EXPECTED = {
+    "lang-en": "en",
+    "lang-de": "de",
+    "lang-fr": "fr",
+    "lang-es": "es",
+    "lang-it": "it",
+    "lang-pt": "pt",
+    "lang-ru": "ru",
+    "lang-ar": "ar",
+    "lang-zh": "zh",
+    "lang-ja": "ja",
+    "lang-ko": "ko",
+    "lang-declared-fr": "fr",
+    "lang-declared-de": "de",
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("languages")
+    clips = root / "clips"
+    shutil.copytree(FIXTURES, clips)
+    # The same German title, written decomposed (NFD), in a clip of its own.
+    nfd = unicodedata.normalize("NFD", "Zürich: Ölpreis steigt, Händler gelassen")
+    write_clip(
+        clips / "de-nfd.md",
+        title=nfd,
+        excerpt="Die Händler in Zürich bleiben gelassen, obwohl der Ölpreis steigt.",
+        id="lang-de-nfd",
+    )
+    report = update_index([clips], root / "index")
+    assert report.ok, report.skipped
+    return clips, root / "index"
+
+
+@pytest.fixture(scope="module")
+def idx(built: tuple[Path, Path]):
+    with open_index(built[1]) as index:
+        yield index
+
+
+def ids(res) -> set[str]:
+    return {h.id for h in res.hits}
+
+
+# --------------------------------------------------------------------------- language per clip
+
+
+def test_every_clip_gets_its_language(idx) -> None:
+    res = idx.search("", limit=100)
+    got = {h.id: h.language for h in res.hits}
+    for clip_id, lang in EXPECTED.items():
+        assert got[clip_id] == lang, clip_id
+    assert got["lang-de-nfd"] == "de"
+
+
+def test_the_frontmatter_wins_over_detection(built) -> None:
+    clips, _ = built
+    # English text, declared French: the declaration is what counts.
+    assert detect("Weekend markets report\nThe stalls were busy with shoppers.") == "en"
+    assert read_clip(clips / "declared-fr.md").language == "fr"
+    # `lang` with a region subtag: the language is its first part.
+    assert read_clip(clips / "declared-lang.md").language == "de"
+
+
+def test_a_bad_declared_language_names_the_field_and_value(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "bad.md", title="Hello world", language="english")
+    with pytest.raises(ClipError) as exc:
+        read_clip(path)
+    message = str(exc.value)
+    assert "language" in message and "'english'" in message and "ISO 639-1" in message
+
+
+@pytest.mark.parametrize(
+    "value, code",
+    [("de", "de"), ("DE", "de"), ("pt-BR", "pt"), ("zh_Hant", "zh"), ("und", "und"),
+     ("english", None), ("d", None), (3, None)],
+)  # fmt: skip
+def test_declared_values(value, code) -> None:
+    assert declared(value) == code
+
+
+def test_uncertain_text_is_undetermined_and_folded_only(tmp_path: Path) -> None:
+    path = write_clip(tmp_path / "short.md", title="Xq zzv 42")
+    clip = read_clip(path)
+    assert clip.language == "und"
+    # Undetermined text is folded, never stemmed nor stopped.
+    assert analyze_word("Élections", "und") == "elections"
+    assert analyze_word("the", "und") == "the"
+
+
+# --------------------------------------------------------------------------- folding
+
+
+@pytest.mark.parametrize(
+    "query", ["zurich", "Zürich", "ZÜRICH", "zürich", unicodedata.normalize("NFD", "Zürich")]
+)
+def test_accents_and_case_fold_both_ways(idx, query: str) -> None:
+    res = idx.search(query, limit=20)
+    # The German clips (NFC and NFD) and the English one spelling it "Zurich".
+    assert {"lang-de", "lang-de-nfd", "lang-en"} <= ids(res)
+    assert res.corrections == {}  # an accent or a case is not a typo
+
+
+def test_accented_query_finds_unaccented_text_and_back(idx) -> None:
+    assert "lang-fr" in ids(idx.search("election presidentielle"))
+    assert "lang-fr" in ids(idx.search("ÉLECTIONS"))
+    assert "lang-de" in ids(idx.search("olpreis"))
+
+
+def test_display_and_highlights_keep_the_original_characters(idx) -> None:
+    res = idx.search("zurich oelpreis olpreis", match="any")
+    hit = next(h for h in res.hits if h.id == "lang-de")
+    assert hit.title == "Zürich café: Ölpreis steigt"
+    assert "<mark>Zürich</mark>" in hit.highlights["title"]
+    assert "<mark>Ölpreis</mark>" in hit.highlights["title"]
+    topics = idx.facet_values("topic")
+    assert ("Política", 2) in topics  # facet values keep their accents
+
+
+def test_folding_functions() -> None:
+    nfd = unicodedata.normalize("NFD", "Zürich")
+    assert fold("ZÜRICH") == fold("Zürich") == fold(normalise(nfd)) == "zurich"
+    assert fold("Straße") == "strasse" and fold("Øresund") == "oresund"
+    assert fold("ёлка") == "елка" and fold("йод") == "йод"  # й is a letter of its own
+    text = "Zürich ÉTÉ"
+    assert len(fold_in_place(text)) == len(text) and fold_in_place(text) == "zurich ete"
+
+
+# --------------------------------------------------------------------------- stemming
+
+
+@pytest.mark.parametrize(
+    "query, clip_id",
+    [
+        ("Москва", "lang-ru"),  # Russian case endings: Москве, Москвы
+        ("станций", "lang-ru"),
+        ("cheval", "lang-fr"),  # French plurals: chevaux
+        ("élection", "lang-fr"),  # élections
+        ("candidat", "lang-fr"),
+        ("Wahl", "lang-de"),  # Wahlen
+        ("elección", "lang-es"),  # elecciones
+        ("candidato", "lang-es"),
+        ("elezione", "lang-it"),  # elezioni
+        ("eleitor", "lang-pt"),  # eleitores
+        ("cidade", "lang-pt"),  # cidades
+        ("رئيس", "lang-ar"),  # Arabic: the article off (الرئيس)
+        ("elections", "lang-en"),  # English still Porter-stemmed: election
+    ],
+)
+def test_stemming_per_language(idx, query: str, clip_id: str) -> None:
+    res = idx.search(query)
+    assert clip_id in ids(res), (query, [h.id for h in res.hits])
+    assert res.corrections == {}
+
+
+def test_stop_words_are_the_clip_languages() -> None:
+    assert analyze_word("die", "de") is None and analyze_word("die", "en") == "die"
+    assert analyze_word("the", "en") is None and analyze_word("the", "de") == "the"
+    assert analyze_word("des", "fr") is None and analyze_word("une", "fr") is None
+
+
+def test_a_language_filter_analyses_the_query_in_that_language(idx) -> None:
+    # "die" is a German stop word: with --language de only "Wahlen" is searched.
+    res = idx.search("die Wahlen", languages=["de"])
+    assert ids(res) >= {"lang-de"} and all(h.language == "de" for h in res.hits)
+    assert res.match == "all"
+
+
+# --------------------------------------------------------------------------- CJK words
+
+
+@pytest.mark.parametrize(
+    "query, clip_id",
+    [
+        ("北京", "lang-zh"),
+        ("冬奥会", "lang-zh"),
+        ("体育场", "lang-zh"),
+        ("東京", "lang-ja"),
+        ("オリンピック", "lang-ja"),
+        ("開会式", "lang-ja"),
+        ("서울", "lang-ko"),
+        ("선거", "lang-ko"),
+    ],
+)
+def test_chinese_japanese_and_korean_words_inside_sentences(idx, query, clip_id) -> None:
+    res = idx.search(query)
+    assert ids(res) == {clip_id}, (query, [h.id for h in res.hits])
+    assert res.corrections == {}
+
+
+def test_cjk_highlights_mark_the_word(idx) -> None:
+    hit = idx.search("冬奥会").hits[0]
+    assert "<mark>冬奥会</mark>" in hit.highlights["title"]
+    hit = idx.search("北京 开幕式", match="all").hits[0]
+    assert "<mark>北京</mark>" in hit.highlights["title"]
+    assert "<mark>开幕式</mark>" in hit.highlights["title"]
+
+
+def test_a_cjk_word_that_is_not_there_finds_nothing(idx) -> None:
+    assert idx.search("上海").total == 0
+
+
+# --------------------------------------------------------------------------- facet and filter
+
+
+def test_language_facet_counts(idx) -> None:
+    res = idx.search("", facet_limit=None)
+    counts = res.facets["language"]
+    assert counts["de"] == 3 and counts["fr"] == 2 and counts["zh"] == 1
+    assert sum(counts.values()) == res.total == len(EXPECTED) + 1
+
+
+def test_language_filter_and_disjunctive_counts(idx) -> None:
+    res = idx.search("", languages=["fr", "de"], facet_limit=None)
+    assert {h.language for h in res.hits} == {"fr", "de"} and res.total == 5
+    # Counted as if the language filter were absent, like topics and providers.
+    assert res.facets["language"]["en"] == 1
+
+
+def test_unknown_and_invalid_languages_are_errors(idx) -> None:
+    with pytest.raises(RequestError) as exc:
+        idx.search("", languages=["sv"])
+    assert exc.value.parameter == "languages" and "de" in str(exc.value)
+    with pytest.raises(RequestError):
+        idx.search("", languages=["german"])
+
+
+def test_cli_language_filter_and_json(built) -> None:
+    _, index = built
+    runner = CliRunner()
+    res = runner.invoke(
+        main, ["search", "election", "--language", "fr", "--json", "--index", str(index)]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert [h["id"] for h in data["hits"]] == ["lang-fr"]
+    assert data["hits"][0]["language"] == "fr"
+    assert data["facets"]["language"]["fr"] == 1
+    res = runner.invoke(main, ["search", "x", "--language", "xx", "--index", str(index)])
+    assert res.exit_code == 2 and "--language" in res.stderr
+    res = runner.invoke(main, ["facets", "language", "--index", str(index)])
+    assert res.exit_code == 0 and "de" in res.stdout
+
+
+def test_http_language_parameter(built) -> None:
+    from starlette.testclient import TestClient
+
+    from clipsearch.server.app import make_app
+
+    with TestClient(make_app(str(built[1])), base_url="http://127.0.0.1") as client:
+        r = client.get("/api/search", params={"q": "", "language": ["ru", "ar"]})
+        assert r.status_code == 200
+        assert {h["id"] for h in r.json()["hits"]} == {"lang-ru", "lang-ar"}
+        r = client.get("/api/search", params={"language": "klingon"})
+        assert r.status_code == 400 and r.json()["parameter"] == "language"
+
+
+# --------------------------------------------------------------------------- typo tolerance
+
+
+def test_typos_are_corrected_within_a_language(idx) -> None:
+    res = idx.search("Моссквы")  # one letter doubled
+    assert "lang-ru" in ids(res)
+    assert res.corrections == {"моссквы": "москвы"}
+
+
+def test_typo_tolerance_never_crosses_scripts(idx) -> None:
+    # "zurich" with a Cyrillic "и": one edit from the Latin word, but another script.
+    res = idx.search("zurиch")
+    assert res.corrections == {}
+    # A Latin typo is corrected to a Latin word, never to a same-length Cyrillic one.
+    res = idx.search("zurrich")
+    assert res.corrections == {"zurrich": "zurich"}
+
+
+def test_whoosh_stemmers_stand_in_without_pystemmer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from clipsearch.index.analysis import stemmer
+
+    fast = {w: stemmer("ru")(w) for w in ("москве", "москвы", "станции")}
+    monkeypatch.setitem(sys.modules, "Stemmer", None)  # import Stemmer now fails
+    stemmer.cache_clear()
+    try:
+        slow = stemmer("ru")
+        assert {w: slow(w) for w in fast} == fast
+        assert stemmer("fr")("chevaux") == "cheval"
+        assert stemmer("ta") is None  # a language only PyStemmer has: folded only
+    finally:
+        stemmer.cache_clear()
