@@ -6,11 +6,14 @@ provider).  Facet counts are always taken over *all* documents matching the quer
 over the page of hits.  Query text is split into word tokens the same way for the two
 baselines; the match mode decides how the tokens combine:
 
-* ``and``: every token must match somewhere (known-item news queries);
-* ``or``: any token may match, ranked by BM25 (long CACM topics, as Anserini does).
+* ``any`` (the plain names ``fts5``, ``tantivy``): any token may match, ranked by BM25
+  (as the issue's figures and Anserini's CACM runs do);
+* ``all`` (``fts5-all``, ``tantivy-all``): every token must match somewhere.
 
-clipsearch is driven only through its public API (``update_index`` / ``open_index``)
-and decides its own query semantics.
+clipsearch is searched only through its public API (``open_index(...).search``) with
+its user defaults, and decides its own query semantics (``match="auto"``).  Nothing
+here imports clipsearch at module level, so ``oneshot.py`` can time a peer's whole
+process without paying for clipsearch's import.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from clipsearch.ingest.clip import Clip
+if TYPE_CHECKING:
+    from clipsearch.ingest.clip import Clip
 
 WEIGHTS = {"title": 3.0, "excerpt": 1.0, "body": 1.0, "related": 0.5}
 TEXT_FIELDS = tuple(WEIGHTS)
@@ -60,23 +63,23 @@ class Result:
     total: int
     facets: dict[str, dict[str, int]] = field(default_factory=dict)
     corrections: dict[str, str] = field(default_factory=dict)
+    match: str = ""  # clipsearch: the match mode its "auto" chose (all or any)
 
 
 class Engine:
     """Build from parsed clips (or clip folders), open, search, close."""
 
     name = "engine"
-    builds_from_files = False  # True: build() reads the folders itself (parsing included)
 
-    def build(self, clips: Sequence[Clip], clip_dirs: Sequence[str], index_dir: str) -> int:
-        """Index everything from scratch; returns the number of clips indexed."""
+    def build(self, clips: Sequence[Clip], index_dir: str) -> int:
+        """Index parsed clips from scratch; returns the number of clips indexed."""
         raise NotImplementedError
 
-    def add(self, clips: Sequence[Clip], clip_dirs: Sequence[str], index_dir: str) -> int:
-        """Add new clips to an existing index; returns how many were added."""
+    def add(self, clips: Sequence[Clip], index_dir: str) -> int:
+        """Add new parsed clips to an existing index; returns how many were added."""
         raise NotImplementedError
 
-    def open(self, index_dir: str, match: str = "and") -> None:
+    def open(self, index_dir: str) -> None:
         raise NotImplementedError
 
     def search(self, query: str, limit: int = 10, facets: bool = False) -> Result:
@@ -102,9 +105,11 @@ class Fts5Engine(Engine):
     name = "fts5"
     DB = "fts5.db"
 
-    def __init__(self) -> None:
+    def __init__(self, match: str = "any") -> None:
         self.con: sqlite3.Connection | None = None
-        self.op = " "
+        self.op = " OR " if match == "any" else " "
+        if match == "all":
+            self.name = "fts5-all"
 
     @staticmethod
     def _rows(clips: Sequence[Clip], start: int) -> tuple[list, list, list]:
@@ -125,7 +130,7 @@ class Fts5Engine(Engine):
             texts,
         )
 
-    def build(self, clips: Sequence[Clip], clip_dirs: Sequence[str], index_dir: str) -> int:
+    def build(self, clips: Sequence[Clip], index_dir: str) -> int:
         os.makedirs(index_dir, exist_ok=True)
         path = os.path.join(index_dir, self.DB)
         if os.path.exists(path):
@@ -156,7 +161,7 @@ class Fts5Engine(Engine):
             con.close()
         return len(clips)
 
-    def add(self, clips: Sequence[Clip], clip_dirs: Sequence[str], index_dir: str) -> int:
+    def add(self, clips: Sequence[Clip], index_dir: str) -> int:
         con = sqlite3.connect(os.path.join(index_dir, self.DB), isolation_level=None)
         try:
             con.execute("BEGIN")
@@ -167,9 +172,8 @@ class Fts5Engine(Engine):
             con.close()
         return len(clips)
 
-    def open(self, index_dir: str, match: str = "and") -> None:
+    def open(self, index_dir: str) -> None:
         self.con = sqlite3.connect(os.path.join(index_dir, self.DB), check_same_thread=False)
-        self.op = " OR " if match == "or" else " "
 
     def close(self) -> None:
         if self.con is not None:
@@ -236,14 +240,17 @@ class TantivyEngine(Engine):
     FUZZY_BOOST = 0.3
     FACET_SIZE = 50_000
 
-    def __init__(self, fuzzy: bool = False, heap_mb: int = 128) -> None:
+    def __init__(self, match: str = "any", fuzzy: bool = False, heap_mb: int = 128) -> None:
         import tantivy
 
         self.t = tantivy
         self.fuzzy = fuzzy
         self.heap = heap_mb * 1_000_000
+        self.must = match == "all"
         if fuzzy:
             self.name = "tantivy-fuzzy"
+        elif self.must:
+            self.name = "tantivy-all"
         self.analyzer = (
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
             .filter(tantivy.Filter.remove_long(40))
@@ -254,7 +261,6 @@ class TantivyEngine(Engine):
         )
         self.index: Any = None
         self.searcher: Any = None
-        self.must = True
 
     def _schema(self) -> Any:
         sb = self.t.SchemaBuilder()
@@ -291,22 +297,21 @@ class TantivyEngine(Engine):
         writer.commit()
         writer.wait_merging_threads()
 
-    def build(self, clips: Sequence[Clip], clip_dirs: Sequence[str], index_dir: str) -> int:
+    def build(self, clips: Sequence[Clip], index_dir: str) -> int:
         if os.path.isdir(index_dir):
             for f in os.listdir(index_dir):
                 os.remove(os.path.join(index_dir, f))
         self._write(self._open_index(index_dir, create=True), clips)
         return len(clips)
 
-    def add(self, clips: Sequence[Clip], clip_dirs: Sequence[str], index_dir: str) -> int:
+    def add(self, clips: Sequence[Clip], index_dir: str) -> int:
         self._write(self._open_index(index_dir, create=False), clips)
         return len(clips)
 
-    def open(self, index_dir: str, match: str = "and") -> None:
+    def open(self, index_dir: str) -> None:
         self.index = self._open_index(index_dir, create=False)
         self.searcher = self.index.searcher()
         self.schema = self.index.schema
-        self.must = match != "or"
 
     def close(self) -> None:
         self.index = self.searcher = None
@@ -360,31 +365,22 @@ class TantivyEngine(Engine):
 
 
 class ClipsearchEngine(Engine):
-    """clipsearch through its public API only; it parses the clip folders itself.
+    """clipsearch through its public API, searched with a user's defaults: highlights,
+    typo tolerance and both facet counts on, ``match="auto"``, the top 10 of each facet
+    (counted over every match).  ``facets=False`` is the only option ever changed.
 
-    Searches ask for every facet value (``facet_limit=None``) and no highlights, the same
-    work the baselines do."""
+    It is built through its own CLI (``clipsearch index``, parsing included), by the
+    harness, so ``build``/``add`` are not used."""
 
     name = "clipsearch"
-    builds_from_files = True
 
     def __init__(self) -> None:
-        from clipsearch import open_index, update_index
+        from clipsearch import open_index
 
-        self._update = update_index
         self._open = open_index
         self.idx: Any = None
-        self.report: Any = None
 
-    def build(self, clips: Sequence[Clip], clip_dirs: Sequence[str], index_dir: str) -> int:
-        self.report = self._update(list(clip_dirs), index_dir, rebuild=True)
-        return int(self.report.added)
-
-    def add(self, clips: Sequence[Clip], clip_dirs: Sequence[str], index_dir: str) -> int:
-        self.report = self._update(list(clip_dirs), index_dir, rebuild=False)
-        return int(self.report.added)
-
-    def open(self, index_dir: str, match: str = "and") -> None:
+    def open(self, index_dir: str) -> None:
         self.idx = self._open(index_dir)
 
     def close(self) -> None:
@@ -393,33 +389,39 @@ class ClipsearchEngine(Engine):
             self.idx = None
 
     def search(self, query: str, limit: int = 10, facets: bool = False) -> Result:
-        res = self.idx.search(query, limit=limit, facets=facets, facet_limit=None, highlight=False)
+        res = (
+            self.idx.search(query, limit=limit)
+            if facets
+            else self.idx.search(query, limit=limit, facets=False)
+        )
         return Result(
             [h.id for h in res.hits],
             int(res.total),
             {k: dict(v) for k, v in (res.facets or {}).items()},
-            dict(getattr(res, "corrections", None) or {}),
+            dict(res.corrections or {}),
+            str(res.match),
         )
 
 
-ENGINES = ("clipsearch", "fts5", "tantivy", "tantivy-fuzzy")
+#: Query engines: the peers in both match modes, Tantivy's own typo tolerance, clipsearch.
+ENGINES = ("clipsearch", "fts5", "fts5-all", "tantivy", "tantivy-all", "tantivy-fuzzy")
+#: Engines with an index of their own (the variants search their base engine's index).
+INDEXED = ("clipsearch", "fts5", "tantivy")
+
+
+def index_of(name: str) -> str:
+    """The index an engine searches: fts5-all the fts5 index, tantivy-* the tantivy one."""
+    return name.split("-")[0]
 
 
 def make_engine(name: str) -> Engine:
     """An engine by name; ImportError when its package is missing."""
-    if name == "fts5":
-        return Fts5Engine()
-    if name == "tantivy":
-        return TantivyEngine()
+    if name in ("fts5", "fts5-all"):
+        return Fts5Engine("all" if name.endswith("-all") else "any")
+    if name in ("tantivy", "tantivy-all"):
+        return TantivyEngine("all" if name.endswith("-all") else "any")
     if name == "tantivy-fuzzy":
         return TantivyEngine(fuzzy=True)
     if name == "clipsearch":
         return ClipsearchEngine()
     raise ValueError(f"unknown engine {name!r}; known: {', '.join(ENGINES)}")
-
-
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
-    """(result, seconds) of one call."""
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0

@@ -1,45 +1,29 @@
 """One measured step of the benchmark, in its own process: ``worker.py SPEC.json OUT.json``.
 
-Running every build (and every query session) in a fresh process keeps one engine's
-memory, threads and caches from leaking into another's figures.  Peak memory is the
-process's ``VmHWM`` (peak resident set) from ``/proc/self/status``: ``ru_maxrss`` is not
-used because Linux carries the parent's peak over ``fork``/``exec`` into the child.  An
-engine that builds with helper processes (clipsearch's bulk writer) is covered by a
-sampler that sums the PSS of this process and all its descendants every 0.1 s.
+A fresh process per step keeps one engine's memory, threads and caches (and one query
+mode's term cache) out of another's figures.
 
-Spec keys: ``action`` (build | add | query), ``engine``, ``index_dir``, ``clips_pickle``
-(parsed clips for the baselines), ``clip_dirs`` (for clipsearch, which parses itself),
-and for queries ``modes`` {name: {queries, facets}}, ``warmup`` [queries], ``repeat``,
-``limit``, ``match``.
+Spec keys by ``action``:
+
+* ``parse``: ``files`` (clip paths), ``clips_pickle`` (written): clipsearch's own clip
+  reader on every file, timed; the peers index these parsed clips.
+* ``build`` / ``add``: ``engine`` (fts5 | tantivy), ``index_dir``, ``clips_pickle``.
+* ``query``: ``engine``, ``index_dir``, ``warmup`` [queries, run first, not timed],
+  ``queries`` [each timed once], ``facets``, ``limit``, ``warm_pass`` (then time the
+  same queries a second time: a warm-cache figure, reported apart).
 """
 
 from __future__ import annotations
 
 import gc
-import glob
 import json
-import os
 import pickle
-import resource
-import statistics
 import sys
-import threading
 import time
 from typing import Any
 
 from engines import Engine, make_engine
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set of this process so far, in MiB."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # pragma: no cover
+from procmem import peak_rss_mb
 
 
 def reset_peak_rss() -> bool:
@@ -52,148 +36,109 @@ def reset_peak_rss() -> bool:
         return False
 
 
-def _children(pid: int) -> list[int]:
-    kids: list[int] = []
-    for path in glob.glob(f"/proc/{pid}/task/*/children"):
+def parse(spec: dict[str, Any]) -> dict[str, Any]:
+    from clipsearch.ingest.clip import read_clip
+
+    clips, errors = [], []
+    c0, t0 = time.process_time(), time.perf_counter()
+    for path in spec["files"]:
         try:
-            with open(path, encoding="ascii") as fh:
-                kids += [int(k) for k in fh.read().split()]
-        except OSError:
-            pass
-    return kids
-
-
-def _pss_mb(pid: int) -> float:
-    """Proportional set size (shared pages split between sharers), else RSS; 0 if gone."""
-    for name, key in (("smaps_rollup", "Pss:"), ("status", "VmRSS:")):
-        try:
-            with open(f"/proc/{pid}/{name}", encoding="ascii") as fh:
-                for line in fh:
-                    if line.startswith(key):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            continue
-    return 0.0
-
-
-class TreeMemory(threading.Thread):
-    """Peak summed PSS of this process and its descendants, sampled every `interval` s."""
-
-    def __init__(self, interval: float = 0.1) -> None:
-        super().__init__(daemon=True)
-        self.interval = interval
-        self.stop = threading.Event()
-        self.peak = 0.0
-        self.max_procs = 0
-
-    def sample(self) -> float:
-        pids, todo = [], [os.getpid()]
-        while todo:
-            pid = todo.pop()
-            pids.append(pid)
-            todo += _children(pid)
-        self.max_procs = max(self.max_procs, len(pids))
-        total = sum(_pss_mb(pid) for pid in pids)
-        self.peak = max(self.peak, total)
-        return total
-
-    def run(self) -> None:
-        while not self.stop.wait(self.interval):
-            self.sample()
-
-    def finish(self) -> float:
-        self.stop.set()
-        self.join()
-        self.sample()
-        return self.peak
+            clips.append(read_clip(path))
+        except ValueError as exc:  # ClipError: a broken clip, skipped as clipsearch does
+            errors.append(str(exc))
+    seconds, cpu_s = time.perf_counter() - t0, time.process_time() - c0
+    with open(spec["clips_pickle"], "wb") as fh:
+        pickle.dump(clips, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return {
+        "seconds": seconds,
+        "cpu_s": cpu_s,
+        "count": len(clips),
+        "errors": errors[:20],
+        "skipped": len(errors),
+    }
 
 
 def build(engine: Engine, spec: dict[str, Any], add: bool) -> dict[str, Any]:
-    clips = []
-    if not engine.builds_from_files:
-        with open(spec["clips_pickle"], "rb") as fh:
-            clips = pickle.load(fh)
+    with open(spec["clips_pickle"], "rb") as fh:
+        clips = pickle.load(fh)
     gc.collect()
-    base = peak_rss_mb()
     reset = reset_peak_rss()
     before = peak_rss_mb()
     step = engine.add if add else engine.build
-    tree = TreeMemory()
-    tree_before = tree.sample()
-    tree.peak = 0.0
-    tree.start()
-    t0 = time.perf_counter()
-    count = step(clips, spec["clip_dirs"], spec["index_dir"])
-    seconds = time.perf_counter() - t0
-    tree_peak = tree.finish()
+    c0, t0 = time.process_time(), time.perf_counter()
+    count = step(clips, spec["index_dir"])
+    seconds, cpu_s = time.perf_counter() - t0, time.process_time() - c0
     peak = peak_rss_mb()
-    delta = peak - before if reset else None
-    tree_delta = tree_peak - tree_before
-    out: dict[str, Any] = {
+    return {
         "seconds": seconds,
+        "cpu_s": cpu_s,  # all threads (Tantivy indexes on several)
         "count": count,
-        "input_clips": len(clips) if clips else None,
         "peak_rss_mb": peak,
         "rss_before_mb": before,
-        "peak_rss_delta_mb": delta,
-        "rss_loaded_mb": base,
-        "tree_peak_pss_mb": tree_peak,
-        "tree_peak_pss_delta_mb": tree_delta,
-        "max_processes": tree.max_procs,
-        "build_mem_mb": max(delta or 0.0, tree_delta),
+        # what indexing itself added, the parsed clips it was handed left out
+        "build_mem_mb": peak - before if reset else None,
         "size_bytes": engine.size(spec["index_dir"]),
     }
-    report = getattr(engine, "report", None)
-    if report is not None:
-        out["report"] = {
-            k: getattr(report, k)
-            for k in ("added", "updated", "removed", "unchanged", "elapsed")
-            if hasattr(report, k)
-        }
-        out["report"]["skipped"] = len(getattr(report, "skipped", ()) or ())
-    return out
+
+
+def _timed_pass(engine: Engine, queries: list[str], limit: int, facets: bool) -> dict[str, Any]:
+    ms: list[float | None] = []
+    cpu_ms: list[float | None] = []
+    ids: list[list[str]] = []
+    totals: list[int | None] = []
+    corrections: list[dict[str, str]] = []
+    matches: list[str] = []
+    errors: dict[str, str] = {}
+    for i, q in enumerate(queries):
+        c, t = time.process_time(), time.perf_counter()
+        try:
+            res = engine.search(q, limit=limit, facets=facets)
+        except Exception as exc:  # counted and shown, never fatal
+            ms.append(None)
+            cpu_ms.append(None)
+            ids.append([])
+            totals.append(None)
+            corrections.append({})
+            matches.append("")
+            if len(errors) < 20:
+                errors[str(i)] = f"{type(exc).__name__}: {exc}"
+            continue
+        ms.append((time.perf_counter() - t) * 1000)
+        cpu_ms.append((time.process_time() - c) * 1000)
+        ids.append(res.ids)
+        totals.append(res.total)
+        corrections.append(res.corrections)
+        matches.append(res.match)
+    return {
+        "ms": ms,
+        # CPU time of this process: far less sensitive than wall time to a busy machine
+        "cpu_ms": cpu_ms,
+        "ids": ids,
+        "totals": totals,
+        "corrections": corrections,
+        "matches": matches,
+        "errors": errors,
+        "error_count": sum(1 for m in ms if m is None),
+    }
 
 
 def query(engine: Engine, spec: dict[str, Any]) -> dict[str, Any]:
-    limit = spec.get("limit", 10)
-    repeat = max(1, spec.get("repeat", 1))
+    limit, facets = spec.get("limit", 10), spec["facets"]
     t0 = time.perf_counter()
-    engine.open(spec["index_dir"], spec.get("match", "and"))
+    engine.open(spec["index_dir"])
     open_s = time.perf_counter() - t0
-    modes = spec["modes"]
-    warm = spec.get("warmup", [])
+    first_ms = None
     t0 = time.perf_counter()
-    for mode in modes.values():
-        for q in warm:
-            engine.search(q, limit=limit, facets=mode["facets"])
+    for n, q in enumerate(spec.get("warmup", [])):
+        t = time.perf_counter()
+        engine.search(q, limit=limit, facets=facets)
+        if n == 0:
+            first_ms = (time.perf_counter() - t) * 1000
     warm_s = time.perf_counter() - t0
-    out: dict[str, Any] = {"open_s": open_s, "warmup_s": warm_s, "modes": {}}
-    for name, mode in modes.items():
-        queries, facets = mode["queries"], mode["facets"]
-        times: list[list[float]] = [[] for _ in queries]
-        ids: list[list[str]] = [[] for _ in queries]
-        totals: list[int | None] = [None] * len(queries)
-        corrections: list[dict[str, str]] = [{} for _ in queries]
-        errors: dict[int, str] = {}
-        for rep in range(repeat):
-            for i, q in enumerate(queries):
-                t = time.perf_counter()
-                try:
-                    res = engine.search(q, limit=limit, facets=facets)
-                except Exception as exc:  # counted and shown, never fatal
-                    errors[i] = f"{type(exc).__name__}: {exc}"
-                    continue
-                times[i].append((time.perf_counter() - t) * 1000)
-                if rep == 0:
-                    ids[i], totals[i], corrections[i] = res.ids, res.total, res.corrections
-        out["modes"][name] = {
-            "ms": [statistics.median(t) if t else None for t in times],
-            "ids": ids,
-            "totals": totals,
-            "corrections": corrections,
-            "errors": {str(i): e for i, e in list(errors.items())[:20]},
-            "error_count": len(errors),
-        }
+    out: dict[str, Any] = {"open_s": open_s, "first_query_ms": first_ms, "warmup_s": warm_s}
+    out["cold"] = _timed_pass(engine, spec["queries"], limit, facets)
+    if spec.get("warm_pass"):
+        out["warm"] = _timed_pass(engine, spec["queries"], limit, facets)
     engine.close()
     out["peak_rss_mb"] = peak_rss_mb()
     return out
@@ -203,9 +148,12 @@ def main() -> int:
     spec_path, out_path = sys.argv[1], sys.argv[2]
     with open(spec_path, encoding="utf-8") as fh:
         spec = json.load(fh)
-    engine = make_engine(spec["engine"])
     action = spec["action"]
-    result = query(engine, spec) if action == "query" else build(engine, spec, action == "add")
+    if action == "parse":
+        result = parse(spec)
+    else:
+        engine = make_engine(spec["engine"])
+        result = query(engine, spec) if action == "query" else build(engine, spec, action == "add")
     with open(out_path, "w", encoding="utf-8") as fh:
         json.dump(result, fh)
     return 0
