@@ -239,3 +239,27 @@ def test_watches_survive_a_rebuild_and_a_rebuild_reports_nothing_new(setup) -> N
     assert update_index([root], index, rebuild=True).ok
     assert set(watching.load(str(index))) == {"ohio", "solar"}
     assert _new(index) == {"ohio": [], "solar": []}
+
+
+def test_a_watch_keeps_the_match_rule_auto_chose_when_it_was_added(tmp_path: Path) -> None:
+    # 150 clips with "budget", 1 with "glacier budget": auto reads that handful as
+    # any word, but a watch for words that rarely meet alerts when they do meet.
+    root, index = tmp_path / "clips", tmp_path / "index"
+    for i in range(150):
+        _clip(root, f"b{i:03}", f"Budget note {i}")
+    _clip(root, "g0", "Glacier budget shrinks")
+    assert update_index([root], index).ok
+    watching.add(str(index), "rare", "glacier budget")
+    watching.add(str(index), "common", "budget note")
+    watching.add(str(index), "long", "what is the budget of the glacier park this year")
+    kept = {name: w["match"] for name, w in watching.load(str(index)).items()}
+    assert kept == {"rare": "all", "common": "all", "long": "any"}
+    _new(index, "rare", "common", "long")  # first runs record where they stand
+    _clip(root, "b150", "Budget note 150")
+    _clip(root, "g1", "Glacier budget grows")
+    assert update_index([root], index).ok
+    assert _new(index, "rare", "common", "long") == {
+        "rare": ["g1"],  # not every new clip with "budget"
+        "common": ["b150"],
+        "long": ["b150", "g1"],
+    }

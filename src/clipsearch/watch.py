@@ -150,6 +150,20 @@ def request_of(definition: dict[str, Any]) -> SearchRequest:
     return SearchRequest(definition.get("query", ""), facets=False, highlight=False, **options)
 
 
+def pinned_match(used: str, fell_back: bool) -> str:
+    """The match rule a watch keeps, from what `auto` decided when it was added.
+
+    `auto` decides per search, and its decision moves as the collection grows (all
+    words while a few clips have them all, any word once they are under 1% of the
+    clips with some word): a watch following it would report every clip with one of
+    the words as new the day it flipped.  So a watch keeps the rule `auto` chose, and
+    words that (nearly) never occur together yet are watched for all of them: the
+    alert a rare combination asks for."""
+    if fell_back or used == "all":
+        return "all"
+    return "any" if used == "any" else "auto"  # as written: auto reads it the same
+
+
 def add(index_dir: str, name: str, query: str, **options: Any) -> None:
     """Save a new watch (a RequestError for a bad name, query option or a name in use)."""
     if not isinstance(name, str) or not _NAME.match(name):
@@ -163,7 +177,9 @@ def add(index_dir: str, name: str, query: str, **options: Any) -> None:
     definition = {"query": query, **{k: _plain(v) for k, v in options.items()}}
     request_of(definition)  # validated now: a bad option never gets saved
     with ClipIndex(index_dir) as idx:  # the query must parse against this index
-        idx.search(query, limit=0, facets=False, **options)
+        res = idx.search(query, limit=0, facets=False, **options)
+    if definition.get("match", "auto") == "auto":
+        definition["match"] = pinned_match(res.match, res.match_fallback)
     with locked(index_dir):
         watches = load(index_dir)
         if name in watches:
