@@ -16,6 +16,7 @@ Swapping the engine means rewriting this package only.
     compile.py       query syntax to what is searched
     proximity.py     NEAR/n and ONEAR/n: their syntax, span queries, compiled node
     scoring.py       match sets and BM25F with statistics given from outside
+    shards.py        sharded folders: manifest, routing, one shard as a service
     whoosh_fixes.py  fixes to Whoosh 2.7 applied at import
 """
 
@@ -41,9 +42,23 @@ from clipsearch.index.schema import (
 # Indexes written before the package split pickled the facet field under this name.
 from clipsearch.index.schema import FacetValuesField as _FacetValues  # noqa: F401
 from clipsearch.index.scoring import QueryStats
+from clipsearch.index.shards import (
+    MANIFEST_FILE,
+    MAX_SHARDS,
+    Manifest,
+    MergedTerms,
+    ShardService,
+    is_sharded,
+    merged_parser,
+    query_terms,
+    read_manifest,
+    shard_name,
+    shard_of,
+    write_manifest,
+)
 from clipsearch.index.snapshot import Snapshot
-from clipsearch.index.storage import check, exists
-from clipsearch.index.writer import IndexedFile, Writer, stored_stat
+from clipsearch.index.storage import check, exists, foreign_entries, remove_index, write_lock
+from clipsearch.index.writer import IndexedFile, Writer, indexed_files, stored_stat
 
 __all__ = [
     "Apart",
@@ -55,13 +70,29 @@ __all__ = [
     "Compiled",
     "FacetColumn",
     "IndexedFile",
+    "MANIFEST_FILE",
+    "MAX_SHARDS",
+    "Manifest",
+    "MergedTerms",
+    "ShardService",
     "ParsedQuery",
     "QueryStats",
     "Snapshot",
     "Writer",
     "analyze_word",
     "check",
+    "foreign_entries",
+    "remove_index",
+    "write_lock",
     "exists",
+    "indexed_files",
+    "is_sharded",
+    "merged_parser",
+    "query_terms",
+    "read_manifest",
+    "shard_name",
+    "shard_of",
+    "write_manifest",
     "interpolated",
     "stem",
     "stem_query",

@@ -35,6 +35,14 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
+    def begin(self) -> None:
+        """A request starts (a sharded backend tries shards that were missing again)."""
+        ...
+
+    def missing_shards(self) -> list[str]:
+        """Shards left out of the answers so far (partial answers only); none here."""
+        ...
+
     def last_modified(self) -> float:
         """When the last commit was made (seconds since the epoch)."""
         ...

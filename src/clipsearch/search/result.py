@@ -74,10 +74,17 @@ class SearchResult:
     #: The words a long query was expanded with (`expand`; its own left out), best first; not
     #: in `to_dict` (the JSON contract).
     expanded: list[str] = field(default_factory=list)
+    #: Shards of a sharded index left out of this answer (asked for with
+    #: `allow_partial`); when any, `to_dict` says `"partial": true` and names them.
+    missing_shards: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.missing_shards)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented `search --json` contract (README); only ever extended."""
-        return {
+        out: dict[str, Any] = {
             "query": self.query,
             "total": self.total,
             "offset": self.offset,
@@ -90,3 +97,7 @@ class SearchResult:
             "match_fallback": self.match_fallback,
             "histogram": None if self.histogram is None else self.histogram.to_dict(),
         }
+        if self.missing_shards:
+            out["partial"] = True
+            out["missing_shards"] = list(self.missing_shards)
+        return out
