@@ -37,6 +37,7 @@ FLAGS = {
     "offset": "--offset",
     "facet_limit": "--facet-limit",
     "field": "FIELD",
+    "shards": "--shards",
 }
 
 
