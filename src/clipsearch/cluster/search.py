@@ -11,6 +11,7 @@ named in the result."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,8 @@ from clipsearch.index import ShardService
 
 #: Seconds one fanned-out call may take before its shard counts as lost.
 CALL_TIMEOUT = float(os.environ.get("CLIPSEARCH_CLUSTER_CALL_TIMEOUT") or 120)
+#: Times to ask the workers again for a shard none of them can read (0.5 s apart).
+READER_TRIES = 4
 
 
 class ClusterFanout:
@@ -50,14 +53,20 @@ class ClusterFanout:
     def _readers(self) -> dict[str, list[str]]:
         """Worker address -> the shard paths it can read."""
         try:
-            return self._client.run(readable, self._paths)
+            answers = self._client.run(readable, self._paths, on_error="return")
         except (OSError, TimeoutError) as exc:
             raise ClusterError(f"the cluster stopped answering ({exc})") from None
+        return {w: ps for w, ps in answers.items() if isinstance(ps, list)}  # dead ones out
 
     def _place(self, shards: list[int], avoid: str | None = None) -> None:
         """Open actors for `shards`, each on the least loaded worker that can read it;
         a shard no worker can read is missing (an error unless partial)."""
         readers = self._readers()
+        for _ in range(READER_TRIES):  # workers just restarted may not have answered yet
+            if all(any(self._paths[i] in ps for ps in readers.values()) for i in shards):
+                break
+            time.sleep(0.5)
+            readers = self._readers()
         load = {w: 0 for w in readers}
         for a in self._actors:
             worker = getattr(a, "_address", None)
