@@ -100,6 +100,17 @@ def shard_paths(folder: str) -> list[str]:
     return read_manifest(folder).paths(folder)
 
 
+#: Answers kept per commit (word frequencies, prefix terms) before the oldest go.
+CACHE_ENTRIES = 10_000
+
+
+def _bounded(cache: dict) -> dict:
+    """`cache`, its oldest entry dropped when full (dicts keep insertion order)."""
+    if len(cache) >= CACHE_ENTRIES:
+        del cache[next(iter(cache))]
+    return cache
+
+
 class _MergedFacet:
     """A facet's values over all shards as one index shows them: case variants as
     one value, spelled as its most frequent spelling, in the order of its first
@@ -124,8 +135,10 @@ class ShardedBackend:
         self._infos = dict(fanout.call("info"))
         terms = _MergedTerms(
             lambda f: [v for _, v in fanout.call("field_terms", (f,))],
-            lambda f, p: [v for _, v in fanout.call("prefix_terms", (f, p))],
+            self._prefix_terms,
         )
+        self._prefixes: dict[tuple[str, str], list[list[str]]] = {}
+        self._dfs: dict[str, int] = {}
         self._terms = terms
         self._parser = merged_parser(terms)
         self._words: dict[str, int] | None = None
@@ -219,10 +232,26 @@ class ShardedBackend:
         return self._words
 
     def term_df(self, word: str) -> int:
-        summed: Counter[tuple[str, str]] = Counter()
-        for _, part in self._fan.call("field_dfs", (word,)):
-            summed.update(part)
-        return max(summed.values(), default=0)
+        """Summed per (token, field) over shards, then the largest, as one index; kept
+        for the life of this commit (typo tolerance asks about the same words often)."""
+        df = self._dfs.get(word)
+        if df is None:
+            summed: Counter[tuple[str, str]] = Counter()
+            for _, part in self._fan.call("field_dfs", (word,)):
+                summed.update(part)
+            df = max(summed.values(), default=0)
+            if not self._fan.missing():
+                _bounded(self._dfs)[word] = df
+        return df
+
+    def _prefix_terms(self, field: str, prefix: str) -> list[list[str]]:
+        key = (field, prefix)
+        found = self._prefixes.get(key)
+        if found is None:
+            found = [v for _, v in self._fan.call("prefix_terms", key)]
+            if not self._fan.missing():
+                _bounded(self._prefixes)[key] = found
+        return found
 
     # -- matching and scoring
     def parse(self, text: str, implicit_and: bool = False) -> ParsedQuery:
