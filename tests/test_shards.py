@@ -331,3 +331,45 @@ def test_cluster_builds_the_same_index_and_survives_a_killed_worker(
                 assert a.facets == b.facets and a.corrections == b.corrections
     finally:
         client.close()
+
+
+def test_a_damaged_manifest_or_foreign_files_are_refused(built, tmp_path: Path) -> None:
+    from clipsearch.errors import IndexIncompatibleError
+
+    ix = tmp_path / "ix"
+    update_index([built["clips"]], ix, shards=2)
+    (ix / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(IndexIncompatibleError, match="notes.txt"):
+        update_index([built["clips"]], ix, shards=3, rebuild=True)
+    assert (ix / "notes.txt").exists() and read_manifest(str(ix)).count == 2
+    (ix / "shards.json").write_text("{", encoding="utf-8")
+    runner = CliRunner()
+    out = runner.invoke(main, ["search", "solar", "--index", str(ix)])
+    assert out.exit_code == 2 and "damaged shard manifest" in out.output
+    assert out.output.count("\n") == 1
+
+
+def test_cluster_start_prints_its_address_and_stops_on_interrupt() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "clipsearch", "cluster", "start", "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        address = proc.stdout.readline().strip()
+        assert address.startswith("tcp://127.0.0.1:")
+        from clipsearch.cluster.connect import connect
+
+        client = connect(address)
+        assert len(client.scheduler_info()["workers"]) == 1
+        client.close()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -82,7 +82,17 @@ class FolderLock:
 def prepare_folder(folder: str, shards: int | None, rebuild: bool) -> store.Manifest:
     """The folder's manifest, written when the folder is new or resharded by a
     rebuild (call with the folder lock held).  An unsharded index is turned into
-    shards only by a rebuild; so is a change in the number of shards."""
+    shards only by a rebuild; so is a change in the number of shards.  A folder
+    holding files clipsearch did not write is refused for a new index or a rebuild
+    (as for one index: an update leaves them alone)."""
+    creating = rebuild or not (store.is_sharded(folder) or store.exists(folder))
+    foreign = store.foreign_entries(folder) if creating else []
+    if foreign:
+        shown = ", ".join(repr(n) for n in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise IndexIncompatibleError(
+            f"{folder}: the folder holds files clipsearch did not write ({shown}); "
+            "refusing to write an index there (choose an empty or new folder)"
+        )
     if store.is_sharded(folder):
         manifest = store.read_manifest(folder)
         if shards is None or shards == manifest.count:
@@ -96,13 +106,6 @@ def prepare_folder(folder: str, shards: int | None, rebuild: bool) -> store.Mani
         for name in manifest.names[shards:]:
             store.remove_index(os.path.join(folder, name))
         return store.write_manifest(folder, shards)
-    foreign = [n for n in store.foreign_entries(folder)]
-    if foreign:
-        shown = ", ".join(repr(n) for n in foreign[:3]) + (", ..." if len(foreign) > 3 else "")
-        raise IndexIncompatibleError(
-            f"{folder}: the folder is not empty: it holds files clipsearch did not write "
-            f"({shown}); refusing to create an index there (choose an empty or new folder)"
-        )
     if store.exists(folder):
         if not rebuild:
             raise RequestError(
