@@ -373,3 +373,18 @@ def test_cluster_start_prints_its_address_and_stops_on_interrupt() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_server_searches_through_the_cluster(built, cluster, monkeypatch) -> None:
+    from starlette.testclient import TestClient
+
+    from clipsearch.server.app import make_app
+
+    with TestClient(make_app(str(built["one"])), base_url="http://127.0.0.1") as c:
+        want = c.get("/api/search", params={"q": "vacine booster", "topic": "health"}).json()
+    monkeypatch.setenv("CLIPSEARCH_CLUSTER", cluster.scheduler_address)
+    with TestClient(make_app(str(built["three"])), base_url="http://127.0.0.1") as c:
+        got = c.get("/api/search", params={"q": "vacine booster", "topic": "health"}).json()
+        stats = c.get("/api/stats").json()
+    assert got == want
+    assert [s["shard"] for s in stats["shards"]] == ["shard-00", "shard-01", "shard-02"]

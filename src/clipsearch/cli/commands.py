@@ -596,6 +596,8 @@ def serve(index_dir: str | None, host: str, port: int, token: str | None) -> Non
 
     if host not in LOOPBACK_HOSTS and not token:
         fail(f"--host {host} is reachable from other machines: give --token (or CLIPSEARCH_TOKEN)")
+    if _shared("cluster"):  # every index the server opens searches through it
+        os.environ["CLIPSEARCH_CLUSTER"] = _shared("cluster")
     try:
         run_server(index_dir or default_index_dir(), host=host, port=port, token=token)
     except ClipsearchError as exc:
