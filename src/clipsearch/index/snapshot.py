@@ -106,6 +106,10 @@ class Snapshot:
     def clip_id(self, docnum: int) -> str:
         return self._columns.clip_id(docnum)
 
+    def clip_ids(self, docs: list[int]) -> list[str]:
+        clip_id = self._columns.clip_id
+        return [clip_id(d) for d in docs]
+
     def facet_spellings(self, field: str) -> list[tuple[str, int]]:
         """Every spelling of a facet's values with its document count, in index order:
         what a sharded index merges into the values one index would show."""

@@ -81,6 +81,10 @@ class Backend(Protocol):
 
     def clip_id(self, docnum: int) -> str: ...
 
+    def clip_ids(self, docs: list[int]) -> list[str]:
+        """The clip ids of several documents at once (one question per shard)."""
+        ...
+
     # -- filters and facets, keyed by value
     def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]: ...
 

@@ -309,6 +309,23 @@ class ShardedBackend:
 
         return cid
 
+    def clip_ids(self, docs: list[int]) -> list[str]:
+        """Ids of the documents not seen yet, one call per shard; up to a page of them
+        brings their stored fields too (they are usually the page about to be shown)."""
+        unknown = [g for g in docs if g not in self._ids]
+        if unknown and len(unknown) <= PREFETCH_STORED:
+            self._prefetch(unknown, keep=True)
+            for g in unknown:
+                self._ids[g] = self._stored[g]["id"]
+        elif unknown:
+            parts: dict[int, list[int]] = {}
+            for g in unknown:
+                parts.setdefault(g % self._n, []).append(g)
+            calls = {i: ([g // self._n for g in gs],) for i, gs in parts.items()}
+            for i, ids in self._fan.call("clip_ids", per_shard=calls):
+                self._ids.update(zip(parts[i], ids, strict=True))
+        return [self._ids[g] for g in docs]
+
     # -- filters and facets
     def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
         return self._union(self._fan.call("docs_between", (since, until)))
@@ -361,8 +378,9 @@ class ShardedBackend:
         return out
 
     # -- stored fields
-    def _prefetch(self, docs: list[int]) -> None:
-        self._stored = {}
+    def _prefetch(self, docs: list[int], keep: bool = False) -> None:
+        if not keep or len(self._stored) > 4 * PREFETCH_STORED:
+            self._stored = {}
         if not docs:
             return
         parts: dict[int, list[int]] = {}
