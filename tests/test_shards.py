@@ -119,6 +119,9 @@ def test_in_process_shards_answer_as_one_index(built) -> None:
         assert one.like(seed).to_dict() == three.like(seed).to_dict()
         assert one.get(seed) == three.get(seed)
         assert one.facet_values("provider") == three.facet_values("provider")
+        long_query = "vaccine booster shots for health workers in the county"
+        e1, e3 = one.search(long_query, expand=True), three.search(long_query, expand=True)
+        assert e1.expanded == e3.expanded and e1.to_dict() == e3.to_dict()
         s1, s3 = one.stats(), three.stats()
         assert s1["topics"] == s3["topics"] and s1["clips"] == s3["clips"]
 
@@ -142,6 +145,17 @@ def test_incremental_updates_keep_the_same_answers(built, tmp_path: Path) -> Non
         assert sh.search("later file wins").hits[0].title == "Later file wins the id"
     again = update_index([clips], tmp_path / "sh")
     assert again.unchanged == r3.unchanged + r3.added + r3.updated
+    # a new id moves a clip to another shard: still one update, and found once
+    moved = clips / "new" / "a.md"
+    for k in range(2, 50):
+        if shard_of(f"dup-{k}", 3) != shard_of("dup-1", 3):
+            break
+    write_clip(moved, title="Solar flares moved shards", id=f"dup-{k}")
+    r1 = update_index([clips], tmp_path / "one")
+    r3 = update_index([clips], tmp_path / "sh")
+    assert (r3.added, r3.updated, r3.removed) == (r1.added, r1.updated, r1.removed)
+    with open_index(tmp_path / "sh") as sh:
+        assert [h.id for h in sh.search("flares moved").hits] == [f"dup-{k}"]
 
 
 def test_changing_the_shard_count_needs_a_rebuild(built, tmp_path: Path) -> None:

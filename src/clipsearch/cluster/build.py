@@ -20,6 +20,7 @@ from clipsearch.ingest.sharding import (
     FolderLock,
     Routed,
     begin_run,
+    count_moves,
     make_plan,
     merge_reports,
     read_routed,
@@ -104,6 +105,7 @@ def update_on_cluster(
             except Exception as exc:
                 failed.append(f"{manifest.names[i]} ({type(exc).__name__}: {exc})")
         merge_reports(report, reports)
+        count_moves(report, plan, routes)
         if failed:
             raise StorageError(
                 folder,

@@ -221,6 +221,17 @@ def merge_reports(report: UpdateReport, parts: Iterable[UpdateReport]) -> Update
     return report
 
 
+def count_moves(report: UpdateReport, plan: Plan, routes: dict[str, int]) -> None:
+    """A file whose new id sends it to another shard was removed from one shard and
+    added to another: one update, as one index counts it."""
+    for path, shard in routes.items():
+        held = plan.holders.get(path)
+        if held and shard not in held and report.added > 0 and report.removed > 0:
+            report.added -= 1
+            report.removed -= 1
+            report.updated += 1
+
+
 def begin_run(
     paths: Sequence[str | os.PathLike[str]],
     folder: str,
@@ -295,6 +306,7 @@ def update_sharded(
                 )
             )
         merge_reports(report, reports)
+        count_moves(report, plan, routed.shard_of)
     finally:
         lock.release()
     report.elapsed = time.perf_counter() - started
