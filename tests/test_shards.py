@@ -382,7 +382,7 @@ def test_cluster_start_prints_its_address_and_stops_on_interrupt() -> None:
         assert len(client.scheduler_info()["workers"]) == 1
         client.close()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=120) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

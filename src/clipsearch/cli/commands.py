@@ -730,17 +730,19 @@ def cluster_start(workers: int, threads: int, port: int) -> None:
         local = start_local(workers, threads, port)
     except OSError as exc:
         fail(f"cannot start the cluster: {os_message(exc)}", EXIT_ENVIRONMENT)
-    click.echo(local.scheduler_address, nl=True)
-    sys.stdout.flush()
-    click.echo(
-        f"{workers} workers; export CLIPSEARCH_CLUSTER={local.scheduler_address}; Ctrl-C stops",
-        err=True,
-    )
+
     def stop(*_: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
-    try:
+    try:  # from here on an interrupt always closes the cluster
+        signal.signal(signal.SIGTERM, stop)
+        click.echo(local.scheduler_address)
+        sys.stdout.flush()
+        click.echo(
+            f"{workers} workers; export CLIPSEARCH_CLUSTER={local.scheduler_address}; "
+            "Ctrl-C stops",
+            err=True,
+        )
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
