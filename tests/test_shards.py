@@ -372,6 +372,8 @@ def test_cluster_start_prints_its_address_and_stops_on_interrupt() -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # a test run started in the background ignores SIGINT, and children inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         address = proc.stdout.readline().strip()
