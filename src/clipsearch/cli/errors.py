@@ -38,6 +38,7 @@ FLAGS = {
     "offset": "--offset",
     "facet_limit": "--facet-limit",
     "field": "FIELD",
+    "shards": "--shards",
 }
 
 

@@ -64,6 +64,12 @@ class Snapshot:
     def close(self) -> None:
         self._searcher.close()
 
+    def begin(self) -> None:
+        """Nothing to prepare: one index answers whole or not at all."""
+
+    def missing_shards(self) -> list[str]:
+        return []
+
     @property
     def doc_count(self) -> int:
         return self._reader.doc_count()
@@ -175,6 +181,34 @@ class Snapshot:
         """Per document number, a digest of its indexed content."""
         return self.story_data().fingerprint
 
+    def clip_ids(self, docs: list[int]) -> list[str]:
+        clip_id = self._columns.clip_id
+        return [clip_id(d) for d in docs]
+
+    def facet_spellings(self, field: str) -> list[tuple[str, int]]:
+        """Every spelling of a facet's values with its document count, in index order:
+        what a sharded index merges into the values one index would show."""
+        reader = self._reader
+        return [
+            (raw.decode("utf-8"), reader.doc_frequency(field, raw))
+            for raw in reader.lexicon(field)
+        ]
+
+    def sort_values(self, docs: Iterable[int], sort: str) -> list[tuple[bool, int]]:
+        """The date or quality part of each document's sort key (as `top` orders them)."""
+        cols = self._columns
+        col = cols.published() if sort == "date" else cols.quality()
+        return [(col[d] is not None, col[d] or 0) for d in docs]
+
+    # -- terms, for a query parser over several shards
+    def field_terms(self, field: str) -> list[str]:
+        """Every term of `field`, in order."""
+        return self._terms.field_terms(field) if self._terms.has_field(field) else []
+
+    def prefix_terms(self, field: str, prefix: str) -> list[str]:
+        """The terms of `field` starting with `prefix`, in order."""
+        return [raw.decode("utf-8") for raw in self._terms.expand_prefix(field, prefix)]
+
     # -- vocabulary and analysis
     def words(self) -> dict[str, int]:
         """Surface vocabulary with (approximate) document frequencies: what typo
@@ -184,9 +218,14 @@ class Snapshot:
         return self._words
 
     def term_df(self, word: str) -> int:
-        """Documents whose searchable text contains `word` (after analysis in each
-        language), at most: the largest per-field frequency of one of its terms."""
-        best = 0
+        """Documents whose searchable text contains `word` (after analysis), at most:
+        the largest per-field frequency."""
+        return max(self.field_dfs(word).values(), default=0)
+
+    def field_dfs(self, word: str) -> dict[tuple[str, str], int]:
+        """Per (analysed token, text field), the live documents holding it: what
+        `term_df` takes the largest of, summed over shards first when sharded."""
+        out: dict[tuple[str, str], int] = {}
         deletions = self._reader.has_deletions()
         for token in {t for tokens in self._terms.analyses(word) for t in tokens}:
             for f in TEXT_FIELDS:
@@ -194,8 +233,8 @@ class Snapshot:
                     n = len(self._postings.term(f, token).keys() & self.live_docs())
                 else:
                     n = self._postings.doc_frequency(f, token)
-                best = max(best, n)
-        return best
+                out[(token, f)] = max(out.get((token, f), 0), n)
+        return out
 
     def analyze(self, text: str) -> list[str]:
         return self._terms.analyze(text)

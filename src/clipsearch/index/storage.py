@@ -47,10 +47,12 @@ LOCK_NAME = "WRITELOCK"
 #: Every name clipsearch and Whoosh write inside an index folder: the commit
 #: files (and the `_clips_<gen>.toc.<time>` Whoosh writes each one as first),
 #: segment files, the lock, our two JSON files, temporary files and the pool's
-#: temporary folders.  Anything else belongs to the user.
+#: temporary folders; in a sharded folder, its manifest and shard folders.  Anything
+#: else belongs to the user.
 _OWN_NAME = re.compile(
     rf"^(?:_{INDEX_NAME}_\d+\.toc(?:\.\d+(?:\.\d+)?)?|{INDEX_NAME}_[0-9a-z]{{16}}\.[a-z0-9_.]+"
     rf"|{INDEX_NAME}_{LOCK_NAME}|{re.escape(META_FILE)}(?:\.tmp)?"
+    r"|shards\.json(?:\.tmp)?|shard-\d{2,4}"
     rf"|vocabulary\.json(?:\.tmp)?|derived\.bin(?:\.tmp)?|{INDEX_NAME}\.tmp|[0-9a-z]{{28}}\.(?:tmp|run|ctmp)"
     rf"|(?:signatures|stories)\.bin(?:\.tmp)?|(?:stories|watches)\.json(?:\.tmp)?|watches\.lock)$"
 )
@@ -132,6 +134,32 @@ def create(path: str) -> Any:
         return index.create_in(path, make_schema(), indexname=INDEX_NAME)
     except OSError as exc:
         raise StorageError(path, f"cannot create an index there ({exc.strerror or exc})") from None
+
+
+def remove_index(path: str, keep_lock: bool = False) -> None:
+    """Delete an index folder's files (refusing one that holds anything clipsearch
+    did not write): a shard dropped by resharding, or an index turned into shards.
+    With `keep_lock` the folder and its lock file stay (the caller holds the lock)."""
+    if not os.path.isdir(path):
+        return
+    refuse_foreign(path)
+    lock_file = f"{INDEX_NAME}_{LOCK_NAME}"
+    try:
+        meta = os.path.join(path, META_FILE)
+        if os.path.exists(meta):  # first: a half-removed folder must not look like an index
+            os.remove(meta)
+        for name in os.listdir(path):
+            full = os.path.join(path, name)
+            if name == lock_file and keep_lock:
+                continue
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.remove(full)
+        if not keep_lock:
+            os.rmdir(path)
+    except OSError as exc:
+        raise StorageError(path, f"cannot remove the index ({exc.strerror or exc})") from None
 
 
 def mark_ready(path: str) -> None:

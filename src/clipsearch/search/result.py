@@ -95,10 +95,17 @@ class SearchResult:
     #: What `total`, facets and the histogram count: "clips" or "stories"; not in
     #: `to_dict` (the caller asked for it).
     counted: str = "clips"
+    #: Shards of a sharded index left out of this answer (asked for with
+    #: `allow_partial`); when any, `to_dict` says `"partial": true` and names them.
+    missing_shards: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.missing_shards)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented `search --json` contract (README); only ever extended."""
-        return {
+        out: dict[str, Any] = {
             "query": self.query,
             "total": self.total,
             "offset": self.offset,
@@ -112,3 +119,7 @@ class SearchResult:
             "all_words_total": self.all_words_total,
             "histogram": None if self.histogram is None else self.histogram.to_dict(),
         }
+        if self.missing_shards:
+            out["partial"] = True
+            out["missing_shards"] = list(self.missing_shards)
+        return out
