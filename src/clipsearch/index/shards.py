@@ -17,13 +17,14 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from clipsearch.errors import IndexIncompatibleError, StorageError
 from clipsearch.index.compile import Compiled, Parser
+from clipsearch.index.postings import Terms
 from clipsearch.index.schema import TEXT_FIELDS, make_schema
 from clipsearch.index.scoring import QueryStats
 from clipsearch.index.snapshot import Snapshot
@@ -148,6 +149,15 @@ class ShardService:
     def field_dfs(self, word: str) -> dict[tuple[str, str], int]:
         return self._snap.field_dfs(word)
 
+    def token_dfs(self, tokens: list[str]) -> dict[tuple[str, str], int]:
+        return self._snap.token_dfs(tokens)
+
+    def occurring(self, tokens: list[str]) -> set[str]:
+        return self._snap.occurring(tokens)
+
+    def language_sizes(self) -> dict[str, int]:
+        return self._snap.language_sizes()
+
     def field_terms(self, field: str) -> list[str]:
         return self._snap.field_terms(field)
 
@@ -210,26 +220,33 @@ class ShardService:
     def docnum_of(self, clip_id: str) -> int | None:
         return self._snap.docnum_of(clip_id)
 
+    # -- saved searches
+    def fingerprints(self) -> Sequence[str]:
+        """Per document number, its content fingerprint (what a watch compares): one
+        byte string, cheap to send."""
+        return self._snap.fingerprints()
 
-class MergedTerms:
+
+class MergedTerms(Terms):
     """The terms of several shards as one index's `Terms`: what the query parser
-    reads for prefixes and facet spellings.  Each field's list is fetched once."""
+    reads for prefixes, facet spellings and the languages a query is analysed in (the
+    merged languages, most clips first; an analysis is searched when every token of
+    it occurs in some shard, as one index decides).  Each field's list is fetched once."""
 
     def __init__(
         self,
         field_terms: Callable[[str], list[list[str]]],
         prefix_terms: Callable[[str, str], list[list[str]]],
+        languages: Callable[[], Sequence[str]] | None = None,
+        occurring: Callable[[list[str]], set[str]] | None = None,
     ):
-        self._schema = make_schema()
-        self._analyzer = self._schema["title"].analyzer
+        super().__init__(None, make_schema(), languages)
         self._field_terms, self._prefix_terms = field_terms, prefix_terms
+        self._occurring = occurring or (lambda tokens: set(tokens))
         self._fields: dict[str, list[str]] = {}
 
-    def analyze(self, text: str) -> list[str]:
-        return [t.text for t in self._analyzer(text)]
-
-    def has_field(self, name: str) -> bool:
-        return name in self._schema.names()
+    def occurring(self, tokens: Iterable[str]) -> set[str]:
+        return self._occurring(sorted(set(tokens)))
 
     def field_terms(self, field: str) -> list[str]:
         if field not in self._fields:

@@ -94,6 +94,10 @@ class Backend(Protocol):
         ...
 
     # -- stories (index/grouping.py): per document, its story's earliest copy
+    #: False when the backend keeps no story per document (a sharded index: copies of
+    #: one story may sit in different shards); the story methods then raise.
+    has_stories: bool
+
     def story_of(self) -> Sequence[int]: ...
 
     def story_groups(self) -> dict[int, tuple[int, ...]]:

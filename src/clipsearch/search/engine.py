@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from clipsearch import dates
-from clipsearch.errors import RequestError
+from clipsearch.errors import STORIES_UNAVAILABLE, RequestError
 from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot, is_sharded
 from clipsearch.language import UNDETERMINED
 from clipsearch.search import expansion, histogram, matching, ranking, stories
@@ -203,6 +203,9 @@ class ClipIndex:
         docnum = self._backend.docnum_of(clip_id) if isinstance(clip_id, str) else None
         if docnum is None:
             raise RequestError("id", clip_id, "no clip has this id", f"no clip has id {clip_id!r}")
+        if not self._backend.has_stories:  # it leaves out the clip's story, not known here
+            problem = f"it leaves out the clip's copies; {STORIES_UNAVAILABLE}"
+            raise RequestError("like", clip_id, problem)
         return self.run(request, like=docnum)
 
     def like_words(self, docnum: int) -> list[str]:
@@ -231,11 +234,16 @@ class ClipIndex:
         """Run one validated search request (or, with `like`, clips like that one)."""
         backend, text = self._backend, request.text
         backend.begin()
+        by_story = request.counts_stories
+        if (request.group or by_story) and not backend.has_stories:
+            if request.group:
+                problem = STORIES_UNAVAILABLE
+                raise RequestError("group", True, problem, f"group: {problem}")
+            raise RequestError("count", request.count, STORIES_UNAVAILABLE)
         m = self._match(request, like)
         scores, hits_set, matched, filters = m.scores, m.hits_set, m.matched, m.filters
         shown = matched if hits_set is None else hits_set
-        by_story = request.counts_stories
-        story = backend.story_of()
+        story = backend.story_of() if request.group else ()
         total = stories.distinct(backend, shown) if by_story else len(shown)
         end = request.offset + request.limit
 
@@ -416,6 +424,8 @@ class ClipIndex:
         if docnum is None:
             raise RequestError("id", clip_id, "no clip has this id", f"no clip has id {clip_id!r}")
         backend = self._backend
+        if not backend.has_stories:
+            raise RequestError("id", clip_id, STORIES_UNAVAILABLE)
         own = backend.story_of()[docnum]
         docs = list(backend.story_groups().get(own, (docnum,)))
         published = backend.published()
@@ -514,7 +524,7 @@ class ClipIndex:
             path=f.get("path") or "",
             quality=f.get("quality"),
             highlights=highlights,
-            story=backend.clip_id(backend.story_of()[docnum]),
+            story=backend.clip_id(backend.story_of()[docnum]) if backend.has_stories else "",
             language=language,
         )
 

@@ -35,7 +35,8 @@ class Hit:
     path: str
     quality: int | None = None
     highlights: dict[str, str] = field(default_factory=dict)
-    #: The story's id: the clip id of its earliest copy (this clip's own when alone).
+    #: The story's id: the clip id of its earliest copy (this clip's own when alone);
+    #: "" on a sharded index, which keeps no stories, and then left out of `to_dict`.
     story: str = ""
     #: In a grouped search: the story's copies among the matches, their outlets
     #: (earliest first) and the earliest publication time; None otherwise.
@@ -61,6 +62,8 @@ class Hit:
             "story": self.story,
             "language": self.language,
         }
+        if not self.story:
+            del out["story"]
         if self.copies is not None:
             out["copies"] = self.copies
             out["outlets"] = list(self.outlets)

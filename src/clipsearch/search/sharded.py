@@ -18,11 +18,11 @@ this process; the cluster package calls Dask actors."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from clipsearch.errors import ShardsUnavailableError
+from clipsearch.errors import STORIES_UNAVAILABLE, RequestError, ShardsUnavailableError
 from clipsearch.index import (
     Compiled,
     ParsedQuery,
@@ -136,7 +136,11 @@ class ShardedBackend:
         terms = _MergedTerms(
             lambda f: [v for _, v in fanout.call("field_terms", (f,))],
             self._prefix_terms,
+            self.languages,
+            self._occurring,
         )
+        self._languages: tuple[str, ...] | None = None
+        self._occurs: dict[tuple[str, ...], frozenset[str]] = {}
         self._prefixes: dict[tuple[str, str], list[list[str]]] = {}
         self._dfs: dict[str, int] = {}
         self._terms = terms
@@ -147,6 +151,7 @@ class ShardedBackend:
         self._shard_values: dict[str, dict[int, dict[str, str]]] = {}
         self._ids: dict[int, str] = {}
         self._stored: dict[int, dict[str, Any]] = {}
+        self._prints: _ShardedFingerprints | None = None
 
     @property
     def shard_names(self) -> list[str]:
@@ -220,8 +225,27 @@ class ShardedBackend:
     def analyze(self, text: str) -> list[str]:
         return self._terms.analyze(text)
 
-    def analyze_word(self, word: str) -> str | None:
-        return analyze_word(word)
+    def analyze_word(self, word: str, language: str | None = None) -> str | None:
+        return analyze_word(word, language or self._terms.languages()[0])
+
+    def languages(self) -> tuple[str, ...]:
+        """The languages of all shards' clips, most clips first (ties by code)."""
+        if self._languages is None or self._fan.missing():
+            sizes: Counter[str] = Counter()
+            for _, part in self._fan.call("language_sizes"):
+                sizes.update(part)
+            self._languages = tuple(sorted(sizes, key=lambda v: (-sizes[v], v)))
+        return self._languages
+
+    def _occurring(self, tokens: list[str]) -> set[str]:
+        """The tokens some shard holds (one index holds what any of its shards does)."""
+        key = tuple(tokens)
+        found = self._occurs.get(key)
+        if found is None:
+            found = frozenset().union(*(v for _, v in self._fan.call("occurring", (tokens,))))
+            if not self._fan.missing():
+                _bounded(self._occurs)[key] = found
+        return set(found)
 
     def words(self) -> dict[str, int]:
         if self._words is None:
@@ -236,8 +260,9 @@ class ShardedBackend:
         for the life of this commit (typo tolerance asks about the same words often)."""
         df = self._dfs.get(word)
         if df is None:
+            tokens = sorted({t for tokens in self._terms.analyses(word) for t in tokens})
             summed: Counter[tuple[str, str]] = Counter()
-            for _, part in self._fan.call("field_dfs", (word,)):
+            for _, part in self._fan.call("token_dfs", (tokens,)) if tokens else []:
                 summed.update(part)
             df = max(summed.values(), default=0)
             if not self._fan.missing():
@@ -254,8 +279,10 @@ class ShardedBackend:
         return found
 
     # -- matching and scoring
-    def parse(self, text: str, implicit_and: bool = False) -> ParsedQuery:
-        return self._parser.parse(text, implicit_and)
+    def parse(
+        self, text: str, implicit_and: bool = False, languages: Sequence[str] = ()
+    ) -> ParsedQuery:
+        return self._parser.parse(text, implicit_and, languages)
 
     def match(self, compiled: Compiled) -> set[int]:
         return self._union(self._fan.call("match", (compiled,)))
@@ -412,3 +439,51 @@ class ShardedBackend:
 
     def query_terms(self, compiled: Compiled) -> frozenset[str]:
         return query_terms(compiled)
+
+    # -- stories: per index only (copies of one story may sit in different shards)
+    #: False: no story per document here; the engine refuses what needs one.
+    has_stories = False
+
+    def _no_stories(self) -> Any:
+        raise RequestError("group", True, STORIES_UNAVAILABLE, f"group: {STORIES_UNAVAILABLE}")
+
+    def story_of(self) -> Sequence[int]:
+        return self._no_stories()
+
+    def story_groups(self) -> dict[int, tuple[int, ...]]:
+        return self._no_stories()
+
+    def docs_with_copies(self) -> frozenset[int]:
+        return self._no_stories()
+
+    def facet_story_counts(self, field: str, docs: Collection[int]) -> Counter[str]:
+        return self._no_stories()
+
+    def published(self) -> Sequence[int | None]:
+        return self._no_stories()
+
+    def published_at(self, docnum: int) -> datetime | None:
+        return self._no_stories()
+
+    def facet_values_of(self, field: str, docnum: int) -> tuple[str, ...]:
+        return self._no_stories()
+
+    def fingerprints(self) -> Sequence[str]:
+        """Per document, its content fingerprint: each shard's, by document number."""
+        if self._prints is None or self._fan.missing():
+            self._prints = _ShardedFingerprints(dict(self._fan.call("fingerprints")), self._n)
+        return self._prints
+
+
+class _ShardedFingerprints(Sequence[str]):
+    """Per document number of a sharded backend, its shard's fingerprint of it."""
+
+    def __init__(self, parts: dict[int, Sequence[str]], shards: int):
+        self._parts, self._n = parts, shards
+        self._len = max((len(p) * shards + i for i, p in parts.items()), default=0)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, g: int) -> str:  # type: ignore[override]
+        return self._parts[g % self._n][g // self._n]
