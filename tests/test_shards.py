@@ -433,3 +433,62 @@ def test_the_server_searches_through_the_cluster(built, cluster, monkeypatch) ->
         stats = c.get("/api/stats").json()
     assert got == want
     assert [s["shard"] for s in stats["shards"]] == ["shard-00", "shard-01", "shard-02"]
+
+
+def test_story_grouping_is_refused_on_a_sharded_index(built, tmp_path: Path) -> None:
+    refused = "story grouping is not available on a sharded index yet"
+    with open_index(built["three"]) as three:
+        for options in ({"group": True}, {"count": "stories"}, {"group": True, "count": "clips"}):
+            with pytest.raises(RequestError, match=refused):
+                three.search("solar", **options)
+        seed = three.search("vaccine").hits[0].id
+        with pytest.raises(RequestError, match=refused):
+            three.story(seed)
+        with pytest.raises(RequestError, match=refused):
+            three.like(seed)
+        assert three.search("solar", count="clips").total == three.search("solar").total
+    with pytest.raises(RequestError, match=refused):
+        update_index([built["clips"]], tmp_path / "ix", shards=2, story_window=1)
+    assert not (tmp_path / "ix").exists()
+    runner = CliRunner()
+    for args in (["search", "solar", "--group"], ["story", seed]):
+        out = runner.invoke(main, [*args, "--index", str(built["three"])])
+        assert out.exit_code == 2, out.output
+        assert out.output.count("\n") == 1 and refused in out.output
+    out = runner.invoke(main, ["search", "solar", "--group", "--index", str(built["three"])])
+    assert out.output == f"clipsearch: --group: {refused}\n"
+
+
+def test_watches_on_a_sharded_index_report_what_one_index_reports(
+    built, tmp_path: Path
+) -> None:
+    from clipsearch import watch as watching
+
+    clips = tmp_path / "clips"
+    shutil.copytree(built["clips"], clips)
+    folders = {"one": tmp_path / "one", "sh": tmp_path / "sh"}
+    update_index([clips], folders["one"])
+    update_index([clips], folders["sh"], shards=3)
+
+    def new_ids(folder: Path) -> list[str]:
+        reports = watching.run(str(folder), ["solar"], emit=lambda _r: None)
+        return sorted(h.id for s in reports[0].stories for h in s.hits)
+
+    for folder in folders.values():
+        watching.add(str(folder), "solar", "solar", topics=["energy"])
+        assert new_ids(folder) == []  # the first run records where it stands
+    for k in range(6):
+        write_clip(clips / "new" / f"s{k}.md", title=f"Solar array number {k}", id=f"sol-{k}",
+                   topics=["Energy"])
+    victim = next(clips.rglob("*.md"))
+    victim.write_text(victim.read_text(encoding="utf-8") + "\nSolar power too.\n", encoding="utf-8")
+    answers = {}
+    for name, folder in folders.items():
+        update_index([clips], folder)
+        answers[name] = new_ids(folder)
+        assert new_ids(folder) == []  # reported once
+    assert answers["sh"] == answers["one"] and len(answers["one"]) >= 6
+    # turning the unsharded index into shards keeps its watches and where they stand
+    update_index([clips], folders["one"], shards=2, rebuild=True)
+    assert watching.load(str(folders["one"]))["solar"]["query"] == "solar"
+    assert new_ids(folders["one"]) == []

@@ -56,8 +56,10 @@ _OWN_NAME = re.compile(
     rf"|vocabulary\.json(?:\.tmp)?|derived\.bin(?:\.tmp)?|{INDEX_NAME}\.tmp|[0-9a-z]{{28}}\.(?:tmp|run|ctmp)"
     rf"|(?:signatures|stories)\.bin(?:\.tmp)?|(?:stories|watches)\.json(?:\.tmp)?|watches\.lock)$"
 )
+#: The saved searches beside an index (watch.py): kept when its data is replaced.
+SAVED_SEARCHES = frozenset({"watches.json", "watches.lock"})
 #: What a rebuild keeps: the index's options and its saved searches, not its data.
-KEPT_ON_REBUILD = frozenset({"stories.json", "watches.json", "watches.lock"})
+KEPT_ON_REBUILD = frozenset({"stories.json"}) | SAVED_SEARCHES
 
 
 def foreign_entries(path: str) -> list[str]:
@@ -139,7 +141,8 @@ def create(path: str) -> Any:
 def remove_index(path: str, keep_lock: bool = False) -> None:
     """Delete an index folder's files (refusing one that holds anything clipsearch
     did not write): a shard dropped by resharding, or an index turned into shards.
-    With `keep_lock` the folder and its lock file stay (the caller holds the lock)."""
+    With `keep_lock` the folder, its lock file and its saved searches stay (the caller
+    holds the lock and turns the folder into shards)."""
     if not os.path.isdir(path):
         return
     refuse_foreign(path)
@@ -150,7 +153,7 @@ def remove_index(path: str, keep_lock: bool = False) -> None:
             os.remove(meta)
         for name in os.listdir(path):
             full = os.path.join(path, name)
-            if name == lock_file and keep_lock:
+            if keep_lock and (name == lock_file or name in SAVED_SEARCHES):
                 continue
             if os.path.isdir(full) and not os.path.islink(full):
                 shutil.rmtree(full)
