@@ -10,7 +10,11 @@ clips would show.
   prefix expansion and filter values are resolved as over one index.
 - Pages: each shard's best n by (tier or sort key, score), ties by clip id, merged
   by the same total order.  Counts (facets, days, matches) are summed exactly.
-  Grouped counts (per story, say) would be summed the same way, keyed by value.
+- Languages: clips per language summed, so a query is analysed in the languages one
+  index would use, in its order, each analysis kept when its tokens occur anywhere.
+- Stories: none.  Copies of one story may sit in different shards, and grouping them
+  exactly would compare signatures across shards; `has_stories` is False and the
+  engine refuses what needs stories rather than answer per shard.
 
 Where a shard lives is a `Fanout`'s business: `LocalFanout` calls `ShardService`s in
 this process; the cluster package calls Dask actors."""
