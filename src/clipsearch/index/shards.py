@@ -146,9 +146,6 @@ class ShardService:
     def words(self) -> dict[str, int]:
         return self._snap.words()
 
-    def field_dfs(self, word: str) -> dict[tuple[str, str], int]:
-        return self._snap.field_dfs(word)
-
     def token_dfs(self, tokens: list[str]) -> dict[tuple[str, str], int]:
         return self._snap.token_dfs(tokens)
 
