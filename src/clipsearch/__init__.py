@@ -21,7 +21,8 @@ from clipsearch.errors import (
 
 if TYPE_CHECKING:
     from clipsearch.ingest.clip import Clip, ClipError, Related, read_clip
-    from clipsearch.ingest.sync import Skipped, UpdateReport, update_index
+    from clipsearch.ingest.sync import Skipped, UpdateReport
+    from clipsearch.ingest.update import update_index
     from clipsearch.search.engine import ClipIndex, default_index_dir, open_index
     from clipsearch.search.request import SearchRequest
     from clipsearch.search.result import Hit, SearchResult
@@ -35,7 +36,7 @@ _LAZY = {
     "read_clip": "clipsearch.ingest.clip",
     "Skipped": "clipsearch.ingest.sync",
     "UpdateReport": "clipsearch.ingest.sync",
-    "update_index": "clipsearch.ingest.sync",
+    "update_index": "clipsearch.ingest.update",
     "ClipIndex": "clipsearch.search.engine",
     "default_index_dir": "clipsearch.search.engine",
     "open_index": "clipsearch.search.engine",

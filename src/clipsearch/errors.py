@@ -44,6 +44,11 @@ class RequestError(QueryError):
         super().__init__(message or f"{parameter} {value!r}: {problem}")
 
 
+#: Why a sharded index refuses story grouping: copies of one story may sit in different
+#: shards, and grouping them exactly would compare signatures across shards.
+STORIES_UNAVAILABLE = "story grouping is not available on a sharded index yet"
+
+
 class StorageError(ClipsearchError):
     """The machine refused an operation the input was fine for: a full disk, a read-only
     folder, an I/O error.  Front ends give it its own exit status (not a usage error,
@@ -53,3 +58,20 @@ class StorageError(ClipsearchError):
         detail = exc if isinstance(exc, str) else (exc.strerror or str(exc))
         self.path = path
         super().__init__(f"{path}: {detail}")
+
+
+class ClusterError(ClipsearchError):
+    """A Dask cluster that cannot be used: its scheduler cannot be reached, or it has
+    no worker.  A usage error for front ends (fix the address, start the cluster)."""
+
+
+class ShardsUnavailableError(ClipsearchError):
+    """Shards of a sharded index that could not answer (their worker died and no other
+    could open them).  `missing` names them; asking for partial answers (the API's
+    `allow_partial`) searches the others and says which are missing instead."""
+
+    def __init__(self, missing: list[str], detail: str = ""):
+        self.missing = list(missing)
+        super().__init__(
+            f"shards not available: {', '.join(missing)}" + (f" ({detail})" if detail else "")
+        )

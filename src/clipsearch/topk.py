@@ -12,11 +12,16 @@ from typing import Any
 
 
 def top_k(
-    docs: Iterable[int], n: int, key: Callable[[int], Any], clip_id: Callable[[int], str]
+    docs: Iterable[int],
+    n: int,
+    key: Callable[[int], Any],
+    clip_id: Callable[[int], str],
+    clip_ids: Callable[[list[int]], list[str]] | None = None,
 ) -> list[int]:
     """The `n` documents with the largest `key`; among equal keys the smaller clip id
     comes first.  Ids are looked up only for documents whose key ties at the page's
-    edge or inside it, so the common case costs one `heapq.nlargest`."""
+    edge or inside it, so the common case costs one `heapq.nlargest`; `clip_ids`, when
+    given, looks them up at once (one round trip to each shard)."""
     if n <= 0:
         return []
     pool = docs if isinstance(docs, list | set | frozenset | dict) else list(docs)
@@ -25,6 +30,10 @@ def top_k(
         edge = key(best[n - 1])  # documents past the edge may share its key: find all
         above = [d for d in best if key(d) > edge]
         best = above + [d for d in pool if key(d) == edge]
-    best.sort(key=clip_id)
+    if clip_ids is not None:
+        ids = dict(zip(best, clip_ids(best), strict=True))
+        best.sort(key=ids.__getitem__)
+    else:
+        best.sort(key=clip_id)
     best.sort(key=key, reverse=True)  # stable: equal keys stay in id order
     return best[:n]

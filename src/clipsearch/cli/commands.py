@@ -24,7 +24,9 @@ import contextlib
 import errno
 import json
 import os
+import signal
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -81,7 +83,23 @@ class _Main(click.Group):
             fail("interrupted", EXIT_INTERRUPTED)
 
 
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Keep an option every command shares in the context (not in each signature)."""
+    ctx.meta[f"clipsearch.{param.name}"] = value
+    return value
+
+
 def _index_option(f: Any) -> Any:
+    f = click.option(
+        "--cluster",
+        envvar="CLIPSEARCH_CLUSTER",
+        default=None,
+        metavar="ADDRESS",
+        expose_value=False,
+        callback=_remember,
+        help="Run on the Dask cluster whose scheduler is at ADDRESS "
+        "(default: $CLIPSEARCH_CLUSTER; none: this process).",
+    )(f)
     return click.option(
         "--index",
         "index_dir",
@@ -92,9 +110,17 @@ def _index_option(f: Any) -> Any:
     )(f)
 
 
+def _shared(name: str) -> Any:
+    return click.get_current_context().meta.get(f"clipsearch.{name}")
+
+
 def _open(index_dir: str | None) -> ClipIndex:
     try:
-        return ClipIndex(index_dir or default_index_dir())
+        return ClipIndex(
+            index_dir or default_index_dir(),
+            cluster=_shared("cluster"),
+            allow_partial=bool(_shared("allow_partial")),
+        )
     except ClipsearchError as exc:
         error(exc)
 
@@ -144,6 +170,13 @@ def main() -> None:
     help="Wait this long for another indexer to finish.",
 )
 @click.option(
+    "--shards",
+    default=None,
+    metavar="N",
+    type=click.IntRange(min=1, max=1024),
+    help="Make a sharded index of N shards (changing N needs --rebuild).",
+)
+@click.option(
     "--max-bytes",
     default=DEFAULT_MAX_BYTES,
     show_default=True,
@@ -166,6 +199,7 @@ def index_cmd(
     quiet: bool,
     as_json: bool,
     lock_timeout: float,
+    shards: int | None,
     max_bytes: int,
     story_window: float | None,
 ) -> None:
@@ -184,7 +218,8 @@ def index_cmd(
             bar.__enter__()
         bar.update(1)
 
-    from clipsearch.ingest.sync import StrictStop, update_index  # only indexing needs it
+    from clipsearch.ingest.sync import StrictStop  # only indexing needs them
+    from clipsearch.ingest.update import update_index
 
     try:
         report = update_index(
@@ -196,6 +231,8 @@ def index_cmd(
             max_bytes=max_bytes,
             progress=progress if show_bar else None,
             story_window=story_window,
+            shards=shards,
+            cluster=_shared("cluster"),
         )
     except StrictStop as exc:
         fail(f"{exc.problem} (--strict: index left unchanged)", EXIT_SKIPPED)
@@ -276,6 +313,13 @@ _EXPAND_HELP = (
 @main.command()
 @click.argument("query", nargs=-1)
 @_index_option
+@click.option(
+    "--allow-partial",
+    is_flag=True,
+    expose_value=False,
+    callback=_remember,
+    help="With shards that cannot answer, search the others and say which are missing.",
+)
 @click.option("--limit", "-n", default=10, show_default=True, type=click.IntRange(min=0))
 @click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0))
 @_filter_options
@@ -356,6 +400,8 @@ def _answer(
             res = ask(idx)
         except ClipsearchError as exc:
             error(exc)
+    if res.missing_shards:
+        click.echo(f"partial: shards missing: {', '.join(res.missing_shards)}", err=True)
     if as_json:
         echo_json(res.to_dict())
     else:
@@ -473,6 +519,11 @@ def stats(index_dir: str | None, top: int, as_json: bool) -> None:
     for key, label in (("topics", "distinct_topics"), ("providers", "distinct_providers")):
         parts = ", ".join(f"{line(v)} ({c:,})" for v, c in info[key].items())
         click.echo(f"{key} ({info[label]:,} distinct): {parts}")
+    for shard in info.get("shards", ()):
+        click.echo(
+            f"{shard['shard']}: {shard['clips']:,} clips, "
+            f"{shard['size_bytes'] / 1e6:,.1f} MB, {shown_path(shard['path'])}"
+        )
 
 
 @main.command()
@@ -583,6 +634,8 @@ def serve(index_dir: str | None, host: str, port: int, token: str | None) -> Non
 
     if host not in LOOPBACK_HOSTS and not token:
         fail(f"--host {host} is reachable from other machines: give --token (or CLIPSEARCH_TOKEN)")
+    if _shared("cluster"):  # every index the server opens searches through it
+        os.environ["CLIPSEARCH_CLUSTER"] = _shared("cluster")
     try:
         run_server(index_dir or default_index_dir(), host=host, port=port, token=token)
     except ClipsearchError as exc:
@@ -695,6 +748,45 @@ def _write_export(
             os.remove(partial)
         raise
     return written
+
+
+@main.group()
+def cluster() -> None:
+    """A Dask cluster for sharded indexes (see README: Sharding and clusters)."""
+
+
+@cluster.command("start")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--port", default=0, type=click.IntRange(0, 65535), help="Scheduler port (0: any).")
+def cluster_start(workers: int, threads: int, port: int) -> None:
+    """Start a LocalCluster on this machine (127.0.0.1), print its address, and keep it
+    running until interrupted (Ctrl-C).  Use the address with --cluster."""
+    from clipsearch.cluster.connect import start_local
+
+    try:
+        local = start_local(workers, threads, port)
+    except OSError as exc:
+        fail(f"cannot start the cluster: {os_message(exc)}", EXIT_ENVIRONMENT)
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:  # from here on an interrupt always closes the cluster
+        signal.signal(signal.SIGTERM, stop)
+        click.echo(local.scheduler_address)
+        sys.stdout.flush()
+        click.echo(
+            f"{workers} workers; export CLIPSEARCH_CLUSTER={local.scheduler_address}; "
+            "Ctrl-C stops",
+            err=True,
+        )
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        local.close()
 
 
 @main.group()

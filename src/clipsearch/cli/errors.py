@@ -38,6 +38,10 @@ FLAGS = {
     "offset": "--offset",
     "facet_limit": "--facet-limit",
     "field": "FIELD",
+    "shards": "--shards",
+    "group": "--group",
+    "count": "--count",
+    "story_window": "--story-window",
 }
 
 
@@ -68,6 +72,8 @@ def phrase(exc: ClipsearchError, index_dir: str = "DIR") -> str:
             return str(exc).replace("since", "--since", 1).replace("until", "--until", 1)
         if exc.parameter in ("limit", "offset", "sort", "field"):
             return f"{flag} {str(exc).split(' ', 1)[1]}"
+        if exc.value is True:  # a flag: its value says nothing
+            return f"{flag}: {exc.problem}"
         return f"{flag} {exc.value!r}: {exc.problem}"
     if isinstance(exc, IndexIncompatibleError) and exc.rebuild:
         return f"{exc}: `clipsearch index --rebuild --index {exc.path or index_dir} PATH...`"

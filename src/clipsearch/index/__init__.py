@@ -19,6 +19,7 @@ Swapping the engine means rewriting this package only.
     signatures.py    near-duplicate signatures of clips (MinHash), content fingerprints
     grouping.py      which clips are copies of one story (banding, overlap, numbers)
     stories.py       signatures and story per document, written beside each commit
+    shards.py        sharded folders: manifest, routing, one shard as a service
     whoosh_fixes.py  fixes to Whoosh 2.7 applied at import
 """
 
@@ -44,11 +45,25 @@ from clipsearch.index.schema import (
 # Indexes written before the package split pickled the facet field under this name.
 from clipsearch.index.schema import FacetValuesField as _FacetValues  # noqa: F401
 from clipsearch.index.scoring import QueryStats
+from clipsearch.index.shards import (
+    MANIFEST_FILE,
+    MAX_SHARDS,
+    Manifest,
+    MergedTerms,
+    ShardService,
+    is_sharded,
+    merged_parser,
+    query_terms,
+    read_manifest,
+    shard_name,
+    shard_of,
+    write_manifest,
+)
 from clipsearch.index.snapshot import Snapshot
-from clipsearch.index.storage import check, exists
+from clipsearch.index.storage import check, exists, foreign_entries, remove_index, write_lock
 from clipsearch.index.stories import DEFAULT_WINDOW_DAYS as DEFAULT_STORY_WINDOW
 from clipsearch.index.stories import check_window as check_story_window
-from clipsearch.index.writer import IndexedFile, Writer, stored_stat
+from clipsearch.index.writer import IndexedFile, Writer, indexed_files, stored_stat
 
 __all__ = [
     "Apart",
@@ -61,6 +76,11 @@ __all__ = [
     "Compiled",
     "FacetColumn",
     "IndexedFile",
+    "MANIFEST_FILE",
+    "MAX_SHARDS",
+    "Manifest",
+    "MergedTerms",
+    "ShardService",
     "ParsedQuery",
     "QueryStats",
     "Snapshot",
@@ -68,7 +88,18 @@ __all__ = [
     "analyze_word",
     "check",
     "check_story_window",
+    "foreign_entries",
+    "remove_index",
+    "write_lock",
     "exists",
+    "indexed_files",
+    "is_sharded",
+    "merged_parser",
+    "query_terms",
+    "read_manifest",
+    "shard_name",
+    "shard_of",
+    "write_manifest",
     "interpolated",
     "stem",
     "stem_query",

@@ -5,7 +5,7 @@ the per-document field lengths BM25F needs."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from whoosh.codec import whoosh3
@@ -65,8 +65,12 @@ class Terms:
         return out
 
     def _occurs(self, tokens: Sequence[str]) -> bool:
+        return len(self.occurring(tokens)) == len(set(tokens))
+
+    def occurring(self, tokens: Iterable[str]) -> set[str]:
+        """The tokens some text field holds."""
         reader = self._reader
-        return all(any((f, t) in reader for f in TEXT_FIELDS) for t in tokens)
+        return {t for t in tokens if any((f, t) in reader for f in TEXT_FIELDS)}
 
     def has_field(self, name: str) -> bool:
         return name in self._schema.names()

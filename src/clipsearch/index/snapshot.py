@@ -28,6 +28,9 @@ class Snapshot:
     """One commit of the index.  Cheap to query many times; per-document arrays are
     built lazily once and reused; closing it releases the commit's files."""
 
+    #: Every document has a story (stories.py): grouping and story ids work here.
+    has_stories = True
+
     @guarded
     def __init__(self, path: str, k1: float = 1.2, b: float = 0.75):
         self.path = path
@@ -63,6 +66,12 @@ class Snapshot:
     # -- lifecycle
     def close(self) -> None:
         self._searcher.close()
+
+    def begin(self) -> None:
+        """Nothing to prepare: one index answers whole or not at all."""
+
+    def missing_shards(self) -> list[str]:
+        return []
 
     @property
     def doc_count(self) -> int:
@@ -108,14 +117,18 @@ class Snapshot:
     def languages(self) -> tuple[str, ...]:
         """The languages of the clips, most clips first (ties by code)."""
         if self._languages is None:
-            col = self._columns.facet("language")
-            live = self.live_docs() if self._reader.has_deletions() else None
-            pairs = zip(col.values, col.postings, strict=True)
-            sizes = {v: len(p if live is None else p & live) for v, p in pairs}
-            self._languages = tuple(
-                v for v in sorted(sizes, key=lambda v: (-sizes[v], v)) if sizes[v]
-            )
+            sizes = self.language_sizes()
+            self._languages = tuple(sorted(sizes, key=lambda v: (-sizes[v], v)))
         return self._languages
+
+    def language_sizes(self) -> dict[str, int]:
+        """Live clips per language (those with any): what a sharded index adds up to
+        order its languages as one index would."""
+        col = self._columns.facet("language")
+        live = self.live_docs() if self._reader.has_deletions() else None
+        pairs = zip(col.values, col.postings, strict=True)
+        sizes = {v: len(p if live is None else p & live) for v, p in pairs}
+        return {v: n for v, n in sizes.items() if n}
 
     def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
         return self._columns.docs_between(since, until)
@@ -175,6 +188,34 @@ class Snapshot:
         """Per document number, a digest of its indexed content."""
         return self.story_data().fingerprint
 
+    def clip_ids(self, docs: list[int]) -> list[str]:
+        clip_id = self._columns.clip_id
+        return [clip_id(d) for d in docs]
+
+    def facet_spellings(self, field: str) -> list[tuple[str, int]]:
+        """Every spelling of a facet's values with its document count, in index order:
+        what a sharded index merges into the values one index would show."""
+        reader = self._reader
+        return [
+            (raw.decode("utf-8"), reader.doc_frequency(field, raw))
+            for raw in reader.lexicon(field)
+        ]
+
+    def sort_values(self, docs: Iterable[int], sort: str) -> list[tuple[bool, int]]:
+        """The date or quality part of each document's sort key (as `top` orders them)."""
+        cols = self._columns
+        col = cols.published() if sort == "date" else cols.quality()
+        return [(col[d] is not None, col[d] or 0) for d in docs]
+
+    # -- terms, for a query parser over several shards
+    def field_terms(self, field: str) -> list[str]:
+        """Every term of `field`, in order."""
+        return self._terms.field_terms(field) if self._terms.has_field(field) else []
+
+    def prefix_terms(self, field: str, prefix: str) -> list[str]:
+        """The terms of `field` starting with `prefix`, in order."""
+        return [raw.decode("utf-8") for raw in self._terms.expand_prefix(field, prefix)]
+
     # -- vocabulary and analysis
     def words(self) -> dict[str, int]:
         """Surface vocabulary with (approximate) document frequencies: what typo
@@ -186,16 +227,31 @@ class Snapshot:
     def term_df(self, word: str) -> int:
         """Documents whose searchable text contains `word` (after analysis in each
         language), at most: the largest per-field frequency of one of its terms."""
-        best = 0
+        return max(self.field_dfs(word).values(), default=0)
+
+    def field_dfs(self, word: str) -> dict[tuple[str, str], int]:
+        """Per (analysed token, text field), the live documents holding it: what
+        `term_df` takes the largest of."""
+        return self.token_dfs({t for tokens in self._terms.analyses(word) for t in tokens})
+
+    def token_dfs(self, tokens: Iterable[str]) -> dict[tuple[str, str], int]:
+        """Per (token, text field), the live documents holding it: a sharded index
+        sums these for the tokens of the merged analysis, then takes the largest."""
+        out: dict[tuple[str, str], int] = {}
         deletions = self._reader.has_deletions()
-        for token in {t for tokens in self._terms.analyses(word) for t in tokens}:
+        for token in tokens:
             for f in TEXT_FIELDS:
                 if deletions:  # Whoosh's frequencies count deleted clips until a merge
                     n = len(self._postings.term(f, token).keys() & self.live_docs())
                 else:
                     n = self._postings.doc_frequency(f, token)
-                best = max(best, n)
-        return best
+                out[(token, f)] = n
+        return out
+
+    def occurring(self, tokens: Iterable[str]) -> set[str]:
+        """The tokens some text field of this commit holds (a sharded index unites
+        these to decide, as one index does, which analyses a query searches)."""
+        return self._terms.occurring(tokens)
 
     def analyze(self, text: str) -> list[str]:
         return self._terms.analyze(text)

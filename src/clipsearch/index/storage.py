@@ -47,15 +47,19 @@ LOCK_NAME = "WRITELOCK"
 #: Every name clipsearch and Whoosh write inside an index folder: the commit
 #: files (and the `_clips_<gen>.toc.<time>` Whoosh writes each one as first),
 #: segment files, the lock, our two JSON files, temporary files and the pool's
-#: temporary folders.  Anything else belongs to the user.
+#: temporary folders; in a sharded folder, its manifest and shard folders.  Anything
+#: else belongs to the user.
 _OWN_NAME = re.compile(
     rf"^(?:_{INDEX_NAME}_\d+\.toc(?:\.\d+(?:\.\d+)?)?|{INDEX_NAME}_[0-9a-z]{{16}}\.[a-z0-9_.]+"
     rf"|{INDEX_NAME}_{LOCK_NAME}|{re.escape(META_FILE)}(?:\.tmp)?"
+    r"|shards\.json(?:\.tmp)?|shard-\d{2,4}"
     rf"|vocabulary\.json(?:\.tmp)?|derived\.bin(?:\.tmp)?|{INDEX_NAME}\.tmp|[0-9a-z]{{28}}\.(?:tmp|run|ctmp)"
     rf"|(?:signatures|stories)\.bin(?:\.tmp)?|(?:stories|watches)\.json(?:\.tmp)?|watches\.lock)$"
 )
+#: The saved searches beside an index (watch.py): kept when its data is replaced.
+SAVED_SEARCHES = frozenset({"watches.json", "watches.lock"})
 #: What a rebuild keeps: the index's options and its saved searches, not its data.
-KEPT_ON_REBUILD = frozenset({"stories.json", "watches.json", "watches.lock"})
+KEPT_ON_REBUILD = frozenset({"stories.json"}) | SAVED_SEARCHES
 
 
 def foreign_entries(path: str) -> list[str]:
@@ -132,6 +136,33 @@ def create(path: str) -> Any:
         return index.create_in(path, make_schema(), indexname=INDEX_NAME)
     except OSError as exc:
         raise StorageError(path, f"cannot create an index there ({exc.strerror or exc})") from None
+
+
+def remove_index(path: str, keep_lock: bool = False) -> None:
+    """Delete an index folder's files (refusing one that holds anything clipsearch
+    did not write): a shard dropped by resharding, or an index turned into shards.
+    With `keep_lock` the folder, its lock file and its saved searches stay (the caller
+    holds the lock and turns the folder into shards)."""
+    if not os.path.isdir(path):
+        return
+    refuse_foreign(path)
+    lock_file = f"{INDEX_NAME}_{LOCK_NAME}"
+    try:
+        meta = os.path.join(path, META_FILE)
+        if os.path.exists(meta):  # first: a half-removed folder must not look like an index
+            os.remove(meta)
+        for name in os.listdir(path):
+            full = os.path.join(path, name)
+            if keep_lock and (name == lock_file or name in SAVED_SEARCHES):
+                continue
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full)
+            else:
+                os.remove(full)
+        if not keep_lock:
+            os.rmdir(path)
+    except OSError as exc:
+        raise StorageError(path, f"cannot remove the index ({exc.strerror or exc})") from None
 
 
 def mark_ready(path: str) -> None:

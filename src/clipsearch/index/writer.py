@@ -265,3 +265,14 @@ def _indexed_files(reader: Any) -> Iterator[IndexedFile]:
         ids = leaf.column_reader("id")
         for docnum in leaf.all_doc_ids():
             yield _indexed_file(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
+
+
+def indexed_files(path: str) -> dict[str, IndexedFile]:
+    """Every clip file the index at `path` holds (read-only, no lock): what a sharded
+    build reads of each shard to route unchanged files to the shard that has them.
+    Nothing when there is no index yet."""
+    if not exists(path):
+        return {}
+    ix = open_whoosh(path, check_segments=False)
+    with ix.reader() as reader:
+        return {f.path: f for f in _indexed_files(reader)}

@@ -16,8 +16,8 @@ from clipsearch import index as store
 from clipsearch.errors import ClipsearchError
 from clipsearch.index import IndexedFile
 from clipsearch.ingest import DEFAULT_MAX_BYTES
-from clipsearch.ingest.clip import ClipError, read_clip
-from clipsearch.ingest.discover import Found, discover, is_under
+from clipsearch.ingest.clip import Clip, ClipError, read_clip
+from clipsearch.ingest.discover import Discovery, Found, discover, is_under
 from clipsearch.paths import shown_path
 
 #: From this many files to (re)index, use the multi-process bulk writer.
@@ -118,20 +118,49 @@ def update_index(
         report.skipped.append(Skipped(f.path, message))
         if strict:
             raise StrictStop(message)
-
     if story_window is not None:
         story_window = store.check_story_window(story_window)
+    sync_discovered(
+        found, index_dir, report, rebuild=rebuild, strict=strict, lock_timeout=lock_timeout,
+        max_bytes=max_bytes, progress=progress, story_window=story_window,
+    )
+    report.elapsed = time.perf_counter() - started
+    return report
+
+
+#: What a caller already read of some files: the clip, or why it could not be read.
+Preread = dict[str, "Clip | ClipError"]
+
+
+def sync_discovered(
+    found: Discovery,
+    index_dir: str,
+    report: UpdateReport,
+    *,
+    rebuild: bool = False,
+    strict: bool = False,
+    lock_timeout: float = 30.0,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Progress | None = None,
+    preread: Preread | None = None,
+    bulk: bool = True,
+    story_window: float | None = None,
+) -> None:
+    """Bring one index in step with the files `found` (their problems already
+    reported), counting into `report`.  A sharded build calls this once per shard
+    with the files routed to it and the clips it `preread` to route them; `bulk`
+    False keeps the writer in this process (a Dask worker cannot start processes)."""
     writer = store.Writer(
         index_dir, lock_timeout=lock_timeout, rebuild=rebuild, story_window=story_window
     )
     try:
-        report.rebuilt = writer.fresh
+        report.rebuilt = report.rebuilt or writer.fresh
         known = writer.files()
         seen = {f.path for f in found.files}
         todo = sorted(
-            (f for f in found.files if _needs_reading(f, known.get(f.path))), key=lambda f: f.path
+            (f for f in found.files if needs_reading(f, known.get(f.path))), key=lambda f: f.path
         )
-        report.unchanged = len(found.files) - len(todo)
+        report.unchanged += len(found.files) - len(todo)
         gone = sorted(
             p
             for p, k in known.items()
@@ -139,7 +168,7 @@ def update_index(
             and (k.via in found.scope or any(is_under(p, s) for s in found.scope))
             and not any(is_under(p, u) for u in found.unreadable)
         )
-        writer.begin(bulk=len(todo) >= BULK_THRESHOLD)
+        writer.begin(bulk=bulk and len(todo) >= BULK_THRESHOLD)
         for p in gone:
             writer.delete_path(p)
             report.removed += 1
@@ -147,7 +176,7 @@ def update_index(
         owner = _owners(
             [k for p, k in known.items() if p not in reading and p not in gone], writer, report
         )
-        run = _Run(owner, writer, report, strict, max_bytes)
+        run = _Run(owner, writer, report, strict, max_bytes, preread or {})
         for done, f in enumerate(todo, 1):
             if progress is not None:
                 progress(done, len(todo))
@@ -156,11 +185,9 @@ def update_index(
     except BaseException:
         writer.cancel()
         raise
-    report.elapsed = time.perf_counter() - started
-    return report
 
 
-def _needs_reading(f: Found, old: IndexedFile | None) -> bool:
+def needs_reading(f: Found, old: IndexedFile | None) -> bool:
     """Unchanged means the same stat, and for a file that was racy when indexed, the
     same content too (its stat cannot show a same-size edit within the same second);
     a file now reached another way is re-read to record it."""
@@ -194,15 +221,18 @@ class _Run:
         report: UpdateReport,
         strict: bool,
         max_bytes: int,
+        preread: Preread,
     ):
         self.owner, self.writer, self.report = owner, writer, report
-        self.strict, self.max_bytes = strict, max_bytes
+        self.strict, self.max_bytes, self.preread = strict, max_bytes, preread
         self.counted: dict[str, str] = {}  # path added in this run -> what it counted as
 
     def index(self, f: Found, old: IndexedFile | None) -> None:
         report, writer = self.report, self.writer
         try:
-            clip = read_clip(f.path, max_bytes=self.max_bytes)
+            clip = self.preread.pop(f.path, None) or read_clip(f.path, max_bytes=self.max_bytes)
+            if isinstance(clip, ClipError):
+                raise clip
         except ClipError as exc:
             report.skipped.append(Skipped(f.path, str(exc)))
             if self.strict:

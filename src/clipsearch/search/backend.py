@@ -35,6 +35,14 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
+    def begin(self) -> None:
+        """A request starts (a sharded backend tries shards that were missing again)."""
+        ...
+
+    def missing_shards(self) -> list[str]:
+        """Shards left out of the answers so far (partial answers only); none here."""
+        ...
+
     def last_modified(self) -> float:
         """When the last commit was made (seconds since the epoch)."""
         ...
@@ -81,7 +89,15 @@ class Backend(Protocol):
 
     def clip_id(self, docnum: int) -> str: ...
 
+    def clip_ids(self, docs: list[int]) -> list[str]:
+        """The clip ids of several documents at once (one question per shard)."""
+        ...
+
     # -- stories (index/grouping.py): per document, its story's earliest copy
+    #: False when the backend keeps no story per document (a sharded index: copies of
+    #: one story may sit in different shards); the story methods then raise.
+    has_stories: bool
+
     def story_of(self) -> Sequence[int]: ...
 
     def story_groups(self) -> dict[int, tuple[int, ...]]:

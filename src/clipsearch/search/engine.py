@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from clipsearch import dates
-from clipsearch.errors import RequestError
-from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot
+from clipsearch.errors import STORIES_UNAVAILABLE, RequestError
+from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot, is_sharded
 from clipsearch.language import UNDETERMINED
 from clipsearch.search import expansion, histogram, matching, ranking, stories
 from clipsearch.search import facets as facetlib
@@ -27,6 +27,7 @@ from clipsearch.search.corrections import Corrector
 from clipsearch.search.highlight import candidates, snippet
 from clipsearch.search.request import SearchRequest
 from clipsearch.search.result import Hit, SearchResult
+from clipsearch.search.sharded import Fanout, LocalFanout, ShardedBackend, shard_paths
 from clipsearch.words import SURFACE_WORD
 
 #: Stored text fields that get snippets, in the order they are shown.
@@ -73,14 +74,44 @@ def default_index_dir() -> str:
     return os.environ.get("CLIPSEARCH_INDEX") or os.path.join(os.getcwd(), "index")
 
 
+def default_cluster() -> str | None:
+    """`$CLIPSEARCH_CLUSTER` (a Dask scheduler's address), else None: no cluster."""
+    return os.environ.get("CLIPSEARCH_CLUSTER") or None
+
+
+def open_backend(path: str, cluster: str | None = None, allow_partial: bool = False) -> Backend:
+    """The backend of the index at `path`: one Whoosh snapshot, or its shards merged
+    (in this process, or as actors on the Dask cluster at `cluster`)."""
+    if cluster is None and not is_sharded(path):
+        return Snapshot(path)
+    paths = shard_paths(path) if is_sharded(path) else [path]
+    fanout: Fanout
+    if cluster is None:
+        fanout = LocalFanout(paths)
+    else:  # Dask is imported only when a cluster is asked for
+        from clipsearch.cluster.search import ClusterFanout
+
+        fanout = ClusterFanout(cluster, paths, allow_partial=allow_partial)
+    return ShardedBackend(fanout)
+
+
 class ClipIndex:
     """An opened index: open once, search many times.  Per-document facet arrays and
     the typo index are built on first use and kept for the life of the object;
     `refresh()` picks up commits made since."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        cluster: str | None = None,
+        allow_partial: bool = False,
+    ):
         self.path = os.path.abspath(os.fspath(path)) if path else default_index_dir()
-        self._backend: Backend = Snapshot(self.path)
+        #: The Dask scheduler searched through (None: this process).
+        self.cluster = cluster if cluster is not None else default_cluster()
+        self.allow_partial = allow_partial
+        self._backend: Backend = open_backend(self.path, self.cluster, allow_partial)
         self._corrector = Corrector(self._backend)
 
     # -- lifecycle
@@ -102,7 +133,7 @@ class ClipIndex:
         if self._backend.is_current():
             return False
         old = self._backend
-        self._backend = Snapshot(self.path)
+        self._backend = open_backend(self.path, self.cluster, self.allow_partial)
         self._corrector = Corrector(self._backend)
         old.close()
         return True
@@ -172,6 +203,9 @@ class ClipIndex:
         docnum = self._backend.docnum_of(clip_id) if isinstance(clip_id, str) else None
         if docnum is None:
             raise RequestError("id", clip_id, "no clip has this id", f"no clip has id {clip_id!r}")
+        if not self._backend.has_stories:  # it leaves out the clip's story, not known here
+            problem = f"it leaves out the clip's copies; {STORIES_UNAVAILABLE}"
+            raise RequestError("like", clip_id, problem)
         return self.run(request, like=docnum)
 
     def like_words(self, docnum: int) -> list[str]:
@@ -199,11 +233,17 @@ class ClipIndex:
     def run(self, request: SearchRequest, *, like: int | None = None) -> SearchResult:
         """Run one validated search request (or, with `like`, clips like that one)."""
         backend, text = self._backend, request.text
+        backend.begin()
+        by_story = request.counts_stories
+        if (request.group or by_story) and not backend.has_stories:
+            if request.group:
+                problem = STORIES_UNAVAILABLE
+                raise RequestError("group", True, problem, f"group: {problem}")
+            raise RequestError("count", request.count, STORIES_UNAVAILABLE)
         m = self._match(request, like)
         scores, hits_set, matched, filters = m.scores, m.hits_set, m.matched, m.filters
         shown = matched if hits_set is None else hits_set
-        by_story = request.counts_stories
-        story = backend.story_of()
+        story = backend.story_of() if request.group else ()
         total = stories.distinct(backend, shown) if by_story else len(shown)
         end = request.offset + request.limit
 
@@ -266,12 +306,14 @@ class ClipIndex:
             histogram=volume,
             expanded=m.expanded,
             counted="stories" if by_story else "clips",
+            missing_shards=backend.missing_shards(),
         )
 
     def iter_hits(self, request: SearchRequest) -> HitStream:
         """Every match of a request, in its order, one `Hit` at a time (paging ignored):
         for exports, whose memory must not grow with the stored text of the matches.
         `len()` of the stream is the request's total."""
+        self._backend.begin()
         m = self._match(request)
         total = len(m.scores) if m.hits_set is None else len(m.hits_set)
         order = ranking.page(self._backend, m.scores, m.tiers, m.hits_set, total, m.sort)
@@ -382,6 +424,8 @@ class ClipIndex:
         if docnum is None:
             raise RequestError("id", clip_id, "no clip has this id", f"no clip has id {clip_id!r}")
         backend = self._backend
+        if not backend.has_stories:
+            raise RequestError("id", clip_id, STORIES_UNAVAILABLE)
         own = backend.story_of()[docnum]
         docs = list(backend.story_groups().get(own, (docnum,)))
         published = backend.published()
@@ -452,6 +496,7 @@ class ClipIndex:
             "providers": res.facets["provider"],
             "distinct_topics": len(snap.facet_values("topic")),
             "distinct_providers": len(snap.facet_values("provider")),
+            **({"shards": snap.shard_infos()} if isinstance(snap, ShardedBackend) else {}),
         }
 
     # -- internals
@@ -479,7 +524,7 @@ class ClipIndex:
             path=f.get("path") or "",
             quality=f.get("quality"),
             highlights=highlights,
-            story=backend.clip_id(backend.story_of()[docnum]),
+            story=backend.clip_id(backend.story_of()[docnum]) if backend.has_stories else "",
             language=language,
         )
 
@@ -509,6 +554,14 @@ def _within(scores: dict[int, float], required: set[int] | None) -> dict[int, fl
     return {d: v for d, v in scores.items() if d in required}
 
 
-def open_index(path: str | os.PathLike[str] | None = None) -> ClipIndex:
-    """Open the index at `path` (default: `$CLIPSEARCH_INDEX` or ./index) for searching."""
-    return ClipIndex(path)
+def open_index(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    cluster: str | None = None,
+    allow_partial: bool = False,
+) -> ClipIndex:
+    """Open the index at `path` (default: `$CLIPSEARCH_INDEX` or ./index) for searching.
+    A sharded index is searched shard by shard in this process, or through the Dask
+    scheduler at `cluster` (default `$CLIPSEARCH_CLUSTER`); `allow_partial` answers
+    without shards that cannot be reached (the result says which) instead of failing."""
+    return ClipIndex(path, cluster=cluster, allow_partial=allow_partial)

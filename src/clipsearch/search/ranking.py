@@ -81,4 +81,4 @@ def page(
     every = len(tiers.words)
     docs: Iterable[int] = scores if allowed is None else [d for d in allowed if d in scores]
     key = lambda d: (matched[d] == every, as_typed[d], scores[d])  # noqa: E731
-    return [(d, scores[d]) for d in top_k(docs, n, key, backend.clip_id)]
+    return [(d, scores[d]) for d in top_k(docs, n, key, backend.clip_id, backend.clip_ids)]

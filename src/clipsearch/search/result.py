@@ -35,7 +35,8 @@ class Hit:
     path: str
     quality: int | None = None
     highlights: dict[str, str] = field(default_factory=dict)
-    #: The story's id: the clip id of its earliest copy (this clip's own when alone).
+    #: The story's id: the clip id of its earliest copy (this clip's own when alone);
+    #: "" on a sharded index, which keeps no stories, and then left out of `to_dict`.
     story: str = ""
     #: In a grouped search: the story's copies among the matches, their outlets
     #: (earliest first) and the earliest publication time; None otherwise.
@@ -61,6 +62,8 @@ class Hit:
             "story": self.story,
             "language": self.language,
         }
+        if not self.story:
+            del out["story"]
         if self.copies is not None:
             out["copies"] = self.copies
             out["outlets"] = list(self.outlets)
@@ -95,10 +98,17 @@ class SearchResult:
     #: What `total`, facets and the histogram count: "clips" or "stories"; not in
     #: `to_dict` (the caller asked for it).
     counted: str = "clips"
+    #: Shards of a sharded index left out of this answer (asked for with
+    #: `allow_partial`); when any, `to_dict` says `"partial": true` and names them.
+    missing_shards: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.missing_shards)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented `search --json` contract (README); only ever extended."""
-        return {
+        out: dict[str, Any] = {
             "query": self.query,
             "total": self.total,
             "offset": self.offset,
@@ -112,3 +122,7 @@ class SearchResult:
             "all_words_total": self.all_words_total,
             "histogram": None if self.histogram is None else self.histogram.to_dict(),
         }
+        if self.missing_shards:
+            out["partial"] = True
+            out["missing_shards"] = list(self.missing_shards)
+        return out

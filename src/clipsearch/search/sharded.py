@@ -1,0 +1,493 @@
+"""A sharded index as one `Backend`: every question asked of all shards at once and
+the answers merged so that the engine sees exactly what one index over the same
+clips would show.
+
+- Document numbers: shard i's document d is `d * N + i` (N shards), so sets stay
+  plain ints and any shard's part is found without a table.
+- Scoring: each shard's `QueryStats` are added up first (documents, field lengths,
+  document frequencies) and every shard scores with the sums (dfs_query_then_fetch).
+- Vocabulary, prefixes, facet spellings: merged, so corrections, "did you mean",
+  prefix expansion and filter values are resolved as over one index.
+- Pages: each shard's best n by (tier or sort key, score), ties by clip id, merged
+  by the same total order.  Counts (facets, days, matches) are summed exactly.
+- Languages: clips per language summed, so a query is analysed in the languages one
+  index would use, in its order, each analysis kept when its tokens occur anywhere.
+- Stories: none.  Copies of one story may sit in different shards, and grouping them
+  exactly would compare signatures across shards; `has_stories` is False and the
+  engine refuses what needs stories rather than answer per shard.
+
+Where a shard lives is a `Fanout`'s business: `LocalFanout` calls `ShardService`s in
+this process; the cluster package calls Dask actors."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from clipsearch.errors import STORIES_UNAVAILABLE, RequestError, ShardsUnavailableError
+from clipsearch.index import (
+    Compiled,
+    ParsedQuery,
+    QueryStats,
+    ShardService,
+    analyze_word,
+    merged_parser,
+    query_terms,
+    read_manifest,
+    shard_of,
+)
+from clipsearch.index import MergedTerms as _MergedTerms  # noqa: N814  (a class, renamed locally)
+
+#: Stored fields of a page are fetched in one call per shard up to this many hits.
+PREFETCH_STORED = 100
+
+
+class Fanout(Protocol):
+    """Calls a `ShardService` method on shards, wherever they are.  Answers are
+    (shard number, value) for the shards that answered; a shard that cannot answer is
+    an error unless partial answers were asked for, then it is left out and named in
+    `missing()`."""
+
+    names: list[str]
+
+    def call(
+        self, method: str, args: tuple = (), per_shard: Mapping[int, tuple] | None = None
+    ) -> list[tuple[int, Any]]:
+        """`method(*args)` on every shard, or `method(*per_shard[i])` on the shards of
+        `per_shard`; in shard order."""
+        ...
+
+    def missing(self) -> list[str]: ...
+
+    def begin(self) -> None:
+        """A new request starts: shards missing before may be tried again."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LocalFanout:
+    """Shards opened in this process (no cluster): the same merging, no network."""
+
+    def __init__(self, paths: list[str]):
+        self.names = [p.rstrip("/").rsplit("/", 1)[-1] for p in paths]
+        self._shards: list[ShardService] = []
+        try:
+            for p in paths:
+                self._shards.append(ShardService(p))
+        except BaseException:
+            self.close()
+            raise
+
+    def call(
+        self, method: str, args: tuple = (), per_shard: Mapping[int, tuple] | None = None
+    ) -> list[tuple[int, Any]]:
+        if per_shard is None:
+            return [(i, getattr(s, method)(*args)) for i, s in enumerate(self._shards)]
+        return [(i, getattr(self._shards[i], method)(*a)) for i, a in sorted(per_shard.items())]
+
+    def missing(self) -> list[str]:
+        return []
+
+    def begin(self) -> None:
+        pass
+
+    def close(self) -> None:
+        for s in self._shards:
+            s.close()
+
+
+def shard_paths(folder: str) -> list[str]:
+    """The shard folders of a sharded index (its manifest's order)."""
+    return read_manifest(folder).paths(folder)
+
+
+#: Answers kept per commit (word frequencies, prefix terms) before the oldest go.
+CACHE_ENTRIES = 10_000
+
+
+def _bounded(cache: dict) -> dict:
+    """`cache`, its oldest entry dropped when full (dicts keep insertion order)."""
+    if len(cache) >= CACHE_ENTRIES:
+        del cache[next(iter(cache))]
+    return cache
+
+
+class _MergedFacet:
+    """A facet's values over all shards as one index shows them: case variants as
+    one value, spelled as its most frequent spelling, in the order of its first
+    spelling in the lexicon."""
+
+    def __init__(self, spellings: Iterable[list[tuple[str, int]]]):
+        groups: dict[str, Counter[str]] = {}
+        for part in spellings:
+            for term, n in part:
+                groups.setdefault(term.casefold(), Counter())[term] += n
+        ordered = sorted(groups.values(), key=min)
+        self.values = tuple(max(g.items(), key=lambda kv: (kv[1], kv[0]))[0] for g in ordered)
+        self.by_fold = {v.casefold(): v for v in self.values}
+
+
+class ShardedBackend:
+    """N shards searched as one index (the `Backend` protocol)."""
+
+    def __init__(self, fanout: Fanout):
+        self._fan = fanout
+        self._n = len(fanout.names)
+        self._infos = dict(fanout.call("info"))
+        terms = _MergedTerms(
+            lambda f: [v for _, v in fanout.call("field_terms", (f,))],
+            self._prefix_terms,
+            self.languages,
+            self._occurring,
+        )
+        self._languages: tuple[str, ...] | None = None
+        self._occurs: dict[tuple[str, ...], frozenset[str]] = {}
+        self._prefixes: dict[tuple[str, str], list[list[str]]] = {}
+        self._dfs: dict[str, int] = {}
+        self._terms = terms
+        self._parser = merged_parser(terms)
+        self._words: dict[str, int] | None = None
+        self._live: set[int] | None = None
+        self._facets: dict[str, _MergedFacet] = {}
+        self._shard_values: dict[str, dict[int, dict[str, str]]] = {}
+        self._ids: dict[int, str] = {}
+        self._stored: dict[int, dict[str, Any]] = {}
+        self._prints: _ShardedFingerprints | None = None
+
+    @property
+    def shard_names(self) -> list[str]:
+        return list(self._fan.names)
+
+    def begin(self) -> None:
+        """A new search: shards that were missing are tried again."""
+        self._fan.begin()
+
+    def missing_shards(self) -> list[str]:
+        """Shards left out of the answers (only when partial answers were asked for)."""
+        return self._fan.missing()
+
+    def shard_infos(self) -> list[dict[str, Any]]:
+        """Per shard: its name, path, clips, size and last commit time."""
+        return [
+            {"shard": self._fan.names[i], **self._infos[i]} for i in sorted(self._infos)
+        ]
+
+    # -- document numbers
+    def _global(self, shard: int, docs: Iterable[int]) -> set[int]:
+        n = self._n
+        return {d * n + shard for d in docs}
+
+    def _split(self, docs: Iterable[int]) -> list[set[int]]:
+        n = self._n
+        parts: list[set[int]] = [set() for _ in range(n)]
+        adds = [p.add for p in parts]
+        for g in docs:
+            adds[g % n](g // n)
+        return parts
+
+    def _split_scores(self, scores: Mapping[int, float]) -> list[dict[int, float]]:
+        n = self._n
+        parts: list[dict[int, float]] = [{} for _ in range(n)]
+        for g, v in scores.items():
+            parts[g % n][g // n] = v
+        return parts
+
+    def _union(self, answers: list[tuple[int, Iterable[int]]]) -> set[int]:
+        out: set[int] = set()
+        for i, docs in answers:
+            out |= self._global(i, docs)
+        return out
+
+    # -- the collection
+    @property
+    def doc_count(self) -> int:
+        missing = set(self._fan.missing())
+        names = self._fan.names
+        return sum(info["clips"] for i, info in self._infos.items() if names[i] not in missing)
+
+    def live_docs(self) -> set[int]:
+        if self._live is None or self._fan.missing():
+            self._live = self._union(self._fan.call("live_docs"))
+        return self._live
+
+    def is_current(self) -> bool:
+        return all(current for _, current in self._fan.call("is_current"))
+
+    def close(self) -> None:
+        self._fan.close()
+
+    def last_modified(self) -> float:
+        return max(info["last_modified"] for info in self._infos.values())
+
+    def size_bytes(self) -> int:
+        return sum(info["size_bytes"] for info in self._infos.values())
+
+    # -- words
+    def analyze(self, text: str) -> list[str]:
+        return self._terms.analyze(text)
+
+    def analyze_word(self, word: str, language: str | None = None) -> str | None:
+        return analyze_word(word, language or self._terms.languages()[0])
+
+    def languages(self) -> tuple[str, ...]:
+        """The languages of all shards' clips, most clips first (ties by code)."""
+        if self._languages is None or self._fan.missing():
+            sizes: Counter[str] = Counter()
+            for _, part in self._fan.call("language_sizes"):
+                sizes.update(part)
+            self._languages = tuple(sorted(sizes, key=lambda v: (-sizes[v], v)))
+        return self._languages
+
+    def _occurring(self, tokens: list[str]) -> set[str]:
+        """The tokens some shard holds (one index holds what any of its shards does)."""
+        key = tuple(tokens)
+        found = self._occurs.get(key)
+        if found is None:
+            found = frozenset().union(*(v for _, v in self._fan.call("occurring", (tokens,))))
+            if not self._fan.missing():
+                _bounded(self._occurs)[key] = found
+        return set(found)
+
+    def words(self) -> dict[str, int]:
+        if self._words is None:
+            merged: Counter[str] = Counter()
+            for _, part in self._fan.call("words"):
+                merged.update(part)
+            self._words = dict(merged)
+        return self._words
+
+    def term_df(self, word: str) -> int:
+        """Summed per (token, field) over shards, then the largest, as one index; kept
+        for the life of this commit (typo tolerance asks about the same words often)."""
+        df = self._dfs.get(word)
+        if df is None:
+            tokens = sorted({t for tokens in self._terms.analyses(word) for t in tokens})
+            summed: Counter[tuple[str, str]] = Counter()
+            for _, part in self._fan.call("token_dfs", (tokens,)) if tokens else []:
+                summed.update(part)
+            df = max(summed.values(), default=0)
+            if not self._fan.missing():
+                _bounded(self._dfs)[word] = df
+        return df
+
+    def _prefix_terms(self, field: str, prefix: str) -> list[list[str]]:
+        key = (field, prefix)
+        found = self._prefixes.get(key)
+        if found is None:
+            found = [v for _, v in self._fan.call("prefix_terms", key)]
+            if not self._fan.missing():
+                _bounded(self._prefixes)[key] = found
+        return found
+
+    # -- matching and scoring
+    def parse(
+        self, text: str, implicit_and: bool = False, languages: Sequence[str] = ()
+    ) -> ParsedQuery:
+        return self._parser.parse(text, implicit_and, languages)
+
+    def match(self, compiled: Compiled) -> set[int]:
+        return self._union(self._fan.call("match", (compiled,)))
+
+    def query_stats(self, compiled: Compiled) -> QueryStats:
+        return QueryStats.merge(v for _, v in self._fan.call("query_stats", (compiled,)))
+
+    def scores(self, compiled: Compiled, stats: QueryStats | None = None) -> dict[int, float]:
+        if stats is None:
+            stats = self.query_stats(compiled)
+        n = self._n
+        out: dict[int, float] = {}
+        for i, part in self._fan.call("scores", (compiled, stats)):
+            out.update({d * n + i: v for d, v in part.items()})
+        return out
+
+    def top(
+        self,
+        scores: dict[int, float],
+        n: int,
+        allow: set[int] | None = None,
+        sort: str = "relevance",
+    ) -> list[tuple[int, float]]:
+        if n <= 0:
+            return []
+        parts = self._split_scores(scores)
+        allowed = self._split(allow) if allow is not None else None
+        calls = {
+            i: (parts[i], n, None if allowed is None else allowed[i], sort)
+            for i in range(self._n)
+            if parts[i] and (allowed is None or allowed[i])
+        }
+        candidates = []
+        for i, best in self._fan.call("top", per_shard=calls) if calls else []:
+            for d, score, key, cid in best:
+                g = d * self._n + i
+                self._ids[g] = cid
+                order = (score,) if key is None else (*key, score)
+                candidates.append((order, cid, g, score))
+        candidates.sort(key=lambda c: c[1])
+        candidates.sort(key=lambda c: c[0], reverse=True)  # stable: ties stay in id order
+        page = [(g, score) for _, _, g, score in candidates[:n]]
+        if len(page) <= PREFETCH_STORED:
+            self._prefetch([g for g, _ in page])
+        return page
+
+    def clip_id(self, docnum: int) -> str:
+        cid = self._ids.get(docnum)
+        if cid is None:
+            cid = self._ids[docnum] = self._one(docnum, "clip_ids")
+
+        return cid
+
+    def clip_ids(self, docs: list[int]) -> list[str]:
+        """Ids of the documents not seen yet, one call per shard; up to a page of them
+        brings their stored fields too (they are usually the page about to be shown)."""
+        unknown = [g for g in docs if g not in self._ids]
+        if unknown and len(unknown) <= PREFETCH_STORED:
+            self._prefetch(unknown, keep=True)
+            for g in unknown:
+                self._ids[g] = self._stored[g]["id"]
+        elif unknown:
+            parts: dict[int, list[int]] = {}
+            for g in unknown:
+                parts.setdefault(g % self._n, []).append(g)
+            calls = {i: ([g // self._n for g in gs],) for i, gs in parts.items()}
+            for i, ids in self._fan.call("clip_ids", per_shard=calls):
+                self._ids.update(zip(parts[i], ids, strict=True))
+        return [self._ids[g] for g in docs]
+
+    # -- filters and facets
+    def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
+        return self._union(self._fan.call("docs_between", (since, until)))
+
+    def day_counts(self, docs: Collection[int]) -> tuple[Counter[int], int]:
+        parts = self._split(docs)
+        days: Counter[int] = Counter()
+        undated = 0
+        calls = {i: (p,) for i, p in enumerate(parts) if p}
+        for _, (counts, none) in self._fan.call("day_counts", per_shard=calls) if calls else []:
+            days.update(counts)
+            undated += none
+        return days, undated
+
+    def _facet(self, field: str) -> _MergedFacet:
+        if field not in self._facets:
+            self._facets[field] = _MergedFacet(
+                v for _, v in self._fan.call("facet_spellings", (field,))
+            )
+        return self._facets[field]
+
+    def facet_values(self, field: str) -> tuple[str, ...]:
+        return self._facet(field).values
+
+    def _spelled_by_shard(self, field: str) -> dict[int, dict[str, str]]:
+        """Per shard, casefolded value -> that shard's own spelling of it."""
+        if field not in self._shard_values or self._fan.missing():
+            self._shard_values[field] = {
+                i: {v.casefold(): v for v in values}
+                for i, values in self._fan.call("facet_values", (field,))
+            }
+        return self._shard_values[field]
+
+    def docs_with_values(self, field: str, values: Iterable[str]) -> set[int]:
+        folds = [v.casefold() for v in values]
+        calls = {
+            i: (field, [own[f] for f in folds if f in own])
+            for i, own in self._spelled_by_shard(field).items()
+        }
+        return self._union(self._fan.call("docs_with_values", per_shard=calls))
+
+    def facet_counts(self, field: str, docs: Collection[int]) -> Counter[str]:
+        by_fold = self._facet(field).by_fold
+        parts = self._split(docs)
+        calls = {i: (field, p) for i, p in enumerate(parts) if p}
+        out: Counter[str] = Counter()
+        for _, counts in self._fan.call("facet_counts", per_shard=calls) if calls else []:
+            for value, k in counts.items():
+                out[by_fold.get(value.casefold(), value)] += k
+        return out
+
+    # -- stored fields
+    def _prefetch(self, docs: list[int], keep: bool = False) -> None:
+        if not keep or len(self._stored) > 4 * PREFETCH_STORED:
+            self._stored = {}
+        if not docs:
+            return
+        parts: dict[int, list[int]] = {}
+        for g in docs:
+            parts.setdefault(g % self._n, []).append(g)
+        calls = {i: ([g // self._n for g in gs],) for i, gs in parts.items()}
+        for i, fields in self._fan.call("stored", per_shard=calls):
+            self._stored.update(zip(parts[i], fields, strict=True))
+
+    def stored(self, docnum: int) -> dict[str, Any]:
+        hit = self._stored.get(docnum)
+        if hit is not None:
+            return hit
+        return self._one(docnum, "stored")
+
+    def _one(self, docnum: int, method: str) -> Any:
+        """A list-taking shard method asked about one document."""
+        answers = self._fan.call(method, per_shard={docnum % self._n: ([docnum // self._n],)})
+        if not answers:
+            raise ShardsUnavailableError(self._fan.missing())
+        return answers[0][1][0]
+
+    def docnum_of(self, clip_id: str) -> int | None:
+        shard = shard_of(clip_id, self._n)
+        answers = self._fan.call("docnum_of", per_shard={shard: (clip_id,)})
+        if not answers or answers[0][1] is None:
+            return None
+        return answers[0][1] * self._n + shard
+
+    def query_terms(self, compiled: Compiled) -> frozenset[str]:
+        return query_terms(compiled)
+
+    # -- stories: per index only (copies of one story may sit in different shards)
+    #: False: no story per document here; the engine refuses what needs one.
+    has_stories = False
+
+    def _no_stories(self) -> Any:
+        raise RequestError("group", True, STORIES_UNAVAILABLE, f"group: {STORIES_UNAVAILABLE}")
+
+    def story_of(self) -> Sequence[int]:
+        return self._no_stories()
+
+    def story_groups(self) -> dict[int, tuple[int, ...]]:
+        return self._no_stories()
+
+    def docs_with_copies(self) -> frozenset[int]:
+        return self._no_stories()
+
+    def facet_story_counts(self, field: str, docs: Collection[int]) -> Counter[str]:
+        return self._no_stories()
+
+    def published(self) -> Sequence[int | None]:
+        return self._no_stories()
+
+    def published_at(self, docnum: int) -> datetime | None:
+        return self._no_stories()
+
+    def facet_values_of(self, field: str, docnum: int) -> tuple[str, ...]:
+        return self._no_stories()
+
+    def fingerprints(self) -> Sequence[str]:
+        """Per document, its content fingerprint: each shard's, by document number."""
+        if self._prints is None or self._fan.missing():
+            self._prints = _ShardedFingerprints(dict(self._fan.call("fingerprints")), self._n)
+        return self._prints
+
+
+class _ShardedFingerprints(Sequence[str]):
+    """Per document number of a sharded backend, its shard's fingerprint of it."""
+
+    def __init__(self, parts: dict[int, Sequence[str]], shards: int):
+        self._parts, self._n = parts, shards
+        self._len = max((len(p) * shards + i for i, p in parts.items()), default=0)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, g: int) -> str:  # type: ignore[override]
+        return self._parts[g % self._n][g // self._n]
