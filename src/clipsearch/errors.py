@@ -44,9 +44,9 @@ class RequestError(QueryError):
         super().__init__(message or f"{parameter} {value!r}: {problem}")
 
 
-#: Why a sharded index refuses story grouping: copies of one story may sit in different
-#: shards, and grouping them exactly would compare signatures across shards.
-STORIES_UNAVAILABLE = "story grouping is not available on a sharded index yet"
+#: Why a sharded index refuses a story window: its stories are grouped over all shards
+#: with the default window (the window is an option of an unsharded index).
+SHARDED_STORY_WINDOW = "a sharded index groups stories with the default window only"
 
 
 class StorageError(ClipsearchError):

@@ -15,6 +15,7 @@ from typing import Any
 
 from clipsearch.cluster.connect import connect
 from clipsearch.errors import ClipsearchError, StorageError
+from clipsearch.index import write_shard_stories
 from clipsearch.ingest import DEFAULT_MAX_BYTES
 from clipsearch.ingest.sharding import (
     FolderLock,
@@ -112,6 +113,7 @@ def update_on_cluster(
                 f"shards not updated: {', '.join(failed)}; they keep their last commit, "
                 "run the same command again to complete them",
             )
+        write_shard_stories(folder, plan.shards)  # every shard has committed
     finally:
         lock.release()
         if isinstance(cluster, str):

@@ -20,6 +20,7 @@ Swapping the engine means rewriting this package only.
     grouping.py      which clips are copies of one story (banding, overlap, numbers)
     stories.py       signatures and story per document, written beside each commit
     shards.py        sharded folders: manifest, routing, one shard as a service
+    shard_stories.py stories grouped over all shards at once, beside the manifest
     whoosh_fixes.py  fixes to Whoosh 2.7 applied at import
 """
 
@@ -45,6 +46,9 @@ from clipsearch.index.schema import (
 # Indexes written before the package split pickled the facet field under this name.
 from clipsearch.index.schema import FacetValuesField as _FacetValues  # noqa: F401
 from clipsearch.index.scoring import QueryStats
+from clipsearch.index.shard_stories import group as group_shard_stories
+from clipsearch.index.shard_stories import load as load_shard_stories
+from clipsearch.index.shard_stories import write as write_shard_stories
 from clipsearch.index.shards import (
     MANIFEST_FILE,
     MAX_SHARDS,
@@ -66,6 +70,9 @@ from clipsearch.index.stories import check_window as check_story_window
 from clipsearch.index.writer import IndexedFile, Writer, indexed_files, stored_stat
 
 __all__ = [
+    "group_shard_stories",
+    "load_shard_stories",
+    "write_shard_stories",
     "Apart",
     "DEFAULT_STORY_WINDOW",
     "FACET_FIELDS",

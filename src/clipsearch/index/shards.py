@@ -217,6 +217,26 @@ class ShardService:
     def docnum_of(self, clip_id: str) -> int | None:
         return self._snap.docnum_of(clip_id)
 
+    # -- stories (grouped over all shards: shard_stories.py)
+    def commit_key(self) -> tuple[int, int]:
+        """This shard's commit generation and document count."""
+        return self._snap.commit_key()
+
+    def story_rows(self) -> tuple[int, int, list[Any]]:
+        """The commit key and this shard's grouping rows, for grouping all shards."""
+        return self._snap.story_rows()
+
+    def published(self) -> list[int | None]:
+        return list(self._snap.published())
+
+    def published_ats(self, docs: list[int]) -> list[datetime | None]:
+        published_at = self._snap.published_at
+        return [published_at(d) for d in docs]
+
+    def facet_values_of(self, field: str, docs: list[int]) -> list[tuple[str, ...]]:
+        values_of = self._snap.facet_values_of
+        return [values_of(field, d) for d in docs]
+
     # -- saved searches
     def fingerprints(self) -> Sequence[str]:
         """Per document number, its content fingerprint (what a watch compares): one

@@ -162,6 +162,18 @@ class Snapshot:
             self._stories = loaded
         return self._stories
 
+    @guarded
+    def story_rows(self) -> tuple[int, int, list[stories.Row]]:
+        """This commit's generation, document count and grouping rows: what a sharded
+        index gathers from every shard to group them all at once (shard_stories.py)."""
+        reader = self._reader
+        per_doc, _records = stories.rows(self.path, reader, self._columns)
+        return reader.generation(), reader.doc_count_all(), per_doc
+
+    def commit_key(self) -> tuple[int, int]:
+        """The commit's generation and document count (what derived data is tied to)."""
+        return self._reader.generation(), self._reader.doc_count_all()
+
     def story_groups(self) -> dict[int, tuple[int, ...]]:
         """The stories of more than one live document: story -> its documents.  Most
         stories have one copy; counting stories only has to look at these."""

@@ -157,22 +157,23 @@ def _record(stat: str, s: sig.Signature) -> tuple:
     )
 
 
-def compute(
-    path: str, reader: Any, columns: Any, fresh: Fresh | None = None, days: float | None = None
-) -> tuple[Stories, dict[str, tuple]]:
-    """The stories of the commit `reader` reads, and the signature records of its
-    live clips: from `fresh` (this run's), else signatures.bin, else stored fields."""
-    import numpy as np
+#: One document's inputs to grouping: (clip id, publication time, signature record),
+#: None for a deleted document.
+Row = tuple[str, int | None, tuple] | None
 
-    from clipsearch.index import grouping
 
-    days = window_days(path) if days is None else days
+def rows(path: str, reader: Any, columns: Any, fresh: Fresh | None = None) -> tuple[
+    list[Row], dict[str, tuple]
+]:
+    """Per document number, what grouping needs of it, and the signature records of
+    the live clips: from `fresh` (this run's), else signatures.bin, else stored fields.
+    A sharded index groups the rows of all its shards at once (shard_stories.py)."""
     fresh = fresh or {}
     old = _records(path)
     docs = _documents(reader)
-    n = len(docs)
+    published = columns.published()
     records: dict[str, tuple] = {}
-    per_doc: list[tuple | None] = [None] * n
+    out: list[Row] = [None] * len(docs)
     for d, doc in enumerate(docs):
         if doc is None:
             continue
@@ -186,21 +187,33 @@ def compute(
         if rec is None or len(rec[1]) != 4 * sig.NUM_PERM:
             rec = _record(stat, sig.of_stored(reader.stored_fields(d)))
         records[p] = rec
-        per_doc[d] = rec
+        out[d] = (columns.clip_id(d), published[d], rec)
+    return out, records
+
+
+def group(all_rows: Sequence[Row], days: float) -> list[int]:
+    """Per row, the row of its story's earliest copy (grouping.stories): the same
+    code for one index and for all the shards of a sharded one."""
+    import numpy as np
+
+    from clipsearch.index import grouping
+
+    n = len(all_rows)
     minhash = np.zeros((n, sig.NUM_PERM), dtype=np.uint32)
     empty: tuple[int, ...] = ()
     samples, numbers, title_numbers = [empty] * n, [empty] * n, [empty] * n
     title_words, providers = [empty] * n, [0] * n
-    for d, rec in enumerate(per_doc):
-        if rec is not None:
+    ids, published = [""] * n, [None] * n
+    for d, row in enumerate(all_rows):
+        if row is not None:
+            ids[d], published[d], rec = row
             minhash[d] = np.frombuffer(rec[1], dtype="<u4")
             samples[d], numbers[d], title_numbers[d] = rec[2], rec[3], rec[4]
             title_words[d], providers[d] = rec[6], rec[7]
-    ids = [columns.clip_id(d) if docs[d] is not None else "" for d in range(n)]
-    reps = grouping.stories(
+    return grouping.stories(
         ids,
-        columns.published(),
-        [doc is not None for doc in docs],
+        published,
+        [row is not None for row in all_rows],
         minhash,
         samples,
         numbers,
@@ -209,7 +222,17 @@ def compute(
         providers,
         window_days=days,
     )
-    prints = b"".join(bytes.fromhex(rec[5]) if rec is not None else _NONE for rec in per_doc)
+
+
+def compute(
+    path: str, reader: Any, columns: Any, fresh: Fresh | None = None, days: float | None = None
+) -> tuple[Stories, dict[str, tuple]]:
+    """The stories of the commit `reader` reads, and the signature records of its
+    live clips."""
+    days = window_days(path) if days is None else days
+    per_doc, records = rows(path, reader, columns, fresh)
+    reps = group(per_doc, days)
+    prints = b"".join(bytes.fromhex(r[2][5]) if r is not None else _NONE for r in per_doc)
     return Stories(array("I", reps), Fingerprints(prints)), records
 
 

@@ -307,6 +307,7 @@ def update_sharded(
             )
         merge_reports(report, reports)
         count_moves(report, plan, routed.shard_of)
+        store.write_shard_stories(folder, plan.shards)  # every shard has committed
     finally:
         lock.release()
     report.elapsed = time.perf_counter() - started

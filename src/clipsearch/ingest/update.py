@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 
 from clipsearch import index as store
-from clipsearch.errors import STORIES_UNAVAILABLE, RequestError
+from clipsearch.errors import SHARDED_STORY_WINDOW, RequestError
 from clipsearch.ingest import DEFAULT_MAX_BYTES
 from clipsearch.ingest.sharding import update_sharded
 from clipsearch.ingest.sync import Progress, UpdateReport
@@ -31,11 +31,11 @@ def update_index(
     (see sync.update_index).  `shards` makes (or, with `rebuild`, reshards) a sharded
     index; a sharded one is updated shard by shard, on the Dask scheduler at `cluster`
     when given (each shard a task on a worker).  `story_window` is an unsharded
-    index's option only (story grouping is not available on a sharded index yet)."""
+    index's option only (a sharded index groups over all shards with the default)."""
     folder = os.fspath(index_dir)
     sharded = cluster is not None or shards is not None or store.is_sharded(folder)
     if story_window is not None and sharded:
-        raise RequestError("story_window", story_window, STORIES_UNAVAILABLE)
+        raise RequestError("story_window", story_window, SHARDED_STORY_WINDOW)
     options = dict(rebuild=rebuild, strict=strict, lock_timeout=lock_timeout, max_bytes=max_bytes)
     if cluster is not None:  # Dask is imported only when a cluster is asked for
         from clipsearch.cluster.build import update_on_cluster

@@ -94,8 +94,8 @@ class Backend(Protocol):
         ...
 
     # -- stories (index/grouping.py): per document, its story's earliest copy
-    #: False when the backend keeps no story per document (a sharded index: copies of
-    #: one story may sit in different shards); the story methods then raise.
+    #: True when every document has a story (one index, and a sharded one, whose
+    #: stories are grouped over all shards at once).
     has_stories: bool
 
     def story_of(self) -> Sequence[int]: ...

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from clipsearch import dates
-from clipsearch.errors import STORIES_UNAVAILABLE, RequestError
+from clipsearch.errors import RequestError
 from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot, is_sharded
 from clipsearch.language import UNDETERMINED
 from clipsearch.search import expansion, histogram, matching, ranking, stories
@@ -92,7 +92,7 @@ def open_backend(path: str, cluster: str | None = None, allow_partial: bool = Fa
         from clipsearch.cluster.search import ClusterFanout
 
         fanout = ClusterFanout(cluster, paths, allow_partial=allow_partial)
-    return ShardedBackend(fanout)
+    return ShardedBackend(fanout, path if is_sharded(path) else None)
 
 
 class ClipIndex:
@@ -203,9 +203,6 @@ class ClipIndex:
         docnum = self._backend.docnum_of(clip_id) if isinstance(clip_id, str) else None
         if docnum is None:
             raise RequestError("id", clip_id, "no clip has this id", f"no clip has id {clip_id!r}")
-        if not self._backend.has_stories:  # it leaves out the clip's story, not known here
-            problem = f"it leaves out the clip's copies; {STORIES_UNAVAILABLE}"
-            raise RequestError("like", clip_id, problem)
         return self.run(request, like=docnum)
 
     def like_words(self, docnum: int) -> list[str]:
@@ -235,15 +232,10 @@ class ClipIndex:
         backend, text = self._backend, request.text
         backend.begin()
         by_story = request.counts_stories
-        if (request.group or by_story) and not backend.has_stories:
-            if request.group:
-                problem = STORIES_UNAVAILABLE
-                raise RequestError("group", True, problem, f"group: {problem}")
-            raise RequestError("count", request.count, STORIES_UNAVAILABLE)
         m = self._match(request, like)
         scores, hits_set, matched, filters = m.scores, m.hits_set, m.matched, m.filters
         shown = matched if hits_set is None else hits_set
-        story = backend.story_of() if request.group else ()
+        story = backend.story_of()
         total = stories.distinct(backend, shown) if by_story else len(shown)
         end = request.offset + request.limit
 
@@ -424,8 +416,6 @@ class ClipIndex:
         if docnum is None:
             raise RequestError("id", clip_id, "no clip has this id", f"no clip has id {clip_id!r}")
         backend = self._backend
-        if not backend.has_stories:
-            raise RequestError("id", clip_id, STORIES_UNAVAILABLE)
         own = backend.story_of()[docnum]
         docs = list(backend.story_groups().get(own, (docnum,)))
         published = backend.published()
@@ -524,7 +514,7 @@ class ClipIndex:
             path=f.get("path") or "",
             quality=f.get("quality"),
             highlights=highlights,
-            story=backend.clip_id(backend.story_of()[docnum]) if backend.has_stories else "",
+            story=backend.clip_id(backend.story_of()[docnum]),
             language=language,
         )
 

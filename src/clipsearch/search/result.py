@@ -35,8 +35,7 @@ class Hit:
     path: str
     quality: int | None = None
     highlights: dict[str, str] = field(default_factory=dict)
-    #: The story's id: the clip id of its earliest copy (this clip's own when alone);
-    #: "" on a sharded index, which keeps no stories, and then left out of `to_dict`.
+    #: The story's id: the clip id of its earliest copy (this clip's own when alone).
     story: str = ""
     #: In a grouped search: the story's copies among the matches, their outlets
     #: (earliest first) and the earliest publication time; None otherwise.
@@ -62,8 +61,6 @@ class Hit:
             "story": self.story,
             "language": self.language,
         }
-        if not self.story:
-            del out["story"]
         if self.copies is not None:
             out["copies"] = self.copies
             out["outlets"] = list(self.outlets)

@@ -12,9 +12,10 @@ clips would show.
   by the same total order.  Counts (facets, days, matches) are summed exactly.
 - Languages: clips per language summed, so a query is analysed in the languages one
   index would use, in its order, each analysis kept when its tokens occur anywhere.
-- Stories: none.  Copies of one story may sit in different shards, and grouping them
-  exactly would compare signatures across shards; `has_stories` is False and the
-  engine refuses what needs stories rather than answer per shard.
+- Stories: copies of one story may sit in different shards, so they are grouped once
+  over every shard's signatures (index/shard_stories.py, written beside the manifest
+  by a build for the shards' commits); story ids, groups and story counts are read
+  from that, as one index reads its own.
 
 Where a shard lives is a `Fanout`'s business: `LocalFanout` calls `ShardService`s in
 this process; the cluster package calls Dask actors."""
@@ -26,13 +27,15 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from clipsearch.errors import STORIES_UNAVAILABLE, RequestError, ShardsUnavailableError
+from clipsearch.errors import ShardsUnavailableError
 from clipsearch.index import (
     Compiled,
     ParsedQuery,
     QueryStats,
     ShardService,
     analyze_word,
+    group_shard_stories,
+    load_shard_stories,
     merged_parser,
     query_terms,
     read_manifest,
@@ -133,8 +136,9 @@ class _MergedFacet:
 class ShardedBackend:
     """N shards searched as one index (the `Backend` protocol)."""
 
-    def __init__(self, fanout: Fanout):
+    def __init__(self, fanout: Fanout, folder: str | None = None):
         self._fan = fanout
+        self._folder = folder
         self._n = len(fanout.names)
         self._infos = dict(fanout.call("info"))
         terms = _MergedTerms(
@@ -156,6 +160,10 @@ class ShardedBackend:
         self._ids: dict[int, str] = {}
         self._stored: dict[int, dict[str, Any]] = {}
         self._prints: _ShardedFingerprints | None = None
+        self._stories: list[Sequence[int]] | None = None
+        self._groups: dict[int, tuple[int, ...]] | None = None
+        self._in_groups: frozenset[int] = frozenset()
+        self._published: _Interleaved | None = None
 
     @property
     def shard_names(self) -> list[str]:
@@ -444,39 +452,117 @@ class ShardedBackend:
     def query_terms(self, compiled: Compiled) -> frozenset[str]:
         return query_terms(compiled)
 
-    # -- stories: per index only (copies of one story may sit in different shards)
-    #: False: no story per document here; the engine refuses what needs one.
-    has_stories = False
+    # -- stories: grouped once over all shards (index/shard_stories.py)
+    #: True: every document has a story, grouped over all shards as one index would.
+    has_stories = True
 
-    def _no_stories(self) -> Any:
-        raise RequestError("group", True, STORIES_UNAVAILABLE, f"group: {STORIES_UNAVAILABLE}")
+    def _story_parts(self) -> list[Sequence[int]]:
+        """Per shard, the story of each of its documents (global numbers): the data
+        written beside the manifest when it describes the shards' current commits,
+        else the shards' rows grouped here (stale data is never used)."""
+        if self._stories is None or self._fan.missing():
+            keys = dict(self._fan.call("commit_key"))
+            loaded = None
+            if self._folder is not None:  # a shard left out (partial answers) is not checked
+                loaded = load_shard_stories(
+                    self._folder,
+                    [keys[i][0] if i in keys else None for i in range(self._n)],
+                    [keys[i][1] if i in keys else None for i in range(self._n)],
+                )
+            if loaded is None:  # a partial answer groups the shards that answered
+                answers = dict(self._fan.call("story_rows"))
+                loaded = group_shard_stories(
+                    [answers[i][2] if i in answers else [] for i in range(self._n)]
+                )
+            self._stories = list(loaded)
+        return self._stories
 
     def story_of(self) -> Sequence[int]:
-        return self._no_stories()
+        """Per global document number, the global number of its story's earliest copy."""
+        return _Interleaved(self._story_parts(), self._n)
 
     def story_groups(self) -> dict[int, tuple[int, ...]]:
-        return self._no_stories()
+        """The stories of more than one live document: story -> its documents."""
+        if self._groups is None:
+            live = self.live_docs()
+            n = self._n
+            groups: dict[int, list[int]] = {}
+            for i, part in enumerate(self._story_parts()):
+                for d, s in enumerate(part):
+                    g = d * n + i
+                    if s != g and g in live:
+                        groups.setdefault(s, [s]).append(g)
+            self._groups = {s: (s, *sorted(m[1:])) for s, m in groups.items()}
+            self._in_groups = frozenset(g for m in self._groups.values() for g in m)
+        return self._groups
 
     def docs_with_copies(self) -> frozenset[int]:
-        return self._no_stories()
+        self.story_groups()
+        return self._in_groups
 
     def facet_story_counts(self, field: str, docs: Collection[int]) -> Counter[str]:
-        return self._no_stories()
+        """Distinct stories per facet value over `docs`: the clip counts less the
+        extra copies of a story under one value (as FacetColumn.count_distinct)."""
+        counts = self.facet_counts(field, docs)
+        inside = docs if isinstance(docs, set | frozenset) else set(docs)
+        story = self.story_of()
+        by_story: dict[int, list[int]] = {}
+        for g in self.docs_with_copies() & inside:
+            by_story.setdefault(story[g], []).append(g)
+        members = [m for m in by_story.values() if len(m) > 1]
+        values = self._values_of(field, [g for m in members for g in m])
+        for m in members:
+            per_value = Counter(v for g in m for v in values[g])
+            for value, k in per_value.items():
+                if k > 1:
+                    counts[value] -= k - 1
+        return counts
+
+    def _values_of(self, field: str, docs: list[int]) -> dict[int, tuple[str, ...]]:
+        """Each document's values of a facet, spelled as the merged facet shows them."""
+        by_fold = self._facet(field).by_fold
+        parts: dict[int, list[int]] = {}
+        for g in docs:
+            parts.setdefault(g % self._n, []).append(g)
+        calls = {i: (field, [g // self._n for g in gs]) for i, gs in parts.items()}
+        out: dict[int, tuple[str, ...]] = {}
+        for i, answer in self._fan.call("facet_values_of", per_shard=calls) if calls else []:
+            for g, vs in zip(parts[i], answer, strict=True):
+                out[g] = tuple(dict.fromkeys(by_fold.get(v.casefold(), v) for v in vs))
+        return out
 
     def published(self) -> Sequence[int | None]:
-        return self._no_stories()
+        if self._published is None or self._fan.missing():
+            self._published = _Interleaved(
+                [v for _, v in sorted(self._fan.call("published"))], self._n
+            )
+        return self._published
 
     def published_at(self, docnum: int) -> datetime | None:
-        return self._no_stories()
+        return self._one(docnum, "published_ats")
 
     def facet_values_of(self, field: str, docnum: int) -> tuple[str, ...]:
-        return self._no_stories()
+        return self._values_of(field, [docnum])[docnum]
 
     def fingerprints(self) -> Sequence[str]:
         """Per document, its content fingerprint: each shard's, by document number."""
         if self._prints is None or self._fan.missing():
             self._prints = _ShardedFingerprints(dict(self._fan.call("fingerprints")), self._n)
         return self._prints
+
+
+class _Interleaved(Sequence[Any]):
+    """Per global document number, its shard's value: shard i's d is d * N + i."""
+
+    def __init__(self, parts: Sequence[Sequence[Any]], shards: int):
+        self._parts, self._n = parts, shards
+        self._len = max((len(p) * shards + i for i, p in enumerate(parts)), default=0)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, g: int) -> Any:  # type: ignore[override]
+        return self._parts[g % self._n][g // self._n]
 
 
 class _ShardedFingerprints(Sequence[str]):
