@@ -20,17 +20,16 @@ from clipsearch import index as store
 from clipsearch.errors import IndexIncompatibleError, IndexLockedError, RequestError, StorageError
 from clipsearch.ingest import DEFAULT_MAX_BYTES
 from clipsearch.ingest.clip import ClipError, read_clip
-from clipsearch.ingest.discover import Discovery, Found, discover
+from clipsearch.ingest.discover import Discovery, Found
 from clipsearch.ingest.sync import (
     Preread,
     Progress,
-    Skipped,
     StrictStop,
     UpdateReport,
+    discover_reporting,
     needs_reading,
     sync_discovered,
 )
-from clipsearch.paths import shown_path
 
 
 @dataclass
@@ -245,13 +244,7 @@ def begin_run(
         check_shard_count(shards)
     manifest = prepare_folder(folder, shards, rebuild)
     report = UpdateReport(index=folder)
-    found = discover([os.fspath(p) for p in paths])
-    for f in found.problems:
-        message = f"{shown_path(f.path)}: {f.error}"
-        report.skipped.append(Skipped(f.path, message))
-        if strict:
-            raise StrictStop(message)
-    return manifest, found, report
+    return manifest, discover_reporting(paths, report, strict), report
 
 
 def strict_check(errors: Iterable[tuple[str, str]], strict: bool) -> None:

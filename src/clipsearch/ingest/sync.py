@@ -89,6 +89,20 @@ class StrictStop(ClipsearchError):
         super().__init__(f"{problem} (stopped in strict mode: index left unchanged)")
 
 
+def discover_reporting(
+    paths: Sequence[str | os.PathLike[str]], report: UpdateReport, strict: bool
+) -> Discovery:
+    """The clip files under `paths`; the paths that cannot be read go to `report` as
+    skipped (or stop the run in strict mode)."""
+    found = discover([os.fspath(p) for p in paths])
+    for f in found.problems:
+        message = f"{shown_path(f.path)}: {f.error}"
+        report.skipped.append(Skipped(f.path, message))
+        if strict:
+            raise StrictStop(message)
+    return found
+
+
 def update_index(
     paths: Sequence[str | os.PathLike[str]],
     index_dir: str | os.PathLike[str],
@@ -112,12 +126,7 @@ def update_index(
     started = time.perf_counter()
     index_dir = os.path.abspath(os.fspath(index_dir))
     report = UpdateReport(index=index_dir)
-    found = discover([os.fspath(p) for p in paths])
-    for f in found.problems:
-        message = f"{shown_path(f.path)}: {f.error}"
-        report.skipped.append(Skipped(f.path, message))
-        if strict:
-            raise StrictStop(message)
+    found = discover_reporting(paths, report, strict)
     if story_window is not None:
         story_window = store.check_story_window(story_window)
     sync_discovered(
