@@ -111,7 +111,7 @@ def test_a_search_imports_only_what_it_uses() -> None:
         " starlette uvicorn clipsearch.ingest.clip clipsearch.ingest.sync py3langid numpy"
         " datasketch dask distributed clipsearch.index.writer clipsearch.index.shard_stories"
         " clipsearch.search.sharded urllib.request http.client ssl socket email.parser"
-        " asyncio concurrent.futures logging subprocess cached_property"
+        " asyncio concurrent.futures logging subprocess cached_property whoosh.lang.morph_en"
     ).split()
     code = (
         "import sys, clipsearch.cli, clipsearch.search.engine;"
@@ -145,8 +145,10 @@ def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type
         "unused = 'yaml frontmatter whoosh.multiproc whoosh.writing numpy urllib.request"
         " asyncio clipsearch.index.writer clipsearch.search.sharded datasketch'.split()\n"
         "print(sorted(m for m in unused if m in sys.modules))\n"
-        "import urllib.request, cached_property\n"
+        "import urllib.request, cached_property, whoosh.lang.morph_en\n"
         "assert urllib.request.urlopen and cached_property.__version__\n"
+        "from whoosh.query.terms import variations\n"
+        "assert 'runs' in variations('running')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

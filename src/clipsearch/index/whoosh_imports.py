@@ -1,20 +1,23 @@
-"""Whoosh imported without two libraries it loads at import time and a search never
-uses: a third of what `import clipsearch.index` cost (issue 8: lazy imports).
+"""Whoosh imported without what it loads at import time and a search never uses: a
+third of what `import clipsearch.index` cost (issue 8: lazy imports).
 
 * `whoosh.compat` does `from urllib.request import urlretrieve` (for a download
   helper nothing here calls), which pulls in http.client, ssl, socket and email.*;
 * `whoosh.reading` decorates one method (`deleted_docs_set`) with the
   `cached_property` package, which imports asyncio (and with it concurrent.futures,
-  logging, subprocess ...) only to support coroutine functions.
+  logging, subprocess ...) only to support coroutine functions;
+* `whoosh.query.terms` imports `whoosh.lang.morph_en` (English word variations, a
+  few hundred regular expressions compiled at import) for its `Variations` query,
+  which clipsearch never builds.
 
-While those two Whoosh modules are imported, `urllib.request` and `cached_property`
-are stand-ins: `urlretrieve` imports the real function on its first call, and
-`cached_property` is the package's own class without its coroutine branch (the
-decorated method is a plain function: the package then does exactly this).  The
-stand-ins leave `sys.modules` right after, so any later `import urllib.request`
-or `import cached_property` (by the server, Dask, a user) gets the real module; a
-module already imported is used as it is.  Imported first by the package, before
-anything else touches Whoosh."""
+While those Whoosh modules are imported, `urllib.request`, `cached_property` and
+`whoosh.lang.morph_en` are stand-ins: `urlretrieve` and `variations` import the real
+function on their first call, and `cached_property` is the package's own class
+without its coroutine branch (the decorated method is a plain function: the package
+then does exactly this).  The stand-ins leave `sys.modules` right after, so any later
+import of those modules (by the server, Dask, a user) gets the real one; a module
+already imported is used as it is.  Imported first by the package, before anything
+else touches Whoosh."""
 
 from __future__ import annotations
 
@@ -29,6 +32,13 @@ def urlretrieve(*args: Any, **kwargs: Any) -> Any:
     from urllib.request import urlretrieve as real
 
     return real(*args, **kwargs)
+
+
+def variations(word: str) -> Any:
+    """whoosh.lang.morph_en.variations, imported on first use."""
+    from whoosh.lang.morph_en import variations as real
+
+    return real(word)
 
 
 class cached_property:  # noqa: N801  (the name Whoosh imports)
@@ -59,12 +69,14 @@ def import_whoosh() -> None:
     stand_ins = {
         "urllib.request": _stand_in("urllib.request", urlretrieve=urlretrieve),
         "cached_property": _stand_in("cached_property", cached_property=cached_property),
+        "whoosh.lang.morph_en": _stand_in("whoosh.lang.morph_en", variations=variations),
     }
     installed = [n for n in stand_ins if n not in sys.modules]
     for name in installed:
         sys.modules[name] = stand_ins[name]
     try:
         import whoosh.compat  # noqa: F401
+        import whoosh.query  # noqa: F401  (whoosh.query.terms)
         import whoosh.reading  # noqa: F401
     finally:
         for name in installed:
