@@ -151,6 +151,7 @@ class Vocabulary(Mapping[str, int]):
         self.generation: int = header["generation"]
         self.doc_count_all: int = header["doc_count_all"]
         self._mm = mm
+        self._dict: dict[str, int] | None = None
         self._n = header["words"]
         self._m = header["keys"]
         view = memoryview(mm)
@@ -176,7 +177,9 @@ class Vocabulary(Mapping[str, int]):
         return self._n
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.words())
+        # Whoever iterates reads every word (a sharded index merging vocabularies:
+        # `dict.update` then looks each one up): decode them all once, as a dict.
+        return iter(self.to_dict())
 
     def words(self) -> list[str]:
         """Every word, sorted."""
@@ -186,10 +189,13 @@ class Vocabulary(Mapping[str, int]):
         return self._mm[self._words : end].decode().split("\n")
 
     def items(self) -> Any:  # one decode and one copy, not a search per word
-        return zip(self.words(), self._dfs.tolist(), strict=True)
+        return self.to_dict().items()
 
     def to_dict(self) -> dict[str, int]:
-        return dict(self.items())
+        """Every word with its frequency (decoded once, then kept: do not change it)."""
+        if self._dict is None:
+            self._dict = dict(zip(self.words(), self._dfs.tolist(), strict=True))
+        return self._dict
 
     def __reduce__(self) -> Any:
         return (dict, (self.to_dict(),))
@@ -199,6 +205,8 @@ class Vocabulary(Mapping[str, int]):
         return self._mm[self._words + at[i] : self._words + at[i + 1] - 1]
 
     def __getitem__(self, word: str) -> int:
+        if self._dict is not None:
+            return self._dict[word]
         probe = word.encode("utf-8", "surrogatepass")
         lo, hi = 0, self._n
         while lo < hi:  # the first word >= probe
