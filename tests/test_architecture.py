@@ -100,16 +100,56 @@ def test_the_checks_can_fail() -> None:
 def test_a_search_imports_only_what_it_uses() -> None:
     """The CLI and a search never import the YAML parser, the clip reader, the
     multi-process writer, the web server (issue 8: lazy imports) or the language
-    detector (issue 14)."""
+    detector (issue 14); nor the writer, the shards, or what Whoosh loads at import
+    but a search never uses (urllib.request with http, ssl and email; asyncio, for
+    the cached_property package): index/whoosh_imports.py."""
     import subprocess
     import sys
 
+    unused = (
+        "yaml frontmatter whoosh.multiproc whoosh.writing whoosh.externalsort ctypes"
+        " starlette uvicorn clipsearch.ingest.clip clipsearch.ingest.sync py3langid numpy"
+        " datasketch dask distributed clipsearch.index.writer clipsearch.index.shard_stories"
+        " clipsearch.search.sharded urllib.request http.client ssl socket email.parser"
+        " asyncio concurrent.futures logging subprocess cached_property whoosh.lang.morph_en"
+    ).split()
     code = (
         "import sys, clipsearch.cli, clipsearch.search.engine;"
-        "print(sorted(m for m in ('yaml', 'frontmatter', 'whoosh.multiproc', 'ctypes',"
-        " 'starlette', 'uvicorn', 'clipsearch.ingest.clip', 'clipsearch.ingest.sync',"
-        " 'py3langid', 'numpy')"
-        " if m in sys.modules))"
+        f"print(sorted(m for m in {unused!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same for a whole `clipsearch search` process on an index, typo corrected:
+    opening, searching, correcting and printing import none of them either, and the
+    Whoosh modules that were given stand-ins are the real ones afterwards."""
+    import subprocess
+    import sys
+
+    from conftest import write_corpus
+
+    from clipsearch import update_index
+
+    index = tmp_path / "index"
+    assert update_index([write_corpus(tmp_path / "clips")], index).ok
+    code = (
+        "import sys, io, contextlib\n"
+        "from clipsearch.cli import main\n"
+        f"sys.argv = ['clipsearch', 'search', 'vacine', '--index', {str(index)!r}]\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    main()\n"
+        "assert 'vaccine' in out.getvalue(), out.getvalue()\n"
+        "unused = 'yaml frontmatter whoosh.multiproc whoosh.writing numpy urllib.request"
+        " asyncio clipsearch.index.writer clipsearch.search.sharded datasketch'.split()\n"
+        "print(sorted(m for m in unused if m in sys.modules))\n"
+        "import urllib.request, cached_property, whoosh.lang.morph_en\n"
+        "assert urllib.request.urlopen and cached_property.__version__\n"
+        "from whoosh.query.terms import variations\n"
+        "assert 'runs' in variations('running')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]", out.stdout

@@ -296,14 +296,14 @@ def test_candidates_do_not_scan_the_vocabulary(monkeypatch: pytest.MonkeyPatch) 
     vocab = {"".join(rng.choices(letters, k=rng.randint(3, 14))): 1 for _ in range(5000)}
     index = TypoIndex(vocab)
     scored = 0
-    real_extract = fuzzy._extract
+    real_extract = fuzzy._Scorers.load().extract
 
     def counting_extract(query, choices, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal scored
         scored += len(choices)
         return real_extract(query, choices, **kwargs)
 
-    monkeypatch.setattr(fuzzy, "_extract", counting_extract)
+    monkeypatch.setattr(fuzzy._Scorers, "extract", counting_extract)
     queries = [w[:-1] + "z" for w in list(vocab)[:300] if max_edits(w)]
     for typed in queries:
         index.candidates(typed)

@@ -1,3 +1,3 @@
-from clipsearch.cli import main
+from clipsearch.cli import run
 
-main(prog_name="clipsearch")
+run()

@@ -350,7 +350,7 @@ def test_damaged_vocabulary_is_harmless(small: tuple[Path, Path], tmp_path: Path
     clips, template = small
     index = tmp_path / "index"
     shutil.copytree(template, index)
-    (index / "vocabulary.json").write_text("{truncated")
+    (index / "vocabulary.bin").write_text("{truncated")
     res = cli("search", "vaccine", "--index", index)
     assert res.exit_code == 0 and "1-1 of 1 clips" in res.stdout
     (clips / "extra.md").write_text("---\ntitle: Vaccination drive ends\n---\n")

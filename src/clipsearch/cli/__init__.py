@@ -5,6 +5,6 @@ output.py    terminal-safe human output, colour, JSON, rendering a search result
 errors.py    exit statuses, library errors phrased in CLI terms
 """
 
-from clipsearch.cli.commands import main
+from clipsearch.cli.commands import main, run
 
-__all__ = ["main"]
+__all__ = ["main", "run"]

@@ -21,10 +21,22 @@ Swapping the engine means rewriting this package only.
     stories.py       signatures and story per document, written beside each commit
     shards.py        sharded folders: manifest, routing, one shard as a service
     shard_stories.py stories grouped over all shards at once, beside the manifest
+    vocabulary.py    the surface vocabulary and its typo buckets, beside each commit
+    whoosh_imports.py  Whoosh imported without what a search never uses
     whoosh_fixes.py  fixes to Whoosh 2.7 applied at import
+
+What a search does not use (the writer, stories over shards) is imported on first
+use of its name (PEP 562 `__getattr__` below), so `import clipsearch.index` stays
+the cost of a search.
 """
 
+from typing import Any
+
+# isort: off
+from clipsearch.index import whoosh_imports  # noqa: F401  (first: before any Whoosh import)
 from clipsearch.index import whoosh_fixes  # noqa: F401  (patches Whoosh before any use)
+
+# isort: on
 from clipsearch.index.analysis import analyze_word, stem, text_analyzer
 from clipsearch.index.columns import FacetColumn
 from clipsearch.index.compile import (
@@ -46,9 +58,6 @@ from clipsearch.index.schema import (
 # Indexes written before the package split pickled the facet field under this name.
 from clipsearch.index.schema import FacetValuesField as _FacetValues  # noqa: F401
 from clipsearch.index.scoring import QueryStats
-from clipsearch.index.shard_stories import group as group_shard_stories
-from clipsearch.index.shard_stories import load as load_shard_stories
-from clipsearch.index.shard_stories import write as write_shard_stories
 from clipsearch.index.shards import (
     MANIFEST_FILE,
     MAX_SHARDS,
@@ -67,7 +76,31 @@ from clipsearch.index.snapshot import Snapshot
 from clipsearch.index.storage import check, exists, foreign_entries, remove_index, write_lock
 from clipsearch.index.stories import DEFAULT_WINDOW_DAYS as DEFAULT_STORY_WINDOW
 from clipsearch.index.stories import check_window as check_story_window
-from clipsearch.index.writer import IndexedFile, Writer, indexed_files, stored_stat
+
+#: name -> (module, name there) of what is imported on first use.
+_LATER = {
+    "group_shard_stories": ("shard_stories", "group"),
+    "load_shard_stories": ("shard_stories", "load"),
+    "write_shard_stories": ("shard_stories", "write"),
+    "IndexedFile": ("writer", "IndexedFile"),
+    "Writer": ("writer", "Writer"),
+    "indexed_files": ("writer", "indexed_files"),
+    "stored_stat": ("writer", "stored_stat"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The writer's and the sharded stories' names, imported on first use."""
+    if name not in _LATER:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attr = _LATER[name]
+    if module == "writer":
+        from clipsearch.index import writer as found
+    else:
+        from clipsearch.index import shard_stories as found
+    value = getattr(found, attr)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "group_shard_stories",

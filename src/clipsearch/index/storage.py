@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from typing import Any
 
 from whoosh import index
@@ -20,6 +21,7 @@ from clipsearch.errors import (
     IndexMissingError,
     StorageError,
 )
+from clipsearch.index import vocabulary
 from clipsearch.index.schema import INDEX_NAME, META_FILE, SCHEMA_VERSION, make_schema
 
 
@@ -53,7 +55,7 @@ _OWN_NAME = re.compile(
     rf"^(?:_{INDEX_NAME}_\d+\.toc(?:\.\d+(?:\.\d+)?)?|{INDEX_NAME}_[0-9a-z]{{16}}\.[a-z0-9_.]+"
     rf"|{INDEX_NAME}_{LOCK_NAME}|{re.escape(META_FILE)}(?:\.tmp)?"
     r"|shards\.json(?:\.tmp)?|shard-\d{2,4}"
-    rf"|vocabulary\.json(?:\.tmp)?|derived\.bin(?:\.tmp)?|{INDEX_NAME}\.tmp|[0-9a-z]{{28}}\.(?:tmp|run|ctmp)"
+    rf"|vocabulary\.(?:json|bin)(?:\.tmp)?|derived\.bin(?:\.tmp)?|{INDEX_NAME}\.tmp|[0-9a-z]{{28}}\.(?:tmp|run|ctmp)"
     rf"|(?:signatures|stories)\.bin(?:\.tmp)?|(?:stories|watches)\.json(?:\.tmp)?|watches\.lock)$"
 )
 #: The saved searches beside an index (watch.py): kept when its data is replaced.
@@ -248,29 +250,46 @@ def open_whoosh(path: str, check_segments: bool = True) -> Any:
         raise damaged(path, exc) from None
 
 
-VOCAB_FILE = "vocabulary.json"
+_TOC_NAME = re.compile(rf"^_{INDEX_NAME}_(\d+)\.toc$")
 
 
-def read_vocabulary(path: str, generation: int | None) -> dict[str, int] | None:
-    """The surface vocabulary saved with commit `generation`; None when missing or from
-    another commit.  It is a superset: words of deleted clips stay until a rebuild,
-    and the query layer checks a correction against the live index before using it."""
+def latest_generation(path: str) -> int | None:
+    """The generation of the newest commit in the folder (from Whoosh's TOC file
+    names, as Whoosh finds it), None when there is none."""
     try:
-        with open(os.path.join(path, VOCAB_FILE), encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError):
+        gens = [int(m.group(1)) for n in os.listdir(path) if (m := _TOC_NAME.match(n))]
+    except OSError:
         return None
-    if generation is not None and data.get("generation") != generation:
-        return None
-    words = data.get("words")
-    return words if isinstance(words, dict) else None
+    return max(gens, default=None)
 
 
-def write_vocabulary(path: str, generation: int, words: dict[str, int]) -> None:
-    tmp = os.path.join(path, VOCAB_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"generation": generation, "words": words}, fh, separators=(",", ":"))
-    os.replace(tmp, os.path.join(path, VOCAB_FILE))
+def read_vocabulary(path: str, generation: int | None) -> Mapping[str, int] | None:
+    """The surface vocabulary saved with commit `generation` (None: the newest commit
+    in the folder): the stored file (index/vocabulary.py), else the JSON file older
+    versions wrote; None when neither describes that commit.  It is a superset: words
+    of deleted clips stay until a rebuild, and the query layer checks a correction
+    against the live index before using it.
+
+    A search (`generation` None) never goes without one: when no file describes the
+    commit (the writer was killed between its commit and this file, or the file is
+    damaged), the vocabulary is rebuilt here from the stored fields, and the next
+    index run writes it again."""
+    searching = generation is None
+    if searching:
+        generation = latest_generation(path)
+        if generation is None:
+            return None
+    words = vocabulary.load(path, generation) or vocabulary.load_legacy(path, generation)
+    if words is None and searching:
+        with open_whoosh(path, check_segments=False).reader() as reader:
+            words = vocabulary.from_stored_fields(reader)
+    return words
+
+
+def write_vocabulary(path: str, generation: int, doc_count_all: int, words: dict[str, int]) -> None:
+    """Write the vocabulary of commit `generation` (with its typo buckets) beside it."""
+    vocabulary.write(path, generation, doc_count_all, words)
+    vocabulary.remove_legacy(path)
 
 
 def leaves(reader: Any) -> list[tuple[Any, int]]:

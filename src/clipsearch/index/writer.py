@@ -13,9 +13,9 @@ from whoosh import index, writing
 from whoosh.util.filelock import try_for
 
 from clipsearch.errors import IndexLockedError, StorageError
-from clipsearch.index import derived, signatures, stories
+from clipsearch.index import derived, signatures, stories, vocabulary
 from clipsearch.index.columns import Columns
-from clipsearch.index.schema import INDEX_NAME, TEXT_FIELDS, clip_words, document
+from clipsearch.index.schema import INDEX_NAME, clip_words, document
 from clipsearch.index.storage import (
     check_before_locking,
     compatible,
@@ -30,7 +30,6 @@ from clipsearch.index.storage import (
     write_vocabulary,
 )
 from clipsearch.index.whoosh_fixes import patch_bulk_writer
-from clipsearch.words import surface_words
 
 if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
     from clipsearch.ingest.clip import Clip
@@ -111,7 +110,8 @@ class Writer:
                 self._ix = create(path)
             else:
                 self._ix = open_whoosh(path, check_segments=False)  # a rebuild never reads them
-                self._vocab = read_vocabulary(path, self._ix.latest_generation())
+                words = read_vocabulary(path, self._ix.latest_generation())
+                self._vocab = None if words is None else dict(words.items())
         except BaseException:
             self._release()
             raise
@@ -190,7 +190,8 @@ class Writer:
                 vocab = self._vocabulary_from_stored_fields()
             for word, n in self._new_words.items():
                 vocab[word] = vocab.get(word, 0) + n
-            write_vocabulary(self.path, self._ix.latest_generation(), vocab)
+            generation, docs = self._ix.latest_generation(), self._ix.doc_count_all()
+            write_vocabulary(self.path, generation, docs, vocab)
             self._write_derived()
             if self.created:
                 mark_ready(self.path)  # last: only a complete first build is an index
@@ -223,11 +224,8 @@ class Writer:
         stories.write(self.path, generation, reader, columns, self._signatures, window)
 
     def _vocabulary_from_stored_fields(self) -> dict[str, int]:
-        counts: Counter[str] = Counter()
         with self._ix.reader() as reader:
-            for _docnum, stored in reader.iter_docs():
-                counts.update(surface_words(stored.get(f) or "" for f in TEXT_FIELDS))
-        return dict(counts)
+            return vocabulary.from_stored_fields(reader)
 
     def cancel(self) -> None:
         """Drop what this session wrote: nothing of it is committed, and its segment

@@ -44,7 +44,7 @@ class Corrector:
 
     def typo_index(self) -> TypoIndex:
         if self._typos is None:
-            self._typos = TypoIndex(self._backend.words())
+            self._typos = TypoIndex.of(self._backend.words())
         return self._typos
 
     def _candidates(self, word: str, limit: int) -> list[Candidate]:

@@ -27,7 +27,6 @@ from clipsearch.search.corrections import Corrector
 from clipsearch.search.highlight import candidates, snippet
 from clipsearch.search.request import SearchRequest
 from clipsearch.search.result import Hit, SearchResult
-from clipsearch.search.sharded import Fanout, LocalFanout, ShardedBackend, shard_paths
 from clipsearch.words import SURFACE_WORD
 
 #: Stored text fields that get snippets, in the order they are shown.
@@ -84,6 +83,9 @@ def open_backend(path: str, cluster: str | None = None, allow_partial: bool = Fa
     (in this process, or as actors on the Dask cluster at `cluster`)."""
     if cluster is None and not is_sharded(path):
         return Snapshot(path)
+    # Shards are imported only for a sharded index or a cluster.
+    from clipsearch.search.sharded import Fanout, LocalFanout, ShardedBackend, shard_paths
+
     paths = shard_paths(path) if is_sharded(path) else [path]
     fanout: Fanout
     if cluster is None:
@@ -486,7 +488,7 @@ class ClipIndex:
             "providers": res.facets["provider"],
             "distinct_topics": len(snap.facet_values("topic")),
             "distinct_providers": len(snap.facet_values("provider")),
-            **({"shards": snap.shard_infos()} if isinstance(snap, ShardedBackend) else {}),
+            **({"shards": snap.shard_infos()} if hasattr(snap, "shard_infos") else {}),
         }
 
     # -- internals

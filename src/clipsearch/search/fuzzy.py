@@ -32,16 +32,27 @@ frequency-weighted words of 5+ letters; ranges over runs on a noisy machine:
   candidates(): median 70-130 us, p95 370-650 us; one edit: median 50-100 us,
   p95 100-220 us; two edits: median 200-420 us, p95 450-850 us.
   Full scans for comparison: extractOne(OSA) 9.6 ms, extractOne(WRatio) 38 ms.
+A search does not build them: the writer stores them beside each commit
+(index/vocabulary.py) and `StoredTypoIndex` reads the buckets a probe needs from
+the mapped file (1.6 ms to open and check it at 155k clips, against 28 ms to parse
+the JSON vocabulary and 238 ms to bucket it).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from rapidfuzz import process
-from rapidfuzz.distance import OSA, Levenshtein
+from clipsearch.index.vocabulary import (
+    HEAD,
+    HEAD2,
+    HEAD13,
+    TAIL,
+    Vocabulary,
+    bucket_keys,
+    bucketed,
+)
 
 #: Typed words this long get one edit (Meilisearch: 5; Typesense: 4).
 ONE_EDIT_FROM = 4
@@ -52,15 +63,30 @@ TWO_EDITS_FROM = 9
 #: edits always rank first.
 FIRST_LETTER_PENALTY = 0.5
 
-_DIGIT = re.compile(r"\d")
-_OSA = OSA.distance
-# Between words whose lengths differ by exactly the cutoff, only insertions and
-# deletions fit, so OSA and Levenshtein agree, and rapidfuzz's Levenshtein is
-# ~1.5x faster.
-_LEV = Levenshtein.distance
-_extract = process.extract
-
 _Buckets = dict[tuple[str, int], list[str]]
+
+
+class _Scorers:
+    """rapidfuzz's scorers, imported on the first bucket scored: a search whose words
+    are all known never needs them (rapidfuzz's import is ~40 modules)."""
+
+    osa: Any = None
+    lev: Any = None
+    extract: Any = None
+
+    @classmethod
+    def load(cls) -> type[_Scorers]:
+        if cls.extract is None:
+            from rapidfuzz import process
+            from rapidfuzz.distance import OSA, Levenshtein
+
+            cls.osa = OSA.distance
+            # Between words whose lengths differ by exactly the cutoff, only insertions
+            # and deletions fit, so OSA and Levenshtein agree, and rapidfuzz's
+            # Levenshtein is ~1.5x faster.
+            cls.lev = Levenshtein.distance
+            cls.extract = process.extract
+        return cls
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,19 +116,15 @@ def max_edits(
     return 0
 
 
-def _without_digits(word: str) -> bool:
-    """Numbers, codes and ids ("covid19", "2022") are never typos of a word."""
-    return bool(word) and _DIGIT.search(word) is None
-
-
 class TypoIndex:
-    """Vocabulary (word -> document frequency) bucketed for typo look-ups.
+    """Vocabulary (word -> document frequency) bucketed for typo look-ups, in memory.
 
     Words are expected lowercase.  Words containing digits are counted
-    (`in`, `df`) but never proposed.
+    (`in`, `df`) but never proposed.  `TypoIndex.of` takes the buckets written
+    beside the commit instead when the vocabulary is the stored one.
     """
 
-    __slots__ = ("_df", "_head", "_head2", "_head13", "_tail", "_one_from", "_two_from")
+    __slots__ = ("_df", "_buckets", "_one_from", "_two_from")
 
     def __init__(
         self,
@@ -112,13 +134,20 @@ class TypoIndex:
         two_edits_from: int | None = None,
     ) -> None:
         self._df: dict[str, int] = {}
-        self._head: _Buckets = {}  # (w[0], len): scanned for two edits
-        self._head2: _Buckets = {}  # (w[:2], len): one edit, second letter kept
-        self._head13: _Buckets = {}  # (w[0] + w[2], len): one edit at the second letter
-        self._tail: _Buckets = {}  # (w[1:3], len): first letter changed
+        # kind (index/vocabulary.py) -> (letters, length) -> words
+        self._buckets: dict[str, _Buckets] = {HEAD: {}, HEAD2: {}, HEAD13: {}, TAIL: {}}
         self._one_from = one_edit_from
         self._two_from = two_edits_from
         self.update(words)
+
+    @staticmethod
+    def of(words: Mapping[str, int]) -> TypoIndex:
+        """The typo index of a backend's vocabulary: the stored buckets when it is the
+        vocabulary file of the commit (nothing to build), else built here (a merged
+        vocabulary of shards, a vocabulary rebuilt from the index)."""
+        if isinstance(words, Vocabulary):
+            return StoredTypoIndex(words)
+        return TypoIndex(words)
 
     def __len__(self) -> int:
         return len(self._df)
@@ -136,26 +165,20 @@ class TypoIndex:
         A df of 0 (or less) removes the word: no document holds it any more.
         """
         dfs = self._df
+        buckets = self._buckets
         for word, df in words.items():
             if df <= 0:
-                if dfs.pop(word, None) is not None and _without_digits(word):
-                    for buckets, key in self._keys(word):
-                        buckets[key].remove(word)
+                if dfs.pop(word, None) is not None and bucketed(word):
+                    for kind, letters, n in bucket_keys(word):
+                        buckets[kind][(letters, n)].remove(word)
                 continue
-            if word not in dfs and _without_digits(word):
-                for buckets, key in self._keys(word):
-                    buckets.setdefault(key, []).append(word)
+            if word not in dfs and bucketed(word):
+                for kind, letters, n in bucket_keys(word):
+                    buckets[kind].setdefault((letters, n), []).append(word)
             dfs[word] = df
 
-    def _keys(self, word: str) -> list[tuple[_Buckets, tuple[str, int]]]:
-        n = len(word)
-        keys = [(self._head, (word[0], n))]
-        if n >= 2:
-            keys.append((self._head2, (word[:2], n)))
-        if n >= 3:
-            keys.append((self._head13, (word[0] + word[2], n)))
-            keys.append((self._tail, (word[1:3], n)))
-        return keys
+    def _bucket(self, kind: str, letters: str, length: int) -> list[str] | None:
+        return self._buckets[kind].get((letters, length))
 
     def candidates(self, word: str, limit: int = 3) -> list[Candidate]:
         """Up to `limit` vocabulary words the user may have meant, best first.
@@ -165,7 +188,7 @@ class TypoIndex:
         """
         word = word.lower()
         k = max_edits(word, one_edit_from=self._one_from, two_edits_from=self._two_from)
-        if k == 0 or limit <= 0 or not _without_digits(word):
+        if k == 0 or limit <= 0 or not bucketed(word):
             return []
         n = len(word)
         found: dict[str, int] = {}
@@ -173,7 +196,7 @@ class TypoIndex:
             self._one_edit_same_head(word, found)
         else:
             for m in range(max(1, n - k), n + k + 1):
-                self._scan(self._head, (word[0], m), word, k, found)
+                self._scan(HEAD, word[0], m, word, k, found)
         found.pop(word, None)
 
         # A changed first letter costs a penalty, so those words can only
@@ -185,9 +208,9 @@ class TypoIndex:
             self._changed_head(word, k, cutoff, found)
 
         head = word[0]
-        dfs = self._df
+        df = self.df
         out = [
-            Candidate(w, e, dfs[w], e + (0.0 if w[0] == head else FIRST_LETTER_PENALTY))
+            Candidate(w, e, df(w), e + (0.0 if w[0] == head else FIRST_LETTER_PENALTY))
             for w, e in found.items()
         ]
         out.sort(key=lambda c: (c.cost, -c.df, c.word))
@@ -195,20 +218,24 @@ class TypoIndex:
 
     def _scan(
         self,
-        buckets: _Buckets,
-        key: tuple[str, int],
+        kind: str,
+        letters: str,
+        length: int,
         word: str,
         cutoff: int,
         found: dict[str, int],
         skip_head: str = "",
     ) -> None:
         """Score one bucket; record words within `cutoff` edits."""
-        gap = abs(key[1] - len(word))
-        bucket = buckets.get(key)
-        if not bucket or gap > cutoff:
+        gap = abs(length - len(word))
+        if gap > cutoff:
             return
-        scorer = _LEV if gap == cutoff else _OSA
-        for choice, dist, _ in _extract(
+        bucket = self._bucket(kind, letters, length)
+        if not bucket:
+            return
+        fuzz = _Scorers.load()
+        scorer = fuzz.lev if gap == cutoff else fuzz.osa
+        for choice, dist, _ in fuzz.extract(
             word, bucket, scorer=scorer, score_cutoff=cutoff, limit=None
         ):
             if choice[0] != skip_head:
@@ -217,17 +244,15 @@ class TypoIndex:
     def _one_edit_same_head(self, word: str, found: dict[str, int]) -> None:
         """All words one edit from `word` (len >= 4) that keep its first letter."""
         n = len(word)
-        head2 = self._head2
         for m in (n - 1, n, n + 1):  # edit after the second letter
-            self._scan(head2, (word[:2], m), word, 1, found)
-        self._scan(self._head13, (word[0] + word[2], n), word, 1, found)  # 2nd substituted
-        self._scan(self._head13, (word[:2], n + 1), word, 1, found)  # letter inserted 2nd
-        dfs = self._df
+            self._scan(HEAD2, word[:2], m, word, 1, found)
+        self._scan(HEAD13, word[0] + word[2], n, word, 1, found)  # 2nd substituted
+        self._scan(HEAD13, word[:2], n + 1, word, 1, found)  # letter inserted 2nd
         for guess in (
             word[0] + word[2:],  # second letter dropped
             word[0] + word[2] + word[1] + word[3:],  # second and third swapped
         ):
-            if guess != word and guess in dfs:
+            if guess != word and guess in self:
                 found[guess] = 1
 
     def _changed_head(self, word: str, k: int, cutoff: int, found: dict[str, int]) -> None:
@@ -245,4 +270,32 @@ class TypoIndex:
             # The first-letter typo shifts the length by `shift`; each further
             # edit (at most k - 1) by at most one more.
             for m in range(n + shift - (k - 1), n + shift + k):
-                self._scan(self._tail, (pair, m), word, cutoff, found, skip_head=word[0])
+                self._scan(TAIL, pair, m, word, cutoff, found, skip_head=word[0])
+
+
+class StoredTypoIndex(TypoIndex):
+    """The typo index of a stored vocabulary (index/vocabulary.py): its buckets and
+    frequencies are read from the memory-mapped file, one bucket as a probe needs it;
+    nothing is built per process.  Read-only: a new commit writes a new file."""
+
+    __slots__ = ("_vocab",)
+
+    def __init__(self, vocab: Vocabulary) -> None:
+        self._vocab = vocab
+        self._one_from = None
+        self._two_from = None
+
+    def __len__(self) -> int:
+        return len(self._vocab)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._vocab
+
+    def df(self, word: str) -> int:
+        return self._vocab.get(word, 0)
+
+    def update(self, words: Mapping[str, int]) -> None:
+        raise TypeError("a stored vocabulary is read-only: the next commit writes a new one")
+
+    def _bucket(self, kind: str, letters: str, length: int) -> list[str] | None:
+        return self._vocab.bucket(kind, letters, length)

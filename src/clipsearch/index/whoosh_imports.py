@@ -1,0 +1,87 @@
+"""Whoosh imported without what it loads at import time and a search never uses: a
+third of what `import clipsearch.index` cost (issue 8: lazy imports).
+
+* `whoosh.compat` does `from urllib.request import urlretrieve` (for a download
+  helper nothing here calls), which pulls in http.client, ssl, socket and email.*;
+* `whoosh.reading` decorates one method (`deleted_docs_set`) with the
+  `cached_property` package, which imports asyncio (and with it concurrent.futures,
+  logging, subprocess ...) only to support coroutine functions;
+* `whoosh.query.terms` imports `whoosh.lang.morph_en` (English word variations, a
+  few hundred regular expressions compiled at import) for its `Variations` query,
+  which clipsearch never builds.
+
+While those Whoosh modules are imported, `urllib.request`, `cached_property` and
+`whoosh.lang.morph_en` are stand-ins: `urlretrieve` and `variations` import the real
+function on their first call, and `cached_property` is the package's own class
+without its coroutine branch (the decorated method is a plain function: the package
+then does exactly this).  The stand-ins leave `sys.modules` right after, so any later
+import of those modules (by the server, Dask, a user) gets the real one; a module
+already imported is used as it is.  Imported first by the package, before anything
+else touches Whoosh."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+
+def urlretrieve(*args: Any, **kwargs: Any) -> Any:
+    """urllib.request.urlretrieve, imported on first use."""
+    from urllib.request import urlretrieve as real
+
+    return real(*args, **kwargs)
+
+
+def variations(word: str) -> Any:
+    """whoosh.lang.morph_en.variations, imported on first use."""
+    from whoosh.lang.morph_en import variations as real
+
+    return real(word)
+
+
+class cached_property:  # noqa: N801  (the name Whoosh imports)
+    """A property computed once per instance, then an ordinary attribute: the
+    `cached_property` package's class for plain functions."""
+
+    def __init__(self, func: Callable[[Any], Any]):
+        self.__doc__ = func.__doc__
+        self.func = func
+
+    def __get__(self, obj: Any, cls: type) -> Any:
+        if obj is None:
+            return self
+        value = obj.__dict__[self.func.__name__] = self.func(obj)
+        return value
+
+
+def _stand_in(name: str, **attrs: Any) -> types.ModuleType:
+    module = types.ModuleType(name, f"clipsearch's stand-in while Whoosh imports ({__name__})")
+    module.__dict__.update(attrs)
+    return module
+
+
+def import_whoosh() -> None:
+    """Import the Whoosh modules that load those libraries, with the stand-ins."""
+    if "whoosh.reading" in sys.modules:
+        return
+    stand_ins = {
+        "urllib.request": _stand_in("urllib.request", urlretrieve=urlretrieve),
+        "cached_property": _stand_in("cached_property", cached_property=cached_property),
+        "whoosh.lang.morph_en": _stand_in("whoosh.lang.morph_en", variations=variations),
+    }
+    installed = [n for n in stand_ins if n not in sys.modules]
+    for name in installed:
+        sys.modules[name] = stand_ins[name]
+    try:
+        import whoosh.compat  # noqa: F401
+        import whoosh.query  # noqa: F401  (whoosh.query.terms)
+        import whoosh.reading  # noqa: F401
+    finally:
+        for name in installed:
+            if sys.modules.get(name) is stand_ins[name]:
+                del sys.modules[name]
+
+
+import_whoosh()
