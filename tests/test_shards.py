@@ -523,11 +523,32 @@ def test_stories_beside_the_manifest_are_used_only_for_their_commits(
     assert load_shard_stories(str(sh), [0, 0, 0], [1, 1, 1]) is None
 
 
-def test_a_story_window_is_refused_on_a_sharded_index(built, tmp_path: Path) -> None:
-    with pytest.raises(RequestError, match="default window"):
-        update_index([built["clips"]], tmp_path / "ix", shards=2, story_window=1)
-    assert not (tmp_path / "ix").exists()
+def test_a_story_window_groups_shards_as_one_index_and_is_kept(built, tmp_path: Path) -> None:
+    """The Wired copy of the grain story is 18 days after the others: another story
+    with the default window, the same story with 30 days, on one index and shards."""
+    clips = built["clips"]
+    update_index([clips], tmp_path / "one", story_window=30)
+    update_index([clips], tmp_path / "sh", shards=3, story_window=30)
+    assert len({shard_of(f"grain-copy-{k}", 3) for k in range(5)}) > 1  # across shards
+
+    def story(path: Path, cid: str = "grain-copy-4") -> dict:
+        with open_index(path) as idx:
+            return idx.story(cid).to_dict()
+
+    assert story(tmp_path / "sh") == story(tmp_path / "one")
+    assert story(tmp_path / "sh")["total"] == 5
+    assert update_index([clips], tmp_path / "sh").ok  # no window given: the recorded one
+    assert story(tmp_path / "sh")["total"] == 5
+    (tmp_path / "sh" / "stories.bin").unlink()  # grouped by the search itself, same window
+    assert story(tmp_path / "sh")["total"] == 5
     runner = CliRunner()
+    out = runner.invoke(main, ["index", str(clips), "--index", str(tmp_path / "sh"),
+                               "--story-window", "3", "-q"])
+    assert out.exit_code == 0, out.output
+    assert story(tmp_path / "sh")["total"] == 1
+    assert story(tmp_path / "sh", "grain-copy-1") == story(built["one"], "grain-copy-1")
+    with pytest.raises(RequestError, match="story_window"):
+        update_index([clips], tmp_path / "sh", story_window=-1)
     out = runner.invoke(main, ["search", "odesa", "--group", "--index", str(built["three"])])
     assert out.exit_code == 0 and "copies" in out.output, out.output
 

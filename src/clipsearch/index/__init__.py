@@ -48,6 +48,7 @@ from clipsearch.index.schema import FacetValuesField as _FacetValues  # noqa: F4
 from clipsearch.index.scoring import QueryStats
 from clipsearch.index.shard_stories import group as group_shard_stories
 from clipsearch.index.shard_stories import load as load_shard_stories
+from clipsearch.index.shard_stories import window as shard_story_window
 from clipsearch.index.shard_stories import write as write_shard_stories
 from clipsearch.index.shards import (
     MANIFEST_FILE,
@@ -72,6 +73,7 @@ from clipsearch.index.writer import IndexedFile, Writer, indexed_files, stored_s
 __all__ = [
     "group_shard_stories",
     "load_shard_stories",
+    "shard_story_window",
     "write_shard_stories",
     "Apart",
     "DEFAULT_STORY_WINDOW",

@@ -40,6 +40,7 @@ from clipsearch.index import (
     query_terms,
     read_manifest,
     shard_of,
+    shard_story_window,
 )
 from clipsearch.index import MergedTerms as _MergedTerms  # noqa: N814  (a class, renamed locally)
 
@@ -471,8 +472,9 @@ class ShardedBackend:
                 )
             if loaded is None:  # a partial answer groups the shards that answered
                 answers = dict(self._fan.call("story_rows"))
+                window = shard_story_window(self._folder) if self._folder else None
                 loaded = group_shard_stories(
-                    [answers[i][2] if i in answers else [] for i in range(self._n)]
+                    [answers[i][2] if i in answers else [] for i in range(self._n)], window
                 )
             self._stories = list(loaded)
         return self._stories
