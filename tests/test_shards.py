@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,51 @@ def test_in_process_shards_answer_as_one_index(built) -> None:
         assert s1["topics"] == s3["topics"] and s1["clips"] == s3["clips"]
 
 
+#: What a phased search never asks of shards: match sets and score tables of every
+#: matching clip would cross (and each is a round trip).
+PER_OPERATION = {"match", "scores", "top", "facet_counts", "day_counts", "docs_with_values",
+                 "docs_between", "live_docs", "query_stats", "token_dfs", "occurring"}
+
+
+def _questions(idx, fanout_class, monkeypatch) -> list[str]:
+    asked: list[str] = []
+    original = fanout_class.call
+
+    def counting(self, method, args=(), per_shard=None):  # type: ignore[no-untyped-def]
+        asked.append(method)
+        return original(self, method, args, per_shard)
+
+    monkeypatch.setattr(fanout_class, "call", counting)
+    return asked
+
+
+def _phased_searches(idx, asked: list[str]) -> None:
+    idx.search("warm up")  # the merged vocabulary and stories, once per commit
+    for query, options in [
+        ("faical recogniton", {}),
+        ("vaccine", {"topics": ["health"], "histogram": "month", "since": date(2021, 1, 1)}),
+        ("solar NOT rooftop", {"sort": "date"}),
+        ("police cameras robot", {"match": "any", "offset": 1, "limit": 3}),
+        ("", {"providers": ["reuters"]}),
+    ]:
+        asked.clear()
+        res = idx.search(query, **options)
+        assert res.total > 0, query
+        # under 3 hits, "did you mean" probes the corrected query's matches, once
+        phases = asked[:-1] if asked[-1:] == ["match"] and res.total < 3 else asked
+        assert phases[-2:] == ["execute", "fetch"], (query, asked)
+        assert len(phases) <= 5 and not PER_OPERATION & set(phases), (query, asked)
+
+
+def test_a_search_is_a_few_questions_to_each_shard(built, monkeypatch) -> None:
+    """In phases: the words learnt, statistics and match-rule sizes, one scored,
+    ranked and counted page per shard, the page's fields; nothing per operation."""
+    from clipsearch.search.sharded import LocalFanout
+
+    with open_index(built["three"]) as three:
+        _phased_searches(three, _questions(three, LocalFanout, monkeypatch))
+
+
 def test_incremental_updates_keep_the_same_answers(built, tmp_path: Path) -> None:
     import shutil
 
@@ -300,6 +346,13 @@ def test_through_the_cluster_the_answers_are_the_same(built, cluster) -> None:
         _same(one, remote)
         seed = one.search("vaccine").hits[0].id
         assert one.get(seed) == remote.get(seed)
+
+
+def test_through_the_cluster_a_search_is_a_few_round_trips(built, cluster, monkeypatch) -> None:
+    from clipsearch.cluster.search import ClusterFanout
+
+    with open_index(built["three"], cluster=cluster.scheduler_address) as remote:
+        _phased_searches(remote, _questions(remote, ClusterFanout, monkeypatch))
 
 
 def _worker_pids(client) -> dict[str, int]:
