@@ -124,18 +124,79 @@ def _timed_in_process(idx, queries: list[str]) -> tuple[list[float], list[dict],
     return times, answers, inside
 
 
+#: (machines, shards per machine, cores per machine, clips) of the scale table.
+SCALE_ROWS = (
+    (1, 4, 2, 155_000),
+    (2, 2, 2, 155_000),
+    (4, 4, 8, 10_000_000),
+    (16, 4, 8, 100_000_000),
+    (64, 4, 8, 100_000_000),
+    (256, 4, 8, 100_000_000),
+)
+
+
+def scale_model(m: dict) -> list[dict]:
+    """The expected query time on k machines (see the module docstring), from the
+    measured inputs `m`.  Two costs per further actor in a fan-out: the bare one
+    (a call to all actors less a call to one), and the one calibrated on the
+    measured cluster median (what is left of it after the coordinator, the shards'
+    work and the bare round trips, per fan-out and further actor: payloads,
+    scheduling on a loaded machine)."""
+    fanouts, actors = m["fanouts"], m["shards"]
+    one, per_shard = m["one_actor_round_trip_ms"], m["per_shard_ms"]
+    bare = max(0.0, (m["round_trip_ms"] - one) / max(1, actors - 1))
+    measured_work = per_shard * math.ceil(actors / m["workers"])
+    left = (m["cluster_p50_ms"] - m["coordinator_ms"] - measured_work) / fanouts - one
+    calibrated = max(bare, left / max(1, actors - 1))
+    per_clip = per_shard / max(1, m["clips_per_shard"])
+
+    def expected(per_actor: float, actors: int, work: float) -> float:
+        return round(fanouts * (one + per_actor * (actors - 1)) + m["coordinator_ms"] + work, 1)
+
+    table = []
+    for machines, shards_per_machine, cores, clips in SCALE_ROWS:
+        shards = machines * shards_per_machine
+        work = per_clip * clips / shards * math.ceil(shards_per_machine / cores)
+
+        table.append({
+            "machines": machines,
+            "shards_per_machine": shards_per_machine,
+            "cores": cores,
+            "clips": clips,
+            "clips_per_shard": round(clips / shards),
+            "shard_work_ms": round(work, 1),
+            "expected_ms_bare": expected(bare, shards, work),
+            "expected_ms_calibrated": expected(calibrated, shards, work),
+            # not built: one actor per machine that searches its shards and merges them
+            "one_actor_per_machine_ms_calibrated": expected(calibrated, machines, work),
+        })
+    return table
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clips", required=True)
-    ap.add_argument("--queries", required=True)
-    ap.add_argument("--work", required=True)
+    ap.add_argument("--clips")
+    ap.add_argument("--queries")
+    ap.add_argument("--work")
     ap.add_argument("--shards", type=int, default=4)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--limit-queries", type=int, default=200)
     ap.add_argument("--one-index", help="an index of the same clips, already built")
     ap.add_argument("--sharded-index", help="a sharded index of the same clips, already built")
+    ap.add_argument("--model-from", help="only the scale table, from this script's JSON output")
     args = ap.parse_args()
+    if args.model_from:
+        with open(args.model_from, encoding="utf-8") as fh:
+            saved = json.load(fh)
+        inputs = {  # outputs of before the model took these as inputs too
+            "one_actor_round_trip_ms": saved.get("one_actor_round_trip_ms"),
+            "cluster_p50_ms": saved["query_sharded_cluster"]["p50_ms"],
+            "shards": saved["shards"],
+            "workers": saved["workers"],
+        } | saved["model_inputs"]
+        print(json.dumps(scale_model(inputs), indent=1))
+        return 0
     with open(args.queries, encoding="utf-8") as fh:
         rows = [line.rstrip("\n").split("\t") for line in fh if not line.startswith("#")]
     queries = [r[2] for r in rows][: args.warmup + args.limit_queries]
@@ -223,50 +284,22 @@ def main() -> int:
         cluster.close()
 
     # Scale model (see the docstring), from the in-process sharded run.
-    shard_s = statistics.median(inside) / args.shards
-    own = [t - i for t, i in zip(times_local, inside, strict=True)]
-    coordinator_s = max(0.0, statistics.median(own))
-    per_clip_s = shard_s / max(1, out["clips"] / args.shards)
     out["model_inputs"] = {
-        "per_shard_ms": round(shard_s * 1000, 2),
+        "per_shard_ms": round(statistics.median(inside) / args.shards * 1000, 3),
         "clips_per_shard": out["clips"] // args.shards,
-        "coordinator_ms": round(coordinator_s * 1000, 2),
+        "coordinator_ms": round(
+            max(0.0, statistics.median(t - i for t, i in zip(times_local, inside, strict=True)))
+            * 1000,
+            3,
+        ),
         "fanouts": out["fanouts_per_query"],
         "round_trip_ms": out["fanout_round_trip_ms"],
+        "one_actor_round_trip_ms": out["one_actor_round_trip_ms"],
+        "cluster_p50_ms": out["query_sharded_cluster"]["p50_ms"],
+        "shards": args.shards,
+        "workers": args.workers,
     }
-    # A fan-out to S actors: one round trip plus, per further actor, what the
-    # coordinator spends sending and receiving (measured with 1 and all actors).
-    per_actor_s = max(0.0, (rtt - rtt_one) / max(1, args.shards - 1))
-    out["model_inputs"]["per_extra_actor_ms"] = round(per_actor_s * 1000, 3)
-    table = []
-    for machines, shards_per_machine, cores, clips in (
-        (1, 4, 2, 155_000),
-        (2, 2, 2, 155_000),
-        (4, 4, 8, 10_000_000),
-        (16, 4, 8, 100_000_000),
-        (64, 4, 8, 100_000_000),
-        (256, 4, 8, 100_000_000),
-    ):
-        shards_total = machines * shards_per_machine
-        per_shard_clips = clips / shards_total
-        work = per_clip_s * per_shard_clips * math.ceil(shards_per_machine / cores)
-        fan_s = rtt_one + per_actor_s * (shards_total - 1)
-        fan_machines_s = rtt_one + per_actor_s * (machines - 1)
-        table.append({
-            "machines": machines,
-            "shards_per_machine": shards_per_machine,
-            "cores": cores,
-            "clips": clips,
-            "clips_per_shard": round(per_shard_clips),
-            "fanout_ms": round(fan_s * 1000, 2),
-            "shard_work_ms": round(work * 1000, 1),
-            "expected_ms": round((fanouts * fan_s + coordinator_s + work) * 1000, 1),
-            # not built: one actor per machine searching its shards and merging them
-            "expected_ms_one_actor_per_machine": round(
-                (fanouts * fan_machines_s + coordinator_s + work) * 1000, 1
-            ),
-        })
-    out["scale_model"] = table
+    out["scale_model"] = scale_model(out["model_inputs"])
     print(json.dumps(out, indent=1))
     return 0
 
