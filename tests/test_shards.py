@@ -606,6 +606,22 @@ def test_a_story_window_groups_shards_as_one_index_and_is_kept(built, tmp_path: 
     assert out.exit_code == 0 and "copies" in out.output, out.output
 
 
+def test_a_cluster_build_groups_with_the_story_window_too(built, cluster, tmp_path: Path) -> None:
+    clips = built["clips"]
+    update_index([clips], tmp_path / "one", story_window=30)
+    update_index(
+        [clips], tmp_path / "sh", shards=3, story_window=30, cluster=cluster.scheduler_address
+    )
+    with open_index(tmp_path / "one") as one, open_index(
+        tmp_path / "sh", cluster=cluster.scheduler_address
+    ) as sh:
+        want = one.story("grain-copy-4").to_dict()
+        assert sh.story("grain-copy-4").to_dict() == want and want["total"] == 5
+        a, b = one.search("odesa", group=True), sh.search("odesa", group=True)
+        assert [(h.id, h.copies) for h in a.hits] == [(h.id, h.copies) for h in b.hits]
+        assert a.total == b.total
+
+
 def test_watches_on_a_sharded_index_report_what_one_index_reports(
     built, tmp_path: Path
 ) -> None:
