@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,51 @@ def test_in_process_shards_answer_as_one_index(built) -> None:
         assert s1["topics"] == s3["topics"] and s1["clips"] == s3["clips"]
 
 
+#: What a phased search never asks of shards: match sets and score tables of every
+#: matching clip would cross (and each is a round trip).
+PER_OPERATION = {"match", "scores", "top", "facet_counts", "day_counts", "docs_with_values",
+                 "docs_between", "live_docs", "query_stats", "token_dfs", "occurring"}
+
+
+def _questions(idx, fanout_class, monkeypatch) -> list[str]:
+    asked: list[str] = []
+    original = fanout_class.call
+
+    def counting(self, method, args=(), per_shard=None):  # type: ignore[no-untyped-def]
+        asked.append(method)
+        return original(self, method, args, per_shard)
+
+    monkeypatch.setattr(fanout_class, "call", counting)
+    return asked
+
+
+def _phased_searches(idx, asked: list[str]) -> None:
+    idx.search("warm up")  # the merged vocabulary and stories, once per commit
+    for query, options in [
+        ("faical recogniton", {}),
+        ("vaccine", {"topics": ["health"], "histogram": "month", "since": date(2021, 1, 1)}),
+        ("solar NOT rooftop", {"sort": "date"}),
+        ("police cameras robot", {"match": "any", "offset": 1, "limit": 3}),
+        ("", {"providers": ["reuters"]}),
+    ]:
+        asked.clear()
+        res = idx.search(query, **options)
+        assert res.total > 0, query
+        # under 3 hits, "did you mean" probes the corrected query's matches, once
+        phases = asked[:-1] if asked[-1:] == ["match"] and res.total < 3 else asked
+        assert phases[-2:] == ["execute", "fetch"], (query, asked)
+        assert len(phases) <= 5 and not PER_OPERATION & set(phases), (query, asked)
+
+
+def test_a_search_is_a_few_questions_to_each_shard(built, monkeypatch) -> None:
+    """In phases: the words learnt, statistics and match-rule sizes, one scored,
+    ranked and counted page per shard, the page's fields; nothing per operation."""
+    from clipsearch.search.sharded import LocalFanout
+
+    with open_index(built["three"]) as three:
+        _phased_searches(three, _questions(three, LocalFanout, monkeypatch))
+
+
 def test_incremental_updates_keep_the_same_answers(built, tmp_path: Path) -> None:
     import shutil
 
@@ -300,6 +346,13 @@ def test_through_the_cluster_the_answers_are_the_same(built, cluster) -> None:
         _same(one, remote)
         seed = one.search("vaccine").hits[0].id
         assert one.get(seed) == remote.get(seed)
+
+
+def test_through_the_cluster_a_search_is_a_few_round_trips(built, cluster, monkeypatch) -> None:
+    from clipsearch.cluster.search import ClusterFanout
+
+    with open_index(built["three"], cluster=cluster.scheduler_address) as remote:
+        _phased_searches(remote, _questions(remote, ClusterFanout, monkeypatch))
 
 
 def _worker_pids(client) -> dict[str, int]:
@@ -523,13 +576,50 @@ def test_stories_beside_the_manifest_are_used_only_for_their_commits(
     assert load_shard_stories(str(sh), [0, 0, 0], [1, 1, 1]) is None
 
 
-def test_a_story_window_is_refused_on_a_sharded_index(built, tmp_path: Path) -> None:
-    with pytest.raises(RequestError, match="default window"):
-        update_index([built["clips"]], tmp_path / "ix", shards=2, story_window=1)
-    assert not (tmp_path / "ix").exists()
+def test_a_story_window_groups_shards_as_one_index_and_is_kept(built, tmp_path: Path) -> None:
+    """The Wired copy of the grain story is 18 days after the others: another story
+    with the default window, the same story with 30 days, on one index and shards."""
+    clips = built["clips"]
+    update_index([clips], tmp_path / "one", story_window=30)
+    update_index([clips], tmp_path / "sh", shards=3, story_window=30)
+    assert len({shard_of(f"grain-copy-{k}", 3) for k in range(5)}) > 1  # across shards
+
+    def story(path: Path, cid: str = "grain-copy-4") -> dict:
+        with open_index(path) as idx:
+            return idx.story(cid).to_dict()
+
+    assert story(tmp_path / "sh") == story(tmp_path / "one")
+    assert story(tmp_path / "sh")["total"] == 5
+    assert update_index([clips], tmp_path / "sh").ok  # no window given: the recorded one
+    assert story(tmp_path / "sh")["total"] == 5
+    (tmp_path / "sh" / "stories.bin").unlink()  # grouped by the search itself, same window
+    assert story(tmp_path / "sh")["total"] == 5
     runner = CliRunner()
+    out = runner.invoke(main, ["index", str(clips), "--index", str(tmp_path / "sh"),
+                               "--story-window", "3", "-q"])
+    assert out.exit_code == 0, out.output
+    assert story(tmp_path / "sh")["total"] == 1
+    assert story(tmp_path / "sh", "grain-copy-1") == story(built["one"], "grain-copy-1")
+    with pytest.raises(RequestError, match="story_window"):
+        update_index([clips], tmp_path / "sh", story_window=-1)
     out = runner.invoke(main, ["search", "odesa", "--group", "--index", str(built["three"])])
     assert out.exit_code == 0 and "copies" in out.output, out.output
+
+
+def test_a_cluster_build_groups_with_the_story_window_too(built, cluster, tmp_path: Path) -> None:
+    clips = built["clips"]
+    update_index([clips], tmp_path / "one", story_window=30)
+    update_index(
+        [clips], tmp_path / "sh", shards=3, story_window=30, cluster=cluster.scheduler_address
+    )
+    with open_index(tmp_path / "one") as one, open_index(
+        tmp_path / "sh", cluster=cluster.scheduler_address
+    ) as sh:
+        want = one.story("grain-copy-4").to_dict()
+        assert sh.story("grain-copy-4").to_dict() == want and want["total"] == 5
+        a, b = one.search("odesa", group=True), sh.search("odesa", group=True)
+        assert [(h.id, h.copies) for h in a.hits] == [(h.id, h.copies) for h in b.hits]
+        assert a.total == b.total
 
 
 def test_watches_on_a_sharded_index_report_what_one_index_reports(

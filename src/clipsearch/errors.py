@@ -44,11 +44,6 @@ class RequestError(QueryError):
         super().__init__(message or f"{parameter} {value!r}: {problem}")
 
 
-#: Why a sharded index refuses a story window: its stories are grouped over all shards
-#: with the default window (the window is an option of an unsharded index).
-SHARDED_STORY_WINDOW = "a sharded index groups stories with the default window only"
-
-
 class StorageError(ClipsearchError):
     """The machine refused an operation the input was fine for: a full disk, a read-only
     folder, an I/O error.  Front ends give it its own exit status (not a usage error,

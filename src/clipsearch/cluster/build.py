@@ -54,6 +54,7 @@ def update_on_cluster(
     strict: bool = False,
     lock_timeout: float = 30.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    story_window: float | None = None,
 ) -> UpdateReport:
     """`ingest.update.update_index` with the reading and every shard run as tasks on
     the cluster at `cluster` (an address, or a Dask client)."""
@@ -113,7 +114,7 @@ def update_on_cluster(
                 f"shards not updated: {', '.join(failed)}; they keep their last commit, "
                 "run the same command again to complete them",
             )
-        write_shard_stories(folder, plan.shards)  # every shard has committed
+        write_shard_stories(folder, plan.shards, story_window)  # all committed
     finally:
         lock.release()
         if isinstance(cluster, str):

@@ -1,7 +1,7 @@
-"""Searching shards on a Dask cluster: one actor per shard (a `ShardService` that
-keeps its shard open), placed on a worker that can read that shard, and every
-question fanned out to the actors at once (the answers merged by the sharded
-backend, exactly as in one process).
+"""Searching shards on a Dask cluster: one actor per shard (a `ShardSearcher` that
+keeps its shard open and answers a search's phases), placed on a worker that can
+read that shard, and every question fanned out to the actors at once (the answers
+merged by the sharded backend, exactly as in one process).
 
 Faults: a shard whose worker died is reopened on another worker that can read it
 and the call retried, once per request; a shard that still cannot answer is an
@@ -17,7 +17,7 @@ from typing import Any
 
 from clipsearch.cluster.connect import connect, readable
 from clipsearch.errors import ClipsearchError, ClusterError, ShardsUnavailableError
-from clipsearch.index import ShardService
+from clipsearch.search.shard_phases import ShardSearcher
 
 #: Seconds one fanned-out call may take before its shard counts as lost.
 CALL_TIMEOUT = float(os.environ.get("CLIPSEARCH_CLUSTER_CALL_TIMEOUT") or 120)
@@ -82,7 +82,7 @@ class ClusterFanout:
             worker = min(able, key=lambda w: (load[w], w))
             load[worker] += 1
             futures[i] = self._client.submit(
-                ShardService,
+                ShardSearcher,
                 self._paths[i],
                 actor=True,
                 workers=[worker],

@@ -81,6 +81,7 @@ from clipsearch.index.stories import check_window as check_story_window
 _LATER = {
     "group_shard_stories": ("shard_stories", "group"),
     "load_shard_stories": ("shard_stories", "load"),
+    "shard_story_window": ("shard_stories", "window"),
     "write_shard_stories": ("shard_stories", "write"),
     "IndexedFile": ("writer", "IndexedFile"),
     "Writer": ("writer", "Writer"),
@@ -105,6 +106,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "group_shard_stories",
     "load_shard_stories",
+    "shard_story_window",
     "write_shard_stories",
     "Apart",
     "DEFAULT_STORY_WINDOW",

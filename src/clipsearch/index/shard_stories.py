@@ -8,9 +8,12 @@ answer does not depend on the order of documents.
                   counts it was made for, and per shard, the story of each of its
                   documents as a global document number (shard i's d is d * N + i)
 
+    stories.json  beside the manifest too: the grouping window (days), as one index
+                  keeps it (`--story-window` sets it; kept by later runs)
+
 Written atomically by a sharded build after every shard has committed; a search
-loads it only when it describes the shards' current commits, else it groups the
-shards' rows itself (never writing: a search never writes)."""
+loads it only when it describes the shards' current commits and window, else it
+groups the shards' rows itself (never writing: a search never writes)."""
 
 from __future__ import annotations
 
@@ -25,20 +28,25 @@ from clipsearch.index.snapshot import Snapshot
 
 STORIES_FILE = "stories.bin"
 FORMAT = 1
-#: A sharded index groups with the default window (the window is an unsharded option).
-WINDOW_DAYS = stories.DEFAULT_WINDOW_DAYS
+def window(folder: str) -> float:
+    """The sharded index's story window (days): its own setting, else the default."""
+    return stories.window_days(folder)
 
 
-def group(parts: Sequence[Sequence[stories.Row]]) -> list[array]:
+def group(
+    parts: Sequence[Sequence[stories.Row]], window_days: float | None = None
+) -> list[array]:
     """Per shard, the story of each document (global numbers), from every shard's
-    rows (`parts[i]`: shard i's rows by document number)."""
+    rows (`parts[i]`: shard i's rows by document number), copies at most
+    `window_days` apart (None: the default window)."""
     n = len(parts)
     flat: list[stories.Row] = []
     numbers: list[int] = []
     for i, part in enumerate(parts):
         flat.extend(part)
         numbers.extend(d * n + i for d in range(len(part)))
-    reps = stories.group(flat, WINDOW_DAYS)
+    days = stories.DEFAULT_WINDOW_DAYS if window_days is None else window_days
+    reps = stories.group(flat, days)
     out: list[array] = []
     start = 0
     for part in parts:
@@ -47,9 +55,13 @@ def group(parts: Sequence[Sequence[stories.Row]]) -> list[array]:
     return out
 
 
-def write(folder: str, shard_paths: Sequence[str]) -> None:
+def write(folder: str, shard_paths: Sequence[str], window_days: float | None = None) -> None:
     """Group the clips of every shard's current commit and write the result beside
-    the manifest (after a build has committed all shards)."""
+    the manifest (after a build has committed all shards); `window_days` (checked)
+    sets the window, kept for later runs, None keeps the index's."""
+    days = window(folder) if window_days is None else window_days
+    if days != window(folder):
+        stories.save_window(folder, days)
     generations, counts, parts = [], [], []
     for path in shard_paths:
         snap = Snapshot(path)
@@ -64,8 +76,8 @@ def write(folder: str, shard_paths: Sequence[str]) -> None:
         "format": FORMAT,
         "generations": generations,
         "doc_counts": counts,
-        "window_days": WINDOW_DAYS,
-        "story": [a.tobytes() for a in group(parts)],
+        "window_days": days,
+        "story": [a.tobytes() for a in group(parts, days)],
     }
     tmp = os.path.join(folder, STORIES_FILE + ".tmp")
     with open(tmp, "wb") as fh:
@@ -85,7 +97,7 @@ def load(
         if (
             not isinstance(data, dict)
             or data.get("format") != FORMAT
-            or data.get("window_days") != WINDOW_DAYS
+            or data.get("window_days") != window(folder)
             or len(data["generations"]) != len(generations)
             or len(data["doc_counts"]) != len(counts)
         ):

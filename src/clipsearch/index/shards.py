@@ -115,6 +115,11 @@ class ShardService:
         self.path = path
         self._snap = Snapshot(path)
 
+    @property
+    def snapshot(self) -> Snapshot:
+        """The commit this shard answers from (what a phased search runs its part on)."""
+        return self._snap
+
     def refresh(self) -> bool:
         """Reopen on the latest commit if there is one; True when it changed."""
         if self._snap.is_current():
@@ -151,6 +156,14 @@ class ShardService:
 
     def occurring(self, tokens: list[str]) -> set[str]:
         return self._snap.occurring(tokens)
+
+    def vocabulary_facts(
+        self, tokens: list[str]
+    ) -> tuple[set[str], dict[tuple[str, str], int]]:
+        """Which `tokens` occur here, and their document frequencies per text field:
+        what the merged analysis and typo tolerance need of a query's words, in one
+        question."""
+        return self._snap.occurring(tokens), self._snap.token_dfs(tokens)
 
     def language_sizes(self) -> dict[str, int]:
         return self._snap.language_sizes()
@@ -216,6 +229,13 @@ class ShardService:
 
     def docnum_of(self, clip_id: str) -> int | None:
         return self._snap.docnum_of(clip_id)
+
+    def fetch(
+        self, docs: list[int], id_docs: list[int]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """The stored fields of a page's documents and the clip ids of others (their
+        stories' first copies): the last question of a phased search."""
+        return self.stored(docs), self.clip_ids(id_docs)
 
     # -- stories (grouped over all shards: shard_stories.py)
     def commit_key(self) -> tuple[int, int]:

@@ -264,9 +264,12 @@ def update_sharded(
     lock_timeout: float = 30.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Progress | None = None,
+    story_window: float | None = None,
 ) -> UpdateReport:
     """Bring the sharded index at `index_dir` up to date with the clip files under
-    `paths`, in this process (`shards` makes a new one, or reshards with `rebuild`)."""
+    `paths`, in this process (`shards` makes a new one, or reshards with `rebuild`);
+    stories are grouped over all shards, `story_window` days apart at most (None:
+    the index's window)."""
     started = time.perf_counter()
     folder = os.path.abspath(os.fspath(index_dir))
     lock = FolderLock(folder, lock_timeout)
@@ -300,7 +303,7 @@ def update_sharded(
             )
         merge_reports(report, reports)
         count_moves(report, plan, routed.shard_of)
-        store.write_shard_stories(folder, plan.shards)  # every shard has committed
+        store.write_shard_stories(folder, plan.shards, story_window)  # all committed
     finally:
         lock.release()
     report.elapsed = time.perf_counter() - started

@@ -7,7 +7,6 @@ import os
 from collections.abc import Sequence
 
 from clipsearch import index as store
-from clipsearch.errors import SHARDED_STORY_WINDOW, RequestError
 from clipsearch.ingest import DEFAULT_MAX_BYTES
 from clipsearch.ingest.sharding import update_sharded
 from clipsearch.ingest.sync import Progress, UpdateReport
@@ -30,17 +29,22 @@ def update_index(
     """Bring the index at `index_dir` up to date with the clip files under `paths`
     (see sync.update_index).  `shards` makes (or, with `rebuild`, reshards) a sharded
     index; a sharded one is updated shard by shard, on the Dask scheduler at `cluster`
-    when given (each shard a task on a worker).  `story_window` is an unsharded
-    index's option only (a sharded index groups over all shards with the default)."""
+    when given (each shard a task on a worker).  `story_window` (days) sets how far
+    apart copies of one story may be, kept by later runs (a sharded index groups
+    over all its shards with it)."""
     folder = os.fspath(index_dir)
     sharded = cluster is not None or shards is not None or store.is_sharded(folder)
-    if story_window is not None and sharded:
-        raise RequestError("story_window", story_window, SHARDED_STORY_WINDOW)
+    if story_window is not None:
+        story_window = store.check_story_window(story_window)
     options = dict(rebuild=rebuild, strict=strict, lock_timeout=lock_timeout, max_bytes=max_bytes)
     if cluster is not None:  # Dask is imported only when a cluster is asked for
         from clipsearch.cluster.build import update_on_cluster
 
-        return update_on_cluster(paths, folder, cluster, shards=shards, **options)
+        return update_on_cluster(
+            paths, folder, cluster, shards=shards, story_window=story_window, **options
+        )
     if sharded:
-        return update_sharded(paths, folder, shards=shards, progress=progress, **options)
+        return update_sharded(
+            paths, folder, shards=shards, progress=progress, story_window=story_window, **options
+        )
     return update_one(paths, folder, progress=progress, story_window=story_window, **options)

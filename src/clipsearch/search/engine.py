@@ -11,10 +11,11 @@ import functools
 import math
 import os
 import re
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clipsearch import dates
 from clipsearch.errors import RequestError
@@ -23,11 +24,14 @@ from clipsearch.language import UNDETERMINED
 from clipsearch.search import expansion, histogram, matching, ranking, stories
 from clipsearch.search import facets as facetlib
 from clipsearch.search.backend import Backend
-from clipsearch.search.corrections import Corrector
+from clipsearch.search.corrections import FEW_HITS, Corrector
 from clipsearch.search.highlight import candidates, snippet
 from clipsearch.search.request import SearchRequest
 from clipsearch.search.result import Hit, SearchResult
 from clipsearch.words import SURFACE_WORD
+
+if TYPE_CHECKING:  # imported on first use: a plain search never loads shards
+    from clipsearch.search.sharded import ShardedBackend
 
 #: Stored text fields that get snippets, in the order they are shown.
 SNIPPET_FIELDS = ("title", "excerpt", "body", "related")
@@ -231,6 +235,8 @@ class ClipIndex:
 
     def run(self, request: SearchRequest, *, like: int | None = None) -> SearchResult:
         """Run one validated search request (or, with `like`, clips like that one)."""
+        if like is None and _phased(self._backend, request):
+            return self._run_phased(self._backend, request)
         backend, text = self._backend, request.text
         backend.begin()
         by_story = request.counts_stories
@@ -303,6 +309,150 @@ class ClipIndex:
             missing_shards=backend.missing_shards(),
         )
 
+    def _filters(self, request: SearchRequest) -> tuple[dict[str, tuple], dict[str, list[str]]]:
+        """A request's filters as values: facet -> the values meant (resolved against
+        the index's facet values), `date` -> (since, until); and the values selected
+        per facet, as results show them."""
+        backend = self._backend
+        filters: dict[str, tuple] = {}
+        selected: dict[str, list[str]] = {}
+        for name, wanted in (("topic", request.topics), ("provider", request.providers)):
+            if wanted:
+                values = backend.facet_values(name)
+                chosen = {v for w in wanted for v in facetlib.resolve(name, w, values)}
+                selected[name] = sorted(chosen, key=values.index)
+                filters[name] = tuple(chosen)
+        if request.languages:
+            _check_languages(backend, request.languages)
+            filters["language"] = tuple(request.languages)
+            selected["language"] = list(request.languages)
+        if request.since is not None or request.until is not None:
+            filters["date"] = (request.since, request.until)
+        return filters, selected
+
+    def _filter_sets(
+        self, request: SearchRequest
+    ) -> tuple[dict[str, set[int]], dict[str, list[str]]]:
+        """A request's filters as document sets (one per facet), and the selected values."""
+        backend = self._backend
+        filters, selected = self._filters(request)
+        sets = {}
+        for name, values in filters.items():
+            if name == "date":
+                sets[name] = backend.docs_between(*values)
+            else:
+                sets[name] = backend.docs_with_values(name, values)
+        return sets, selected
+
+    def _run_phased(self, backend: ShardedBackend, request: SearchRequest) -> SearchResult:
+        """`run` on shards in phases (shard_phases.py): the query's words learnt in a
+        round or two, then statistics and match-rule sizes, then scoring, ranking and
+        counting on every shard, then the page's stored fields; the same decisions
+        as `_match` and `run`, taken on sums.  Only what `_phased` accepts."""
+        from clipsearch.search.shard_phases import ShardPlan
+
+        backend.begin()
+        text, sort = request.text, request.sort
+        filters, selected = self._filters(request)
+        corrections: dict[str, str] = {}
+        parsed: ParsedQuery | None = None
+        any_q: Compiled | None = None
+        words: list[tuple[Compiled, Compiled | None]] = []
+        is_tiered = need_sets = False
+        if text:
+
+            def understand() -> tuple[ParsedQuery, dict, dict[str, str]]:
+                report: dict[str, str] = {}
+                p = backend.parse(text, languages=request.languages)
+                alts = {} if request.exact else self._corrector.corrections(
+                    p.words, report, p.pairs
+                )
+                return p, alts, report
+
+            parsed, alternatives, corrections = backend.learn_words(understand)
+            any_q = parsed.compile(alternatives)
+            is_tiered = ranking.tiered(parsed, alternatives, sort)
+            need_sets = is_tiered or matching.needs_word_sets(request.match, parsed)
+            if need_sets:  # as matching.word_sets: stop words require nothing
+                words = [
+                    q
+                    for word, q in zip(parsed.words, parsed.word_queries(alternatives), strict=True)
+                    if backend.analyze(word)
+                ]
+            else:
+                decision = matching.decide_counts(
+                    request.match, parsed, None, lambda: 0, lambda: 0
+                )
+                if decision.reparse_all:  # explicit syntax, bare parts joined by AND
+                    any_q = backend.learn_words(
+                        lambda: backend.parse(text, implicit_and=True, languages=request.languages)
+                    ).compile(alternatives)
+        else:  # no words: every clip, newest first unless asked otherwise
+            if sort == "relevance":
+                sort = "date"
+            decision = matching.Decision(matching.ALL)
+
+        query = backend.new_query(any_q, words)
+        stats, tier_words = None, None
+        require_all = False
+        if any_q is not None:
+            stats, either, with_all, with_any = backend.prepare(query)
+            if need_sets:
+                assert parsed is not None
+                decision = matching.decide_counts(
+                    request.match, parsed, len(words), lambda: with_all, lambda: with_any
+                )
+                require_all = matching.requires_all(decision, len(words))
+                if is_tiered:  # ranking.tiers_from: a word nothing matches ranks nothing
+                    tier_words = tuple(k for k, size in enumerate(either) if size)
+        end = request.offset + request.limit
+        plan = ShardPlan(
+            stats,
+            require_all,
+            tier_words,
+            tuple(filters.items()),
+            sort,
+            end,
+            FACET_FIELDS if request.facets else (),
+            request.histogram is not None,
+        )
+        total, best, counted, (per_day, undated) = backend.execute(query, plan)
+        page = best[request.offset :]
+        backend.fetch_page([d for d, _ in page])
+        terms, pattern = self._marking(request, any_q, bool(page))
+        hits = [self._hit(d, s, terms, pattern) for d, s in page]
+
+        volume = None
+        if request.histogram is not None:
+            volume = histogram.build(per_day, undated, request.histogram)
+        facet_counts: dict[str, dict[str, int]] = {}
+        facet_other: dict[str, int] = {}
+        for name in plan.facets:
+            fc = facetlib.top_counts(counted[name], request.facet_limit, selected.get(name, ()))
+            facet_counts[name] = fc.counts
+            facet_other[name] = fc.other_values
+        suggestion = None
+        if parsed is not None:
+            sets = self._filter_sets(request)[0].values() if total < FEW_HITS else ()
+            suggestion = self._corrector.did_you_mean(parsed, text, total, sets)
+        return SearchResult(
+            query=request.query,
+            total=total,
+            offset=request.offset,
+            hits=hits,
+            facets=facet_counts,
+            corrections=corrections,
+            facet_other=facet_other,
+            suggestion=suggestion,
+            match=decision.used,
+            match_fallback=decision.fallback,
+            all_words_total=decision.with_all if decision.fallback else None,
+            histogram=volume,
+            expanded=[],
+            counted="clips",
+            missing_shards=backend.missing_shards(),
+        )
+
     def iter_hits(self, request: SearchRequest) -> HitStream:
         """Every match of a request, in its order, one `Hit` at a time (paging ignored):
         for exports, whose memory must not grow with the stored text of the matches.
@@ -321,19 +471,7 @@ class ClipIndex:
         backend, text, sort = self._backend, request.text, request.sort
 
         # Filters: one document set per facet, so each facet's counts can drop its own.
-        filters: dict[str, set[int]] = {}
-        selected: dict[str, list[str]] = {}
-        for name, wanted in (("topic", request.topics), ("provider", request.providers)):
-            if wanted:
-                values = backend.facet_values(name)
-                chosen = {v for w in wanted for v in facetlib.resolve(name, w, values)}
-                selected[name] = sorted(chosen, key=values.index)
-                filters[name] = backend.docs_with_values(name, chosen)
-        if request.languages:
-            filters["language"] = _language_filter(backend, request.languages)
-            selected["language"] = list(request.languages)
-        if request.since is not None or request.until is not None:
-            filters["date"] = backend.docs_between(request.since, request.until)
+        filters, selected = self._filter_sets(request)
 
         corrections: dict[str, str] = {}
         parsed: ParsedQuery | None = None
@@ -525,9 +663,8 @@ def _with_reach(hit: Hit, r: stories.Reach) -> Hit:
     return replace(hit, copies=r.copies, outlets=r.outlets, first_published=r.first_published)
 
 
-def _language_filter(backend: Backend, wanted: Sequence[str]) -> set[int]:
-    """The clips in any of the `wanted` languages; a language no clip has is an error
-    naming those the index has."""
+def _check_languages(backend: Backend, wanted: Sequence[str]) -> None:
+    """A language no clip has is an error naming those the index has."""
     present = backend.languages()
     for code in wanted:
         if code not in present:
@@ -536,7 +673,20 @@ def _language_filter(backend: Backend, wanted: Sequence[str]) -> set[int]:
                 code,
                 f"no clip in this language; languages: {', '.join(present) or 'none'}",
             )
-    return backend.docs_with_values("language", wanted)
+
+
+def _phased(backend: Backend, request: SearchRequest) -> bool:
+    """Whether a request runs in phases: on shards, unless it groups stories, counts
+    them or expands the query (those run operation by operation)."""
+    # Only a loaded module can have made a sharded backend; a plain search never loads it.
+    sharded = sys.modules.get("clipsearch.search.sharded")
+    return (
+        sharded is not None
+        and isinstance(backend, sharded.ShardedBackend)
+        and not request.group
+        and not request.counts_stories
+        and not request.expand
+    )
 
 
 def _within(scores: dict[int, float], required: set[int] | None) -> dict[int, float]:

@@ -13,6 +13,7 @@ NOT, field:, phrases, prefixes, NEAR) is taken as written."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from clipsearch.index import ParsedQuery
@@ -89,16 +90,51 @@ def needs_word_sets(mode: str, parsed: ParsedQuery) -> bool:
 
 def decide(mode: str, parsed: ParsedQuery, sets: WordSets | None) -> Decision:
     """The match rule for one parsed query under `mode` (auto, all or any)."""
+    kept: list[set[int]] = []
+
+    def with_all() -> int:
+        assert sets is not None
+        kept.append(sets.with_all())
+        return len(kept[0])
+
+    decision = decide_counts(
+        mode,
+        parsed,
+        None if sets is None else len(sets.words),
+        with_all,
+        lambda: len(sets.with_any()) if sets is not None else 0,
+    )
+    if decision.used == ALL and kept and not decision.fallback:
+        return Decision(ALL, required=kept[0])
+    return decision
+
+
+def decide_counts(
+    mode: str,
+    parsed: ParsedQuery,
+    words: int | None,
+    with_all: Callable[[], int],
+    with_any: Callable[[], int],
+) -> Decision:
+    """`decide` from sizes alone (`words` content words or None when their sets were
+    not made, and how many clips have all, or any, of them; asked only when needed):
+    what a sharded search decides from sizes summed over its shards.  `required` is
+    left None; every word is required when `requires_all` says so."""
     if not parsed.is_plain or parsed.has_operators:
         return Decision(ALL, reparse_all=True) if mode == "all" else Decision(AS_WRITTEN)
     if mode == "any" or (mode == "auto" and parsed.word_count > NATURAL_LANGUAGE_AFTER):
         return Decision(ANY)
-    if sets is None or len(sets.words) <= 1:
+    if words is None or words <= 1:
         return Decision(ALL)  # one word (besides stop words): all and any are the same
-    required = sets.with_all()
-    if mode == "auto" and too_few_together(len(required), sets):
-        return Decision(ANY, fallback=True, with_all=len(required))
-    return Decision(ALL, required=required)
+    n = with_all()
+    if mode == "auto" and (n == 0 or (n < HANDFUL and n < TOGETHER_SHARE * with_any())):
+        return Decision(ANY, fallback=True, with_all=n)
+    return Decision(ALL)
+
+
+def requires_all(decision: Decision, words: int | None) -> bool:
+    """Whether a decision made by `decide_counts` keeps only the clips with every word."""
+    return decision.used == ALL and not decision.reparse_all and (words or 0) > 1
 
 
 def too_few_together(with_all: int, sets: WordSets) -> bool:

@@ -17,22 +17,30 @@ clips would show.
   by a build for the shards' commits); story ids, groups and story counts are read
   from that, as one index reads its own.
 
-Where a shard lives is a `Fanout`'s business: `LocalFanout` calls `ShardService`s in
-this process; the cluster package calls Dask actors."""
+A plain search runs in phases (search/shard_phases.py): the words it asks about are
+learnt from every shard in one question per round (which occur, their document
+frequencies), then one question gathers statistics and match-rule sizes, one scores,
+ranks and counts on every shard, and one fetches the page: about five round trips,
+and only pages and counts cross, whatever the query matches.  The per-operation
+methods below stay for what is not phased (grouping, story counts, RM3, watches,
+exports).
+
+Where a shard lives is a `Fanout`'s business: `LocalFanout` calls `ShardSearcher`s
+in this process; the cluster package calls Dask actors of the same class."""
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from clipsearch.errors import ShardsUnavailableError
 from clipsearch.index import (
     Compiled,
     ParsedQuery,
     QueryStats,
-    ShardService,
     analyze_word,
     group_shard_stories,
     load_shard_stories,
@@ -40,8 +48,15 @@ from clipsearch.index import (
     query_terms,
     read_manifest,
     shard_of,
+    shard_story_window,
 )
 from clipsearch.index import MergedTerms as _MergedTerms  # noqa: N814  (a class, renamed locally)
+from clipsearch.search.shard_phases import ShardPlan, ShardQuery, ShardSearcher
+
+T = TypeVar("T")
+#: Rounds of learning a request's words (each one question to every shard) before
+#: the rest is asked word by word.
+LEARN_ROUNDS = 4
 
 #: Stored fields of a page are fetched in one call per shard up to this many hits.
 PREFETCH_STORED = 100
@@ -76,10 +91,10 @@ class LocalFanout:
 
     def __init__(self, paths: list[str]):
         self.names = [p.rstrip("/").rsplit("/", 1)[-1] for p in paths]
-        self._shards: list[ShardService] = []
+        self._shards: list[ShardSearcher] = []
         try:
             for p in paths:
-                self._shards.append(ShardService(p))
+                self._shards.append(ShardSearcher(p))
         except BaseException:
             self.close()
             raise
@@ -148,9 +163,11 @@ class ShardedBackend:
             self._occurring,
         )
         self._languages: tuple[str, ...] | None = None
-        self._occurs: dict[tuple[str, ...], frozenset[str]] = {}
         self._prefixes: dict[tuple[str, str], list[list[str]]] = {}
-        self._dfs: dict[str, int] = {}
+        self._occurs_tok: dict[str, bool] = {}
+        self._token_dfs: dict[str, dict[str, int]] = {}
+        self._learnt_partial = False
+        self._asked: set[str] | None = None
         self._terms = terms
         self._parser = merged_parser(terms)
         self._words: dict[str, int] | None = None
@@ -170,8 +187,13 @@ class ShardedBackend:
         return list(self._fan.names)
 
     def begin(self) -> None:
-        """A new search: shards that were missing are tried again."""
+        """A new search: shards that were missing are tried again (and what was
+        learnt without them is forgotten)."""
         self._fan.begin()
+        if self._learnt_partial:
+            self._occurs_tok.clear()
+            self._token_dfs.clear()
+            self._learnt_partial = False
 
     def missing_shards(self) -> list[str]:
         """Shards left out of the answers (only when partial answers were asked for)."""
@@ -251,13 +273,52 @@ class ShardedBackend:
 
     def _occurring(self, tokens: list[str]) -> set[str]:
         """The tokens some shard holds (one index holds what any of its shards does)."""
-        key = tuple(tokens)
-        found = self._occurs.get(key)
-        if found is None:
-            found = frozenset().union(*(v for _, v in self._fan.call("occurring", (tokens,))))
-            if not self._fan.missing():
-                _bounded(self._occurs)[key] = found
-        return set(found)
+        self._know(tokens)
+        return {t for t in tokens if self._occurs_tok.get(t)}
+
+    def _know(self, tokens: Iterable[str]) -> None:
+        """Make sure what every shard says of `tokens` is known: asked now, or (while
+        `learn_words` runs) noted, to be asked with the round's other words."""
+        unknown = [t for t in tokens if t not in self._token_dfs]
+        if not unknown:
+            return
+        if self._asked is not None:
+            self._asked.update(unknown)
+        else:
+            self._learn(unknown)
+
+    def _learn(self, tokens: list[str]) -> None:
+        """One question to every shard about `tokens`: which occur, and their
+        document frequencies per field, summed."""
+        occurs = dict.fromkeys(tokens, False)
+        dfs: dict[str, dict[str, int]] = {t: {} for t in tokens}
+        for _, (present, part) in self._fan.call("vocabulary_facts", (tokens,)):
+            for t in present:
+                occurs[t] = True
+            for (t, f), n in part.items():
+                dfs[t][f] = dfs[t].get(f, 0) + n
+        if self._fan.missing():
+            self._learnt_partial = True
+        for t in tokens:
+            _bounded(self._occurs_tok)[t] = occurs[t]
+            _bounded(self._token_dfs)[t] = dfs[t]
+
+    def learn_words(self, run: Callable[[], T]) -> T:
+        """`run()` (parsing, typo tolerance: anything whose only questions to the
+        shards are which words occur and how often) with those questions batched:
+        each round notes the words `run` asks about and not yet known, then asks
+        every shard about all of them at once; the round that asks nothing new is
+        the answer (exactly what asking word by word gives)."""
+        for _ in range(LEARN_ROUNDS):
+            self._asked = set()
+            try:
+                result = run()
+            finally:
+                asked, self._asked = self._asked, None
+            if not asked:
+                return result
+            self._learn(sorted(asked))
+        return run()
 
     def words(self) -> dict[str, int]:
         if self._words is None:
@@ -268,18 +329,14 @@ class ShardedBackend:
         return self._words
 
     def term_df(self, word: str) -> int:
-        """Summed per (token, field) over shards, then the largest, as one index; kept
-        for the life of this commit (typo tolerance asks about the same words often)."""
-        df = self._dfs.get(word)
-        if df is None:
-            tokens = sorted({t for tokens in self._terms.analyses(word) for t in tokens})
-            summed: Counter[tuple[str, str]] = Counter()
-            for _, part in self._fan.call("token_dfs", (tokens,)) if tokens else []:
-                summed.update(part)
-            df = max(summed.values(), default=0)
-            if not self._fan.missing():
-                _bounded(self._dfs)[word] = df
-        return df
+        """Summed per (token, field) over shards, then the largest, as one index; what
+        shards said of a token is kept for the life of this commit (typo tolerance
+        asks about the same words often)."""
+        tokens = sorted({t for tokens in self._terms.analyses(word) for t in tokens})
+        self._know(tokens)
+        if any(t not in self._token_dfs for t in tokens):
+            return 0  # noted while learning: the round that knows it answers
+        return max((n for t in tokens for n in self._token_dfs[t].values()), default=0)
 
     def _prefix_terms(self, field: str, prefix: str) -> list[list[str]]:
         key = (field, prefix)
@@ -340,6 +397,84 @@ class ShardedBackend:
         if len(page) <= PREFETCH_STORED:
             self._prefetch([g for g, _ in page])
         return page
+
+    # -- a search in phases (shard_phases.py)
+    def new_query(
+        self, compiled: Compiled | None, words: Sequence[tuple[Compiled, Compiled | None]] = ()
+    ) -> ShardQuery:
+        """A request to run in phases, named so each shard keeps its word sets between them."""
+        return ShardQuery(uuid.uuid4().hex, compiled, tuple(words))
+
+    def prepare(self, query: ShardQuery) -> tuple[QueryStats | None, list[int], int, int]:
+        """Phase 1, one question to every shard: the query's statistics summed, and
+        per word the clips with it (or a correction), the clips with all words and
+        with any, summed (shards hold disjoint clips)."""
+        answers = [facts for _, facts in self._fan.call("prepare", (query,))]
+        stats = None
+        if query.compiled is not None:
+            stats = QueryStats.merge(f.stats for f in answers)
+        either = [sum(f.either[k] for f in answers) for k in range(len(query.words))]
+        return (
+            stats,
+            either,
+            sum(f.with_all for f in answers),
+            sum(f.with_any for f in answers),
+        )
+
+    def execute(
+        self, query: ShardQuery, plan: ShardPlan
+    ) -> tuple[int, list[tuple[int, float]], dict[str, Counter[str]], tuple[Counter[int], int]]:
+        """Phase 2, one question to every shard: matches counted, each shard's best
+        `plan.n` merged by one index's order (ties by clip id), facet counts (as the
+        merged facet spells values) and day counts summed."""
+        n = self._n
+        total = 0
+        candidates = []
+        facets: dict[str, Counter[str]] = {name: Counter() for name in plan.facets}
+        days: Counter[int] = Counter()
+        undated = 0
+        by_fold = {name: self._facet(name).by_fold for name in plan.facets}
+        for i, part in self._fan.call("execute", (query, plan)):
+            total += part.total
+            for d, order, cid, score in part.rows:
+                g = d * n + i
+                self._ids[g] = cid
+                candidates.append((order, cid, g, score))
+            for name, counts in part.facets.items():
+                fold = by_fold[name]
+                out = facets[name]
+                for value, k in counts.items():
+                    out[fold.get(value.casefold(), value)] += k
+            if part.days is not None:
+                days.update(part.days[0])
+                undated += part.days[1]
+        candidates.sort(key=lambda c: c[1])
+        candidates.sort(key=lambda c: c[0], reverse=True)  # stable: ties stay in id order
+        page = [(g, score) for _, _, g, score in candidates[: plan.n]]
+        return total, page, facets, (days, undated)
+
+    def fetch_page(self, docs: Sequence[int]) -> None:
+        """Phase 3, one question to the shards holding them: the stored fields of a
+        page's documents and the clip ids of their stories' first copies."""
+        self._stored = {}
+        if not docs:
+            return
+        n = self._n
+        story = self.story_of()
+        wanted_ids = sorted({story[g] for g in docs} - self._ids.keys())
+        stored: dict[int, list[int]] = {}
+        ids: dict[int, list[int]] = {}
+        for g in docs:
+            stored.setdefault(g % n, []).append(g)
+        for g in wanted_ids:
+            ids.setdefault(g % n, []).append(g)
+        calls = {
+            i: ([g // n for g in stored.get(i, [])], [g // n for g in ids.get(i, [])])
+            for i in sorted(stored.keys() | ids.keys())
+        }
+        for i, (fields, clip_ids) in self._fan.call("fetch", per_shard=calls):
+            self._stored.update(zip(stored.get(i, []), fields, strict=True))
+            self._ids.update(zip(ids.get(i, []), clip_ids, strict=True))
 
     def clip_id(self, docnum: int) -> str:
         cid = self._ids.get(docnum)
@@ -471,8 +606,9 @@ class ShardedBackend:
                 )
             if loaded is None:  # a partial answer groups the shards that answered
                 answers = dict(self._fan.call("story_rows"))
+                window = shard_story_window(self._folder) if self._folder else None
                 loaded = group_shard_stories(
-                    [answers[i][2] if i in answers else [] for i in range(self._n)]
+                    [answers[i][2] if i in answers else [] for i in range(self._n)], window
                 )
             self._stories = list(loaded)
         return self._stories
