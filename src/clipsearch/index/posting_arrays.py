@@ -24,6 +24,7 @@ from clipsearch.index.storage import guarded, leaves
 
 _EMPTY_DOCS = np.empty(0, dtype=np.int64)
 _EMPTY_WEIGHTS = np.empty(0, dtype=np.float64)
+_EMPTY_LENGTHS = np.empty(0, dtype=np.int32)
 
 
 class WhooshSegment:
@@ -144,7 +145,7 @@ class Postings:
 
     @guarded
     def lengths(self, field: str) -> np.ndarray | None:
-        """Per-document length of `field` as float64 (Whoosh's one-byte approximation),
+        """Per-document length of `field` (Whoosh's one-byte approximation, decoded),
         None for an unscored field."""
         if field in self._lengths:
             return self._lengths[field]
@@ -156,6 +157,7 @@ class Postings:
                 if got is None:
                     got = segment_postings.decoded_lengths(leaf, field)
                 parts.append(got)
-            out = (np.concatenate(parts) if parts else np.empty(0)).astype(np.float64)
+            # int32 as stored: multiplied by a float they convert exactly, as ints did
+            out = parts[0] if len(parts) == 1 else np.concatenate(parts or [_EMPTY_LENGTHS])
         self._lengths[field] = out
         return out

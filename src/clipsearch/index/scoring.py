@@ -157,6 +157,8 @@ class Scorer:
             return union_all(self._whoosh_docs(span) for span in q.spans)  # one per field
         if q is query.NullQuery:
             return _EMPTY
+        if isinstance(q, query.Phrase):
+            return self._phrase_docs(q)
         return self._whoosh_docs(q)
 
     def _score(self, q: Any, st: QueryStats) -> ScoreMap:
@@ -201,7 +203,7 @@ class Scorer:
         if isinstance(q, query.Require):
             return self._score(q.a, st).within(self._docs(q.b))
         if isinstance(q, query.Phrase):
-            keep = self._whoosh_docs(q)
+            keep = self._phrase_docs(q)
             parts = []
             for word in q.words:
                 s = self._term_scores(q.fieldname, word, q.boost, st).within(keep)
@@ -227,6 +229,39 @@ class Scorer:
             return sorted_unique(np.fromiter(found, dtype=np.int64))
         except query.QueryError as exc:
             raise QueryError(str(exc)) from None
+
+    @guarded
+    def _phrase_docs(self, q: Any) -> np.ndarray:
+        """The documents where a phrase occurs: those holding all its words (from the
+        posting arrays), then Whoosh's positional check on those documents only."""
+        docs = self._postings.docs
+        candidates = None
+        for word in q.words:
+            found = docs(q.fieldname, word)
+            candidates = found if candidates is None else intersect(candidates, found)
+            if not len(candidates):
+                return _EMPTY
+        if candidates is None:
+            return _EMPTY
+        out: list[int] = []
+        try:
+            for sub, offset in self._searcher.leaf_searchers():
+                n = sub.reader().doc_count_all()
+                lo, hi = np.searchsorted(candidates, [offset, offset + n])
+                local = (candidates[lo:hi] - offset).tolist()
+                if not local:
+                    continue
+                m = q.matcher(sub, sub.boolean_context())
+                for d in local:
+                    if not m.is_active():
+                        break
+                    if m.id() < d:
+                        m.skip_to(d)
+                    if m.is_active() and m.id() == d:
+                        out.append(d + offset)
+        except query.QueryError as exc:
+            raise QueryError(str(exc)) from None
+        return np.array(out, dtype=np.int64)
 
     def _term_scores(self, field: str, text: str, boost: float, st: QueryStats) -> ScoreMap:
         docs, tf = self._postings.term(field, text)
