@@ -47,6 +47,14 @@ def sorted_unique(docs: np.ndarray) -> np.ndarray:
     return out if keep.all() else out[keep]
 
 
+def dense(total: int, span: int) -> bool:
+    """Whether sets of `total` elements among document numbers below `span` are
+    better combined through a boolean mask over the span than by sorting or binary
+    search (benchmarks/match_sets.py: masks win for common words, sorted arrays for
+    rare ones)."""
+    return total * 8 >= span
+
+
 def intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The common elements of two sorted unique arrays.  A small set against a large
     one is looked up by binary search (cost follows the small one)."""
@@ -65,6 +73,11 @@ def member(docs: np.ndarray, of: np.ndarray) -> np.ndarray:
     """Boolean mask: which of the sorted `docs` are in the sorted unique `of`."""
     if not len(of) or not len(docs):
         return np.zeros(len(docs), dtype=bool)
+    span = int(max(docs[-1], of[-1])) + 1
+    if dense(len(docs) + len(of), span):
+        mask = np.zeros(span, dtype=bool)
+        mask[of] = True
+        return mask[docs]
     pos = np.searchsorted(of, docs)
     pos[pos == len(of)] = 0
     return of[pos] == docs
@@ -125,7 +138,7 @@ class DocSet:
             return self
         if not len(self.docs):
             return DocSet(o)
-        return DocSet(sorted_unique(np.concatenate([self.docs, o])))
+        return DocSet(union_all([self.docs, o]))
 
     __ror__ = __or__
 
@@ -175,6 +188,12 @@ def union_all(parts: Iterable[np.ndarray]) -> np.ndarray:
         return _EMPTY_DOCS
     if len(parts) == 1:
         return parts[0]
+    span = max(int(p[-1]) for p in parts) + 1
+    if dense(sum(len(p) for p in parts), span):
+        mask = np.zeros(span, dtype=bool)
+        for p in parts:
+            mask[p] = True
+        return np.flatnonzero(mask).astype(DOC, copy=False)
     return sorted_unique(np.concatenate(parts))
 
 

@@ -25,6 +25,7 @@ from clipsearch.index.compile import WordQuery
 from clipsearch.index.docsets import (
     DocSet,
     ScoreMap,
+    dense,
     intersect,
     member,
     sorted_unique,
@@ -47,6 +48,12 @@ def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
     if len(parts) == 1:
         return parts[0][0], 0.0 + parts[0][1]
     docs = union_all(p[0] for p in parts)
+    span = int(docs[-1]) + 1
+    if dense(sum(len(p[0]) for p in parts), span):  # accumulate over the collection
+        acc = np.zeros(span)
+        for d, v in parts:
+            acc[d] += v
+        return docs, acc[docs]
     acc = np.zeros(len(docs))
     for d, v in parts:
         acc[np.searchsorted(docs, d)] += v
