@@ -62,7 +62,9 @@ def main() -> int:
             # a mask must first be made from a posting list: what a query pays per term
             row[f"to mask {b}"] = {
                 "sorted": 0.0,
-                "mask": _cpu_us(lambda y=y: np.zeros(n, bool).__setitem__(y, True), args.repeat),
+                "mask": _cpu_us(
+                    lambda y=y, n=n: np.zeros(n, bool).__setitem__(y, True), args.repeat
+                ),
             }
         out[n] = row
     print(json.dumps(out, indent=1))
