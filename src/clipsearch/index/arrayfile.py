@@ -38,9 +38,9 @@ def write(path: str, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) 
         fh.write(header)
         fh.write(b"\0" * (start - _HEAD.size - len(header)))
         for arr in arrays.values():
-            data = np.ascontiguousarray(arr).tobytes()
-            fh.write(data)
-            fh.write(b"\0" * (-len(data) % _ALIGN))
+            data = np.ascontiguousarray(arr)
+            fh.write(memoryview(data).cast("B") if data.nbytes else b"")  # no copy
+            fh.write(b"\0" * (-data.nbytes % _ALIGN))
     os.replace(tmp, path)
 
 

@@ -58,9 +58,12 @@ def write(path: str, leaf: Any, fields: Iterable[str]) -> None:
         num.to_bytes(2, "big"): name for name, num in fieldmap.items() if name in fields
     }
     postfile = terms_reader._postfile
-    keys: list[bytes] = []
+    # Flat buffers, not an object per term: a segment holds millions of postings.
+    key_blob = bytearray()
+    key_ends = array("q")
+    hashes = array("Q")
     sizes = array("q")
-    deltas = array("q")  # per block, ids delta-encoded from 0
+    deltas = array("i")  # per block, ids delta-encoded from 0 (segment-local: < 2**31)
     block_starts = array("q")
     weights = array("f")
     for keybytes, valbytes in terms_reader._tindex.items():
@@ -101,23 +104,27 @@ def write(path: str, leaf: Any, fields: Iterable[str]) -> None:
                 if last:
                     break
                 position += 4 + abs(size)
-        keys.append(term_key(name, keybytes[2:]))
+        key = term_key(name, keybytes[2:])
+        key_blob += key
+        key_ends.append(len(key_blob))
+        hashes.append(key_hash(key))
         sizes.append(count)
-    docs = _decode_blocks(np.frombuffer(deltas, dtype=np.int64), block_starts)
+    docs = _decode_blocks(np.frombuffer(deltas, dtype=np.int32), block_starts)
+    del deltas
     post_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
     np.cumsum(np.frombuffer(sizes, dtype=np.int64), out=post_offsets[1:])
-    hashes = np.fromiter((key_hash(k) for k in keys), dtype=np.uint64, count=len(keys))
-    order = np.argsort(hashes, kind="stable")
-    key_offsets = np.zeros(len(keys) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, keys), dtype=np.int64, count=len(keys)), out=key_offsets[1:])
+    hash_array = np.frombuffer(hashes, dtype=np.uint64)
+    order = np.argsort(hash_array, kind="stable")
+    key_offsets = np.zeros(len(key_ends) + 1, dtype=np.int64)
+    key_offsets[1:] = np.frombuffer(key_ends, dtype=np.int64)
     n_docs = leaf.doc_count_all()
     arrays = {
-        "hashes": hashes[order],
+        "hashes": hash_array[order],
         "hash_terms": order.astype(np.int64),
         "key_offsets": key_offsets,
-        "key_blob": np.frombuffer(b"".join(keys), dtype=np.uint8),
+        "key_blob": np.frombuffer(key_blob, dtype=np.uint8),
         "post_offsets": post_offsets,
-        "post_docs": docs.astype(np.int32),
+        "post_docs": docs,
         "post_weights": np.frombuffer(weights, dtype=np.float32),
     }
     for name in fields:
@@ -129,13 +136,14 @@ def write(path: str, leaf: Any, fields: Iterable[str]) -> None:
 def _decode_blocks(deltas: np.ndarray, block_starts: array) -> np.ndarray:
     """Document numbers from delta-encoded blocks (each block's deltas start at 0)."""
     if not len(deltas):
-        return np.empty(0, dtype=np.int64)
-    total = np.cumsum(deltas)
+        return np.empty(0, dtype=np.int32)
+    total = np.cumsum(deltas, dtype=np.int64)
     starts = np.frombuffer(block_starts, dtype=np.int64)
     base = np.zeros(len(starts), dtype=np.int64)
     base[1:] = total[starts[1:] - 1]
     lengths = np.diff(np.append(starts, len(deltas)))
-    return total - np.repeat(base, lengths)
+    total -= np.repeat(base, lengths)
+    return total.astype(np.int32)
 
 
 def decoded_lengths(leaf: Any, field: str) -> np.ndarray:

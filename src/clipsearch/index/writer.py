@@ -197,11 +197,12 @@ class Writer:
             self._release()
 
     def _write_derived(self) -> None:
-        """Facet columns of the new commit, beside it (derived.py); a failure here
-        loses nothing: searches build them from the index instead."""
+        """Derived data of the new commit, beside it (derived.py); a failure here
+        (a full disk, or anything else: the commit is already made) loses nothing:
+        searches read the index instead, and the next run writes it."""
         from clipsearch.index import derived  # numpy: only once something is committed
 
-        with self._ix.reader() as reader, contextlib.suppress(OSError):
+        with self._ix.reader() as reader, contextlib.suppress(Exception):
             generation = reader.generation()
             unchanged = not (self._dirty or self.fresh)
             if not unchanged or derived.load(
