@@ -37,3 +37,25 @@ def top_k(
         best.sort(key=clip_id)
     best.sort(key=key, reverse=True)  # stable: equal keys stay in id order
     return best[:n]
+
+
+def top_candidates(keys: list[Any], n: int) -> Any:
+    """Positions (a numpy array, unordered) holding the `n` largest entries by the
+    column keys `keys` (most significant first, each a numpy array, larger first),
+    together with every entry that ties the n-th on all keys: what an exact sort by
+    (keys, clip id) needs to see.  Partial selection (`np.partition`) per key level,
+    so the cost follows the number of entries, not a sort of them."""
+    import numpy as np
+
+    def select(idx: Any, level: int, want: int) -> Any:
+        if len(idx) <= want or level == len(keys):
+            return idx
+        col = keys[level][idx]
+        kth = np.partition(col, len(col) - want)[len(col) - want]
+        above = idx[col > kth]
+        tied = idx[col == kth]
+        return np.concatenate([above, select(tied, level + 1, want - len(above))])
+
+    if n <= 0 or not len(keys[0]):
+        return np.empty(0, dtype=np.int64)
+    return select(np.arange(len(keys[0])), 0, n)

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from clipsearch import open_index, update_index
+from clipsearch.index import Snapshot, derived
 
 from .conftest import (
     BAD_CORPUS,
@@ -67,6 +68,14 @@ def _kill_point(point: str, index: Path, proc: subprocess.Popen[str]) -> bool:
     elif point == "commit":  # workers done and reaped: the parent writes the commit
         reached = wait_for(lambda: bool(children(proc.pid)), 30, proc)
         reached = reached and wait_for(lambda: not children(proc.pid), 30, proc, poll=0.002)
+    elif point == "derived data":  # after the commit: a segment's postings arrays
+        before = _files(index, ".vpst")
+        reached = wait_for(
+            lambda: bool(_files(index, ".vpst.tmp") | (_files(index, ".vpst") - before)),
+            60,
+            proc,
+            poll=0.002,
+        )
     elif point == "after toc":  # the new commit is on disk; vocabulary not yet saved
         gen = generation(index)
         reached = wait_for(lambda: generation(index) > gen, 30, proc, poll=0.003)
@@ -109,7 +118,7 @@ def _assert_next_run_completes(bulk: BulkCorpus, index: Path) -> None:
     assert again.unchanged == N_OLD + N_NEW and again.ok
 
 
-@pytest.mark.parametrize("point", ["parsing", "writing", "commit", "after toc"])
+@pytest.mark.parametrize("point", ["parsing", "writing", "commit", "after toc", "derived data"])
 def test_kill_during_an_update_keeps_the_last_commit(
     point: str, bulk: BulkCorpus, tmp_path: Path, procs: Procs
 ) -> None:
@@ -124,6 +133,16 @@ def test_kill_during_an_update_keeps_the_last_commit(
     assert not lock_held(index)
     _assert_last_commit(index, gen_before, N_OLD)
     _assert_next_run_completes(bulk, index)
+    if point == "derived data":  # and the derived data is whole again, and used
+        snap = Snapshot(str(index))
+        try:
+            reader = snap._reader
+            assert snap._postings.uses_derived()
+            key = (reader.generation(), reader.doc_count_all(), derived.segment_list(reader))
+            assert derived.load(str(index), *key) is not None
+        finally:
+            snap.close()
+        assert not _files(index, ".tmp")
 
 
 def test_kill_during_a_first_build_leaves_no_index_that_looks_valid(

@@ -11,11 +11,17 @@ Swapping the engine means rewriting this package only.
     storage.py       the index folder: create, open, lock, vocabulary, damage
     writer.py        locked writes, bulk builds, incremental bookkeeping
     snapshot.py      one commit opened for searching (the backend)
-    columns.py       per-document arrays: facets, dates, quality, ids, live set
-    postings.py      terms and posting lists read block-wise, field lengths
+    columns.py       per-document arrays (numpy): facets, dates, quality, ids, live set
+    postings.py      terms: analysis, a field's vocabulary, prefix expansion
+    posting_arrays.py posting lists and field lengths of a commit as arrays
+    segment_postings.py one segment's derived postings file (memory-mapped)
+    derived.py       derived data beside each commit: columns, segment postings
+    arrayfile.py     named numpy arrays in one file, atomic, memory-mapped
+    docsets.py       match sets and score tables as numpy arrays
+    stats.py         collection statistics BM25F scores with (summed over shards)
     compile.py       query syntax to what is searched
     proximity.py     NEAR/n and ONEAR/n: their syntax, span queries, compiled node
-    scoring.py       match sets and BM25F with statistics given from outside
+    scoring.py       match sets and BM25F over posting arrays, outside statistics
     signatures.py    near-duplicate signatures of clips (MinHash), content fingerprints
     grouping.py      which clips are copies of one story (banding, overlap, numbers)
     stories.py       signatures and story per document, written beside each commit
@@ -38,7 +44,6 @@ from clipsearch.index import whoosh_fixes  # noqa: F401  (patches Whoosh before 
 
 # isort: on
 from clipsearch.index.analysis import analyze_word, stem, text_analyzer
-from clipsearch.index.columns import FacetColumn
 from clipsearch.index.compile import (
     Apart,
     Compiled,
@@ -57,7 +62,6 @@ from clipsearch.index.schema import (
 
 # Indexes written before the package split pickled the facet field under this name.
 from clipsearch.index.schema import FacetValuesField as _FacetValues  # noqa: F401
-from clipsearch.index.scoring import QueryStats
 from clipsearch.index.shards import (
     MANIFEST_FILE,
     MAX_SHARDS,
@@ -73,6 +77,7 @@ from clipsearch.index.shards import (
     write_manifest,
 )
 from clipsearch.index.snapshot import Snapshot
+from clipsearch.index.stats import QueryStats
 from clipsearch.index.storage import check, exists, foreign_entries, remove_index, write_lock
 from clipsearch.index.stories import DEFAULT_WINDOW_DAYS as DEFAULT_STORY_WINDOW
 from clipsearch.index.stories import check_window as check_story_window
@@ -116,7 +121,6 @@ __all__ = [
     "MAX_WILDCARDS_PER_QUERY",
     "TEXT_FIELDS",
     "Compiled",
-    "FacetColumn",
     "IndexedFile",
     "MANIFEST_FILE",
     "MAX_SHARDS",

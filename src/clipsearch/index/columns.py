@@ -1,118 +1,260 @@
-"""Per-document values of one commit, read once and kept: facet values, publication
-time, quality, clip ids, and the set of live documents.  What filters, facet counts and
-sorting walk instead of stored fields."""
+"""Per-document values of one commit as numpy arrays: facet values (CSR: per
+document its value numbers, and per value its documents), publication time,
+quality, clip ids, and the live documents.  What filters, facet counts, histograms
+and sorting read instead of stored fields.
+
+The arrays come from the derived data written with the commit (derived.py, opened
+by memory-mapping), else they are built here from the index, part by part, on
+first use.  Counting is vectorised over a match set's array (`np.bincount` over the
+value numbers of its documents), never a Python object per document."""
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+import contextlib
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from itertools import chain
 from typing import Any
 
+import numpy as np
 from whoosh.util.times import datetime_to_long
 
+from clipsearch.index.docsets import DocSet, as_docs, sorted_unique
+from clipsearch.index.schema import FACET_FIELDS
 from clipsearch.index.storage import guarded, leaves
 
 #: Microseconds in a day: Whoosh stores times as microseconds since 0001-01-01.
 _DAY = 86_400_000_000
-#: Facets with at most this many values are counted by set intersection per value.
-FEW_VALUES = 32
 
 
-@dataclass(frozen=True, slots=True)
+def _strings(blob: np.ndarray, offsets: np.ndarray) -> list[str]:
+    raw = blob.tobytes()
+    ends = offsets.tolist()
+    return [raw[a:b].decode("utf-8") for a, b in zip(ends, ends[1:], strict=False)]
+
+
+def pack_strings(items: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Strings as (utf-8 blob, offsets): the derived files' form of a string list."""
+    encoded = [s.encode("utf-8") for s in items]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    if encoded:
+        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)),
+                  out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets
+
+
+def gather(offsets: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The concatenated CSR rows `rows` of (`offsets`, `values`)."""
+    starts = offsets[rows]
+    lens = offsets[rows + 1] - starts
+    total = int(lens.sum())
+    if not total:
+        return values[:0]
+    idx = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total)
+    return values[idx]
+
+
 class FacetColumn:
-    """Per-document facet values for one field: `values[k]` is a display value and
-    `docs[docnum]` the tuple of value numbers of that document.  Case variants of a
-    value share one number; the most frequent spelling is displayed."""
+    """Facet values of one field: `values[k]` a display value, per document its value
+    numbers (`doc_offsets`, `doc_codes`) and per value its documents
+    (`value_offsets`, `value_docs`).  Case variants of a value share one number; the
+    most frequent spelling is displayed."""
 
-    values: tuple[str, ...]
-    docs: tuple[tuple[int, ...], ...]
-    postings: tuple[frozenset[int], ...]
+    __slots__ = ("values", "doc_offsets", "doc_codes", "value_offsets", "value_docs")
 
-    def count(self, docs: Collection[int]) -> Counter[str]:
-        """Documents per value over `docs`.  A facet with few values (news topics) is
-        counted with one C-level set intersection per value; one with many (providers)
-        by walking the documents' value tuples, also without a Python-level loop."""
+    def __init__(
+        self,
+        values: tuple[str, ...],
+        doc_offsets: np.ndarray,
+        doc_codes: np.ndarray,
+        value_offsets: np.ndarray,
+        value_docs: np.ndarray,
+    ):
+        self.values = values
+        self.doc_offsets, self.doc_codes = doc_offsets, doc_codes
+        self.value_offsets, self.value_docs = value_offsets, value_docs
+        if (
+            len(value_offsets) != len(values) + 1
+            or int(doc_offsets[-1]) != len(doc_codes)
+            or int(value_offsets[-1]) != len(value_docs)
+            or len(doc_codes) != len(value_docs)
+        ):
+            raise ValueError("inconsistent facet column")
+
+    @classmethod
+    def from_postings(cls, values: tuple[str, ...], postings: Sequence[Iterable[int]],
+                      n_docs: int) -> FacetColumn:
+        """A column from each value's documents."""
+        lists = [np.unique(np.fromiter(p, dtype=np.int64)) for p in postings]
+        value_offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in lists], out=value_offsets[1:])
+        value_docs = (np.concatenate(lists) if lists else np.empty(0, np.int64)).astype(np.int32)
+        codes = np.repeat(np.arange(len(lists), dtype=np.int32), np.diff(value_offsets))
+        order = np.lexsort((codes, value_docs))  # by document, then value number
+        doc_codes = codes[order]
+        doc_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(value_docs, minlength=n_docs)[:n_docs], out=doc_offsets[1:])
+        return cls(values, doc_offsets, doc_codes, value_offsets, value_docs)
+
+    def codes(self, docnum: int) -> tuple[int, ...]:
+        """The value numbers of one document."""
+        a, b = int(self.doc_offsets[docnum]), int(self.doc_offsets[docnum + 1])
+        return tuple(self.doc_codes[a:b].tolist())
+
+    def code_counts(self, docs: Any) -> np.ndarray:
+        """Documents per value number over `docs`."""
+        d = as_docs(docs)
+        n_docs = len(self.doc_offsets) - 1
+        codes = self.doc_codes if len(d) == n_docs else gather(self.doc_offsets, self.doc_codes, d)
+        return np.bincount(codes, minlength=len(self.values))
+
+    def count(self, docs: Any) -> Counter[str]:
+        """Documents per value over `docs`."""
+        n = self.code_counts(docs)
         values = self.values
-        if self.postings and len(self.postings) <= FEW_VALUES and isinstance(docs, set | frozenset):
-            return Counter(
-                {values[k]: n for k, p in enumerate(self.postings) if (n := len(p & docs))}
-            )
-        numbers = Counter(chain.from_iterable(map(self.docs.__getitem__, docs)))
-        return Counter({values[k]: n for k, n in numbers.items()})
+        return Counter({values[k]: int(n[k]) for k in np.flatnonzero(n).tolist()})
 
     def count_distinct(
-        self, docs: Collection[int], story: Sequence[int], with_copies: frozenset[int]
+        self, docs: Any, story: Sequence[int], with_copies: frozenset[int]
     ) -> Counter[str]:
         """Distinct stories per value over `docs` (`story[d]`: d's story;
         `with_copies`: the documents of stories with several): a story with copies
         under one value counts once there.  The clip counts less the extra copies,
         so only the matches that have copies are walked."""
         counts = self.count(docs)
-        present = with_copies & (docs if isinstance(docs, set | frozenset) else set(docs))
+        present = DocSet.of(docs) & with_copies
         by_story: dict[int, list[int]] = {}
         for d in present:
             by_story.setdefault(story[d], []).append(d)
-        per_doc, values = self.docs, self.values
+        values = self.values
         for members in by_story.values():
             if len(members) < 2:
                 continue
-            for k, n in Counter(chain.from_iterable(map(per_doc.__getitem__, members))).items():
+            per_value = Counter(k for d in members for k in self.codes(d))
+            for k, n in per_value.items():
                 if n > 1:
                     counts[values[k]] -= n - 1
         return counts
 
-    def docs_with(self, wanted: Iterable[str]) -> set[int]:
+    def docs_with(self, wanted: Iterable[str]) -> DocSet:
         """Documents having any of the given values (OR inside one facet)."""
         position = {v: k for k, v in enumerate(self.values)}
-        out: set[int] = set()
-        for v in wanted:
-            k = position.get(v)
-            if k is not None:
-                out |= self.postings[k]
-        return out
+        off, docs = self.value_offsets, self.value_docs
+        parts = [
+            docs[int(off[k]) : int(off[k + 1])]
+            for v in wanted
+            if (k := position.get(v)) is not None
+        ]
+        if not parts:
+            return DocSet()
+        return DocSet(sorted_unique(np.concatenate(parts).astype(np.int64)))
+
+    def arrays(self, field: str) -> dict[str, np.ndarray]:
+        """This column as named arrays (what derived.py writes)."""
+        blob, offsets = pack_strings(self.values)
+        return {
+            f"{field}.values": blob,
+            f"{field}.value_starts": offsets,
+            f"{field}.doc_offsets": self.doc_offsets,
+            f"{field}.doc_codes": self.doc_codes,
+            f"{field}.value_offsets": self.value_offsets,
+            f"{field}.value_docs": self.value_docs,
+        }
+
+    @classmethod
+    def from_arrays(cls, field: str, arrays: Mapping[str, np.ndarray]) -> FacetColumn:
+        values = tuple(_strings(arrays[f"{field}.values"], arrays[f"{field}.value_starts"]))
+        return cls(
+            values,
+            arrays[f"{field}.doc_offsets"],
+            arrays[f"{field}.doc_codes"],
+            arrays[f"{field}.value_offsets"],
+            arrays[f"{field}.value_docs"],
+        )
+
+
+class Optional(Sequence[int | None]):
+    """A per-document integer column with "no value" entries: `values[d]` where
+    `present[d]`, else None."""
+
+    def __init__(self, values: np.ndarray, present: np.ndarray):
+        self.values, self.present = values, present
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, d: int) -> int | None:  # type: ignore[override]
+        return int(self.values[d]) if self.present[d] else None
+
+    def __iter__(self) -> Iterator[int | None]:
+        return (v if p else None for v, p in zip(self.values.tolist(), self.present.tolist(),
+                                                  strict=True))
 
 
 class Columns:
-    """The per-document arrays of one commit, each built on first use."""
+    """The per-document arrays of one commit: from the derived data when `prebuilt`
+    gives them (a dict of named arrays, see `arrays`), else each part built on first
+    use from the index."""
 
     def __init__(
         self,
         path: str,
         reader: Any,
         schema: Any,
-        prebuilt: Callable[[], dict[str, FacetColumn] | None] | None = None,
+        prebuilt: Callable[[], Mapping[str, np.ndarray] | None] | None = None,
     ):
         self.path = path  # for error messages (guarded)
         self._reader = reader
         self._schema = schema
-        #: Loads facet columns built for this commit (None once asked).
+        #: Loads the arrays written for this commit (None once asked).
         self._prebuilt = prebuilt
+        self._arrays: dict[str, np.ndarray] = {}
         self._facets: dict[str, FacetColumn] = {}
-        self._published: list[int | None] | None = None
-        self._by_time: tuple[list[int], list[int]] | None = None
-        self._quality: list[int | None] | None = None
-        self._ids: list[str] | None = None
-        self._days: list[int | None] | None = None
-        self._live: set[int] | None = None
+        self._optional: dict[str, Optional] = {}
+        self._by_time: tuple[np.ndarray, np.ndarray] | None = None
+        self._ids: tuple[np.ndarray, np.ndarray] | None = None
+        self._live: DocSet | None = None
 
-    def live_docs(self) -> set[int]:
-        if self._live is None:
-            self._live = set(self._reader.all_doc_ids())
-        return self._live
-
-    def facet(self, field: str) -> FacetColumn:
-        """Facet values per document: from the derived data written with this commit
-        when `prebuilt` gives them, else read once from the postings of `field`."""
+    def _given(self, name: str) -> np.ndarray | None:
         if self._prebuilt is not None:
             load, self._prebuilt = self._prebuilt, None
-            self._facets.update(load() or {})
+            self._arrays.update(load() or {})
+        return self._arrays.get(name)
+
+    # -- the live documents
+    def live_mask(self) -> np.ndarray:
+        """Per document, whether it is live (not deleted)."""
+        mask = self._given("live")
+        if mask is None:
+            mask = self._arrays["live"] = self._build_live()
+        return mask
+
+    def live_docs(self) -> DocSet:
+        if self._live is None:
+            self._live = DocSet(np.flatnonzero(self.live_mask()).astype(np.int64))
+        return self._live
+
+    @guarded
+    def _build_live(self) -> np.ndarray:
+        mask = np.zeros(self._reader.doc_count_all(), dtype=bool)
+        mask[np.fromiter(self._reader.all_doc_ids(), dtype=np.int64)] = True
+        return mask
+
+    # -- facets
+    def facet(self, field: str) -> FacetColumn:
+        """Facet values per document: from the derived data written with this commit
+        when given, else read once from the postings of `field`."""
         col = self._facets.get(field)
         if col is None:
-            col = self._facets[field] = self._build_facet(field)
+            col = None
+            if self._given(f"{field}.doc_codes") is not None:
+                with contextlib.suppress(ValueError, KeyError, IndexError, UnicodeDecodeError):
+                    col = FacetColumn.from_arrays(field, self._arrays)
+                    if len(col.doc_offsets) != self._reader.doc_count_all() + 1:
+                        col = None  # damaged: never used
+            if col is None:
+                col = self._build_facet(field)
+            self._facets[field] = col
         return col
 
     @guarded
@@ -130,65 +272,104 @@ class Columns:
                 postings.append(set())
             spellings[k][term] = spellings[k].get(term, 0) + len(ids)
             postings[k].update(ids)
-        per_doc: list[list[int]] = [[] for _ in range(reader.doc_count_all())]
-        for k, ids in enumerate(postings):
-            for d in ids:
-                per_doc[d].append(k)
         values = tuple(max(s.items(), key=lambda kv: (kv[1], kv[0]))[0] for s in spellings)
-        return FacetColumn(
-            values, tuple(map(tuple, per_doc)), tuple(frozenset(p) for p in postings)
-        )
+        return FacetColumn.from_postings(values, postings, reader.doc_count_all())
 
-    def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
+    # -- dates and quality
+    def docs_between(self, since: datetime | None, until: datetime | None) -> DocSet:
         """Documents published in [since, until] (naive UTC); undated ones never match."""
         if self._by_time is None:
-            pairs = sorted((t, d) for d, t in enumerate(self.published()) if t is not None)
-            self._by_time = ([t for t, _ in pairs], [d for _, d in pairs])
+            col = self.published()
+            docs = np.flatnonzero(col.present)
+            times = col.values[docs]
+            order = np.argsort(times, kind="stable")
+            self._by_time = (times[order], docs[order])
         times, docs = self._by_time
-        lo = 0 if since is None else bisect_left(times, datetime_to_long(since))
-        hi = len(times) if until is None else bisect_right(times, datetime_to_long(until))
-        return set(docs[lo:hi])
+        lo = 0 if since is None else int(np.searchsorted(times, datetime_to_long(since), "left"))
+        hi = len(times) if until is None else int(
+            np.searchsorted(times, datetime_to_long(until), "right")
+        )
+        return DocSet(np.sort(docs[lo:hi]).astype(np.int64))
 
-    def published(self) -> list[int | None]:
+    def published(self) -> Optional:
         """Publication time per document as a sortable integer (None when unknown)."""
-        if self._published is None:
-            self._published = self._column("published")
-        return self._published
+        return self._optional_column("published")
 
-    def day_counts(self, docs: Collection[int]) -> tuple[Counter[int], int]:
+    def quality(self) -> Optional:
+        """Quality per document as a sortable integer (None when unknown)."""
+        return self._optional_column("quality")
+
+    def day_counts(self, docs: Any) -> tuple[Counter[int], int]:
         """Documents of `docs` per UTC day of publication (days since 0001-01-01), and
         how many have no date."""
-        if self._days is None:
-            self._days = [None if t is None else t // _DAY for t in self.published()]
-        days = self._days
-        counts = Counter(map(days.__getitem__, docs))
-        undated = counts.pop(None, 0)
-        return counts, undated  # type: ignore[return-value]
+        col = self.published()
+        d = as_docs(docs)
+        dated = col.present[d]
+        days, n = np.unique(col.values[d[dated]] // _DAY, return_counts=True)
+        counts = Counter(dict(zip(days.tolist(), n.tolist(), strict=True)))
+        return counts, int(len(d) - dated.sum())
 
-    def quality(self) -> list[int | None]:
-        """Quality per document as a sortable integer (None when unknown)."""
-        if self._quality is None:
-            self._quality = self._column("quality")
-        return self._quality
-
-    @guarded
-    def clip_id(self, docnum: int) -> str:
-        """The clip id of a document, from the id column (no stored fields read)."""
-        if self._ids is None:
-            ids: list[str] = []
-            for leaf, _offset in leaves(self._reader):
-                ids.extend(leaf.column_reader("id"))
-            self._ids = ids
-        return self._ids[docnum]
+    def _optional_column(self, field: str) -> Optional:
+        col = self._optional.get(field)
+        if col is None:
+            values, present = self._given(field), self._given(field + ".present")
+            if values is None or present is None:
+                values, present = self._build_optional(field)
+                self._arrays[field], self._arrays[field + ".present"] = values, present
+            col = self._optional[field] = Optional(values, present)
+        return col
 
     @guarded
-    def _column(self, field: str) -> list[int | None]:
+    def _build_optional(self, field: str) -> tuple[np.ndarray, np.ndarray]:
         default = self._schema[field].column_type.default_value()
-        out: list[int | None] = []
+        out: list[int] = []
         # Per segment: Whoosh's MultiColumnReader iterates nothing when a segment has
         # no values for the column.
         for leaf, _offset in leaves(self._reader):
-            out.extend(
-                None if v == default else v for v in leaf.column_reader(field, translate=False)
-            )
+            out.extend(leaf.column_reader(field, translate=False))
+        # Raw column values: unsigned 64-bit sortable integers (as Whoosh stores them).
+        values = np.array(out, dtype=np.uint64) if out else np.empty(0, np.uint64)
+        present = values != default if out else np.empty(0, bool)
+        return values, present
+
+    # -- clip ids
+    def clip_id(self, docnum: int) -> str:
+        """The clip id of a document, from the id column (no stored fields read)."""
+        blob, starts = self._id_table()
+        return blob[int(starts[docnum]) : int(starts[docnum + 1])].tobytes().decode("utf-8")
+
+    def clip_ids(self, docs: Iterable[int]) -> list[str]:
+        blob, starts = self._id_table()
+        return [
+            blob[int(starts[d]) : int(starts[d + 1])].tobytes().decode("utf-8") for d in docs
+        ]
+
+    def _id_table(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._ids is None:
+            blob, starts = self._given("ids"), self._given("ids.starts")
+            if blob is None or starts is None:
+                blob, starts = self._build_ids()
+                self._arrays["ids"], self._arrays["ids.starts"] = blob, starts
+            self._ids = (blob, starts)
+        return self._ids
+
+    @guarded
+    def _build_ids(self) -> tuple[np.ndarray, np.ndarray]:
+        ids: list[str] = []
+        for leaf, _offset in leaves(self._reader):
+            ids.extend(leaf.column_reader("id"))
+        return pack_strings(ids)
+
+    # -- everything, for the derived file
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every column as named arrays (built where needed): what derived.py writes."""
+        out: dict[str, np.ndarray] = {"live": self.live_mask()}
+        for field in FACET_FIELDS:
+            out.update(self.facet(field).arrays(field))
+        for field in ("published", "quality"):
+            col = self._optional_column(field)
+            out[field], out[field + ".present"] = col.values, col.present
+        self._id_table()
+        out["ids"], out["ids.starts"] = self._arrays["ids"], self._arrays["ids.starts"]
         return out
+

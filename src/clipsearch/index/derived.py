@@ -1,109 +1,90 @@
-"""Derived data written beside each commit, so a search process loads per-document
-facet values and field lengths instead of rebuilding them from the index (the
-largest part of a first query: every facet value's posting list read through
-Whoosh, and a call per document per field for the lengths BM25F needs).
+"""Derived data written beside each commit, so a search process memory-maps what it
+would otherwise rebuild from the index in every process (every facet value's
+posting list read through Whoosh, a call per document per field for the lengths
+BM25F needs, a Python object per posting):
 
-The Whoosh index stays the source of truth: this file is rebuilt from it whenever it
-is missing, damaged or of another commit, and never used then.  It is written by the
-writer after its commit, atomically (a temporary file renamed), and names the commit
-generation and document count it describes; `marshal` keeps it fast to load and
-holds no objects that run code."""
+    derived.bin          per commit: per-document columns (columns.py: facets as CSR,
+                         publication time, quality, clip ids, the live documents)
+    <segment id>.vpst    per segment, written once: its postings and field lengths
+                         as arrays (segment_postings.py)
+
+The Whoosh index stays the source of truth: everything here is rebuilt from it.  It
+is written by the writer after its commit, each file atomically (a temporary file
+renamed), and checked at open: the commit file names its format, commit generation,
+document count and segments, a segment file its format, segment and document count;
+anything missing, damaged or of another commit or segment is never used (a search
+then reads the index itself), and the next commit writes it again.  Segment files
+of segments a merge retired are deleted by Whoosh with the segment (they carry its
+name) and, should one be left, by the next write here."""
 
 from __future__ import annotations
 
-import marshal
+import contextlib
 import os
-from array import array
-from dataclasses import dataclass
+import re
 from typing import Any
 
-from clipsearch.index.columns import Columns, FacetColumn
-from clipsearch.index.postings import Postings
-from clipsearch.index.schema import FACET_FIELDS, TEXT_FIELDS
+import numpy as np
+
+from clipsearch.index import arrayfile, segment_postings
+from clipsearch.index.columns import Columns
+from clipsearch.index.schema import TEXT_FIELDS
+from clipsearch.index.storage import leaves
 
 DERIVED_FILE = "derived.bin"
-FORMAT = 2
+FORMAT = 3
+_SEGMENT_FILE = re.compile(r"^(.+)" + re.escape(segment_postings.SUFFIX) + r"(?:\.tmp)?$")
 
 
-@dataclass(frozen=True, slots=True)
-class Derived:
-    """What one commit's derived file holds."""
-
-    facets: dict[str, FacetColumn]
-    lengths: dict[str, array]
+def segment_list(reader: Any) -> list[list[Any]]:
+    """The (segment id, document count) of each non-empty segment of a commit."""
+    return [[leaf.segment().segment_id(), leaf.doc_count_all()] for leaf, _ in leaves(reader)]
 
 
 def write(path: str, generation: int, reader: Any, schema: Any) -> None:
-    """Build the facet columns of commit `generation` and write them beside it."""
+    """Write the derived data of commit `generation`: each segment's postings file
+    that is missing or unusable, then the commit's columns."""
+    current = set()
+    for leaf, _offset in leaves(reader):
+        seg = leaf.segment().segment_id()
+        current.add(seg)
+        if segment_postings.load(path, seg, leaf.doc_count_all(), TEXT_FIELDS) is None:
+            segment_postings.write(path, leaf, TEXT_FIELDS)
     columns = Columns(path, reader, schema)
-    facets = {}
-    for field in FACET_FIELDS:
-        col = columns.facet(field)
-        sizes = array("I", (len(p) for p in col.postings))
-        docs = array("I")
-        for p in col.postings:
-            docs.extend(sorted(p))
-        facets[field] = (list(col.values), sizes.tobytes(), docs.tobytes())
-    postings = Postings(path, reader, schema)
-    # A document without the field has no length (None); it has no postings in the
-    # field either, so its length is never read: 0 stands for it.
-    lengths = {
-        f: array("I", (n or 0 for n in postings.lengths(f) or ())).tobytes()
-        for f in TEXT_FIELDS
-    }
-    data = {
+    meta = {
         "format": FORMAT,
         "generation": generation,
         "doc_count_all": reader.doc_count_all(),
-        "facets": facets,
-        "lengths": lengths,
+        "segments": segment_list(reader),
     }
-    tmp = os.path.join(path, DERIVED_FILE + ".tmp")
-    with open(tmp, "wb") as fh:
-        marshal.dump(data, fh)
-    os.replace(tmp, os.path.join(path, DERIVED_FILE))
+    arrayfile.write(os.path.join(path, DERIVED_FILE), meta, columns.arrays())
+    remove_stale(path, current)
 
 
-def load(path: str, generation: int, doc_count_all: int) -> Derived | None:
-    """The derived data written for commit `generation`, or None when the file is
-    missing, damaged, or describes another commit."""
-    try:
-        with open(os.path.join(path, DERIVED_FILE), "rb") as fh:
-            data = marshal.load(fh)
-        if (
-            data.get("format") != FORMAT
-            or data.get("generation") != generation
-            or data.get("doc_count_all") != doc_count_all
-        ):
-            return None
-        facets = {}
-        for field in FACET_FIELDS:
-            values, raw_sizes, raw_docs = data["facets"][field]
-            facets[field] = _column(values, raw_sizes, raw_docs, doc_count_all)
-        lengths = {}
-        for field in TEXT_FIELDS:
-            lengths[field] = array("I")
-            lengths[field].frombytes(data["lengths"][field])
-            if len(lengths[field]) != doc_count_all:
-                return None
-        return Derived(facets, lengths)
-    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError):
+def remove_stale(path: str, current: set[str]) -> None:
+    """Delete segment files (and temporary files) of segments not in `current`."""
+    for name in os.listdir(path):
+        m = _SEGMENT_FILE.match(name)
+        if m and (m.group(1) not in current or name.endswith(".tmp")):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(path, name))
+
+
+def load(path: str, generation: int, doc_count_all: int,
+         segments: list[list[Any]] | None = None) -> dict[str, np.ndarray] | None:
+    """The columns written for commit `generation` (named arrays, memory-mapped), or
+    None when the file is missing, damaged, or describes another commit."""
+    got = arrayfile.read(os.path.join(path, DERIVED_FILE))
+    if got is None:
         return None
-
-
-def _column(values: list[str], raw_sizes: bytes, raw_docs: bytes, n_docs: int) -> FacetColumn:
-    sizes, docs = array("I"), array("I")
-    sizes.frombytes(raw_sizes)
-    docs.frombytes(raw_docs)
-    if len(sizes) != len(values) or sum(sizes) != len(docs):
-        raise ValueError("inconsistent derived facet data")
-    postings: list[frozenset[int]] = []
-    per_doc: list[list[int]] = [[] for _ in range(n_docs)]
-    start = 0
-    for k, size in enumerate(sizes):
-        ids = docs[start : start + size]
-        start += size
-        postings.append(frozenset(ids))
-        for d in ids:
-            per_doc[d].append(k)  # IndexError for a document past the count: damaged
-    return FacetColumn(tuple(values), tuple(map(tuple, per_doc)), tuple(postings))
+    meta, arrays = got
+    if (
+        meta.get("format") != FORMAT
+        or meta.get("generation") != generation
+        or meta.get("doc_count_all") != doc_count_all
+        or (segments is not None and meta.get("segments") != segments)
+    ):
+        return None
+    if any(len(arrays.get(k, ())) != doc_count_all for k in ("live", "published", "quality")):
+        return None
+    return arrays

@@ -1,66 +1,70 @@
-"""Matching and scoring over the query tree: document sets by set algebra, and BM25F
-over whole posting lists, with collection statistics that may come from outside.
+"""Matching and scoring over the query tree, vectorised: match sets are sorted arrays
+of document numbers (`DocSet`), scores arrays beside them (`ScoreMap`), BM25F computed
+over whole posting arrays, with collection statistics that may come from outside
+(stats.py).
 
 Scoring runs here instead of through Whoosh's matchers: those step through documents
-one Python call per posting per field, which made a query with facet counts 2-5x
-slower.  The formula is Whoosh's BM25F (per-field BM25 on boosted term frequencies,
-summed), with Lucene's idf.  Statistics (documents, field lengths, document
-frequencies) are a `QueryStats` value: a snapshot computes its own, and a sharded
-search adds up every shard's and hands the sums to each, so all score alike."""
+one Python call per posting per field.  The formula is Whoosh's BM25F (per-field BM25
+on boosted term frequencies, summed), with Lucene's idf, evaluated in exactly the
+order the former per-document code used (contributions added field by field, child
+by child), so scores are the same floats.  Phrases and NEAR keep Whoosh for the
+positional check."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 from whoosh import query
 
 from clipsearch.errors import QueryError
 from clipsearch.index.columns import Columns
 from clipsearch.index.compile import WordQuery
-from clipsearch.index.postings import Postings
+from clipsearch.index.docsets import (
+    DocSet,
+    ScoreMap,
+    dense,
+    intersect,
+    member,
+    sorted_unique,
+    union_all,
+)
+from clipsearch.index.posting_arrays import Postings
 from clipsearch.index.proximity import NearQuery
+from clipsearch.index.stats import QueryStats, unit_key
 from clipsearch.index.storage import guarded
 
-
-@dataclass(frozen=True, slots=True)
-class QueryStats:
-    """What BM25F needs besides a document's own term frequencies: the number of
-    documents (deleted ones included, as Whoosh counts them), live documents, each
-    text field's total length, and the document frequency of every scored unit of one
-    query (a term, or a word over all text fields)."""
-
-    doc_count_all: int
-    doc_count: int
-    field_lengths: Mapping[str, int]
-    dfs: Mapping[Any, int] = field(default_factory=dict)
-
-    def avg_length(self, name: str) -> float:
-        return (self.field_lengths.get(name, 0) / (self.doc_count or 1)) or 1.0
-
-    @staticmethod
-    def merge(parts: Iterable[QueryStats]) -> QueryStats:
-        """The statistics of several disjoint collections searched as one."""
-        parts = list(parts)
-        lengths: dict[str, int] = {}
-        dfs: dict[Any, int] = {}
-        for p in parts:
-            for k, v in p.field_lengths.items():
-                lengths[k] = lengths.get(k, 0) + v
-            for k, v in p.dfs.items():
-                dfs[k] = dfs.get(k, 0) + v
-        return QueryStats(
-            sum(p.doc_count_all for p in parts), sum(p.doc_count for p in parts), lengths, dfs
-        )
+_EMPTY = np.empty(0, dtype=np.int64)
+#: Positional matches (phrases, NEAR spans) kept per commit: one query asks for the
+#: same phrase when it decides the match rule and when it scores.
+POSITIONAL_CACHE = 256
 
 
-def _unit(q: Any) -> Any:
-    """The key of a scored unit in `QueryStats.dfs`."""
-    if isinstance(q, WordQuery):
-        return ("word", tuple((t.fieldname, t.text) for t in q.subqueries))
-    return ("term", q.fieldname, q.text)
+def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per document of the union, the sum of its values over `parts` (docs, values),
+    added in the order of `parts` (starting from 0.0), as the dict code did."""
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return _EMPTY, np.empty(0)
+    if len(parts) == 1:
+        return parts[0][0], 0.0 + parts[0][1]
+    docs = union_all(p[0] for p in parts)
+    span = int(docs[-1]) + 1
+    if dense(sum(len(p[0]) for p in parts), span):  # accumulate over the collection
+        acc = np.zeros(span)
+        for d, v in parts:
+            acc[d] += v
+        return docs, acc[docs]
+    acc = np.zeros(len(docs))
+    for d, v in parts:
+        acc[np.searchsorted(docs, d)] += v
+    return docs, acc
+
+
+def _boosted(s: ScoreMap, boost: float) -> ScoreMap:
+    return s if boost == 1.0 else ScoreMap(s.docs, s.scores * boost)
 
 
 class Scorer:
@@ -84,6 +88,7 @@ class Scorer:
         self._columns = columns
         self._text_fields = tuple(text_fields)
         self._k1, self._b = k1, b
+        self._positional: dict[Any, np.ndarray] = {}
 
     # -- statistics
     def collection_stats(self) -> QueryStats:
@@ -103,16 +108,14 @@ class Scorer:
         return QueryStats(base.doc_count_all, base.doc_count, base.field_lengths, dfs)
 
     def _collect_dfs(self, q: Any, dfs: dict[Any, int]) -> None:
+        docs = self._postings.docs
         if isinstance(q, WordQuery):
-            docs: set[int] = set()
-            for t in q.subqueries:
-                docs.update(self._postings.term(t.fieldname, t.text))
-            dfs[_unit(q)] = len(docs)
+            dfs[unit_key(q)] = len(union_all(docs(t.fieldname, t.text) for t in q.subqueries))
         elif isinstance(q, query.Term):
-            dfs[_unit(q)] = len(self._postings.term(q.fieldname, q.text))
+            dfs[unit_key(q)] = len(docs(q.fieldname, q.text))
         elif isinstance(q, query.Phrase):
             for word in q.words:
-                dfs[("term", q.fieldname, word)] = len(self._postings.term(q.fieldname, word))
+                dfs[("term", q.fieldname, word)] = len(docs(q.fieldname, word))
         elif isinstance(q, query.AndNot | query.AndMaybe | query.Require):
             self._collect_dfs(q.a, dfs)
             self._collect_dfs(q.b, dfs)
@@ -126,167 +129,202 @@ class Scorer:
                 self._collect_dfs(child, dfs)
 
     # -- matching and scoring
-    def match(self, q: Any) -> set[int]:
+    def match(self, q: Any) -> DocSet:
         """Every matching document number (deleted ones not removed)."""
-        return self._docs(q)
+        return DocSet(self._docs(q))
 
-    def scores(self, q: Any, stats: QueryStats | None = None) -> dict[int, float]:
+    def scores(self, q: Any, stats: QueryStats | None = None) -> ScoreMap:
         """Every matching document with its BM25F score (deleted ones not removed);
         `stats` from outside make the scores those of a larger collection."""
         return self._score(q, stats if stats is not None else self.query_stats(q))
 
-    # -- set algebra and scoring over the query tree
-    def _docs(self, q: Any) -> set[int]:
+    # -- set algebra and scoring over the query tree (sorted docnum arrays)
+    def _docs(self, q: Any) -> np.ndarray:
         if isinstance(q, query.Term):
-            return set(self._postings.term(q.fieldname, q.text))
+            return self._postings.docs(q.fieldname, q.text)
         if isinstance(q, query.Or | query.DisjunctionMax | WordQuery):
-            out: set[int] = set()
-            for child in q.subqueries:
-                if isinstance(child, query.Term):
-                    out.update(self._postings.term(child.fieldname, child.text))
-                else:
-                    out |= self._docs(child)
-            return out
+            return union_all(self._docs(child) for child in q.subqueries)
         if isinstance(q, query.And):
             positives = [c for c in q.subqueries if not isinstance(c, query.Not)]
             negatives = [c.query for c in q.subqueries if isinstance(c, query.Not)]
             sets = sorted((self._docs(c) for c in positives), key=len)
-            out = sets[0] if sets else set(self._columns.live_docs())
+            out = sets[0] if sets else self._columns.live_docs().docs
             for other in sets[1:]:
-                out = out & other
+                out = intersect(out, other)
             for neg in negatives:
-                out = out - self._docs(neg)
+                out = out[~member(out, self._docs(neg))]
             return out
         if isinstance(q, query.AndNot):
-            return self._docs(q.a) - self._docs(q.b)
+            a = self._docs(q.a)
+            return a[~member(a, self._docs(q.b))]
         if isinstance(q, query.AndMaybe):
             return self._docs(q.a)
         if isinstance(q, query.Require):
-            return self._docs(q.a) & self._docs(q.b)
+            return intersect(self._docs(q.a), self._docs(q.b))
         if isinstance(q, query.Not):
-            return self._columns.live_docs() - self._docs(q.query)
+            live = self._columns.live_docs().docs
+            return live[~member(live, self._docs(q.query))]
         if isinstance(q, NearQuery):
-            out = set()
-            for span in q.spans:  # one per text field
-                out |= self._whoosh_docs(span)
-            return out
+            return union_all(self._whoosh_docs(span) for span in q.spans)  # one per field
         if q is query.NullQuery:
-            return set()
+            return _EMPTY
+        if isinstance(q, query.Phrase):
+            return self._phrase_docs(q)
         return self._whoosh_docs(q)
 
-    def _score(self, q: Any, st: QueryStats) -> dict[int, float]:
+    def _score(self, q: Any, st: QueryStats) -> ScoreMap:
         if isinstance(q, query.Term):
             return self._term_scores(q.fieldname, q.text, q.boost, st)
         if isinstance(q, WordQuery):
             return self._bm25f(q, st)
         if isinstance(q, query.DisjunctionMax):
-            best: dict[int, float] = {}
-            for child in q.subqueries:
-                for d, v in self._score(child, st).items():
-                    if v > best.get(d, 0.0):
-                        best[d] = v
-            return _boosted(best, q.boost)
+            parts = [self._score(child, st) for child in q.subqueries]
+            docs = union_all(p.docs for p in parts)
+            best = np.zeros(len(docs))
+            seen = np.zeros(len(docs), dtype=bool)
+            for p in parts:
+                pos = np.searchsorted(docs, p.docs)
+                better = p.scores > best[pos]
+                best[pos[better]] = p.scores[better]
+                seen[pos[better]] = True
+            return _boosted(ScoreMap(docs[seen], best[seen]), q.boost)
         if isinstance(q, query.Or):
-            out: dict[int, float] = {}
-            for child in q.subqueries:
-                part = self._score(child, st)
-                if not out:
-                    out = dict(part)
-                    continue
-                get = out.get
-                for d, v in part.items():
-                    out[d] = get(d, 0.0) + v
-            return _boosted(out, q.boost)
+            parts = [self._score(child, st) for child in q.subqueries]
+            docs, vals = _summed([(p.docs, p.scores) for p in parts])
+            return _boosted(ScoreMap(docs, vals), q.boost)
         if isinstance(q, query.And):
             keep = self._docs(q)
-            out = {}
+            parts = []
             for child in q.subqueries:
                 if isinstance(child, query.Not):
                     continue
-                for d, v in self._score(child, st).items():
-                    if d in keep:
-                        out[d] = out.get(d, 0.0) + v
-            return _boosted(out, q.boost)
+                s = self._score(child, st).within(keep)
+                parts.append((s.docs, s.scores))
+            return _boosted(ScoreMap(*_summed(parts)), q.boost)
         if isinstance(q, query.AndNot):
-            drop = self._docs(q.b)
-            return {d: v for d, v in self._score(q.a, st).items() if d not in drop}
+            s = self._score(q.a, st)
+            drop = member(s.docs, self._docs(q.b))
+            return ScoreMap(s.docs[~drop], s.scores[~drop])
         if isinstance(q, query.AndMaybe):
-            out = dict(self._score(q.a, st))
-            for d, v in self._score(q.b, st).items():
-                if d in out:
-                    out[d] += v
-            return out
+            a, b = self._score(q.a, st), self._score(q.b, st)
+            vals = a.scores.copy()
+            inside = member(b.docs, a.docs)
+            vals[np.searchsorted(a.docs, b.docs[inside])] += b.scores[inside]
+            return ScoreMap(a.docs, vals)
         if isinstance(q, query.Require):
-            keep = self._docs(q.b)
-            return {d: v for d, v in self._score(q.a, st).items() if d in keep}
+            return self._score(q.a, st).within(self._docs(q.b))
         if isinstance(q, query.Phrase):
-            keep = self._whoosh_docs(q)
-            out = {}
+            keep = self._phrase_docs(q)
+            parts = []
             for word in q.words:
-                for d, v in self._term_scores(q.fieldname, word, q.boost, st).items():
-                    if d in keep:
-                        out[d] = out.get(d, 0.0) + v
-            return out
+                s = self._term_scores(q.fieldname, word, q.boost, st).within(keep)
+                parts.append((s.docs, s.scores))
+            return ScoreMap(*_summed(parts))
         if isinstance(q, NearQuery):
             # Like a phrase: the operands' scores (each word BM25F over all fields, with
             # its corrections), added up on the documents where they are near.
             keep = self._docs(q)
-            out = {}
+            parts = []
             for part in q.parts:
-                for d, v in self._score(part, st).items():
-                    if d in keep:
-                        out[d] = out.get(d, 0.0) + v
-            return _boosted(out, q.boost)
+                s = self._score(part, st).within(keep)
+                parts.append((s.docs, s.scores))
+            return _boosted(ScoreMap(*_summed(parts)), q.boost)
         if q is query.NullQuery:
-            return {}
-        return dict.fromkeys(self._docs(q), q.boost)
+            return ScoreMap()
+        return ScoreMap.constant(self._docs(q), q.boost)
+
+    def _remembered(self, q: Any, find: Any) -> np.ndarray:
+        """`find(q)`, kept for the next ask of an equal query on this commit."""
+        try:
+            hit = self._positional.get(q)
+        except TypeError:  # an unhashable query: not kept
+            return find(q)
+        if hit is None:
+            hit = find(q)
+            if len(self._positional) >= POSITIONAL_CACHE:
+                self._positional.pop(next(iter(self._positional), None), None)
+            self._positional[q] = hit
+        return hit
+
+    def _whoosh_docs(self, q: Any) -> np.ndarray:
+        return self._remembered(q, self._find_whoosh_docs)
 
     @guarded
-    def _whoosh_docs(self, q: Any) -> set[int]:
+    def _find_whoosh_docs(self, q: Any) -> np.ndarray:
         try:
-            return set(self._searcher.docs_for_query(q))
+            found = self._searcher.docs_for_query(q)
+            return sorted_unique(np.fromiter(found, dtype=np.int64))
         except query.QueryError as exc:
             raise QueryError(str(exc)) from None
 
-    def _term_scores(self, field: str, text: str, boost: float, st: QueryStats) -> dict[int, float]:
-        postings = self._postings.term(field, text)
-        if not postings:
-            return {}
+    def _phrase_docs(self, q: Any) -> np.ndarray:
+        return self._remembered(q, self._find_phrase_docs)
+
+    @guarded
+    def _find_phrase_docs(self, q: Any) -> np.ndarray:
+        """The documents where a phrase occurs: those holding all its words (from the
+        posting arrays), then Whoosh's positional check on those documents only."""
+        docs = self._postings.docs
+        candidates = None
+        for word in q.words:
+            found = docs(q.fieldname, word)
+            candidates = found if candidates is None else intersect(candidates, found)
+            if not len(candidates):
+                return _EMPTY
+        if candidates is None:
+            return _EMPTY
+        out: list[int] = []
+        try:
+            for sub, offset in self._searcher.leaf_searchers():
+                n = sub.reader().doc_count_all()
+                lo, hi = np.searchsorted(candidates, [offset, offset + n])
+                local = (candidates[lo:hi] - offset).tolist()
+                if not local:
+                    continue
+                m = q.matcher(sub, sub.boolean_context())
+                for d in local:
+                    if not m.is_active():
+                        break
+                    if m.id() < d:
+                        m.skip_to(d)
+                    if m.is_active() and m.id() == d:
+                        out.append(d + offset)
+        except query.QueryError as exc:
+            raise QueryError(str(exc)) from None
+        return np.array(out, dtype=np.int64)
+
+    def _term_scores(self, field: str, text: str, boost: float, st: QueryStats) -> ScoreMap:
+        docs, tf = self._postings.term(field, text)
+        if not len(docs):
+            return ScoreMap()
         lengths = self._postings.lengths(field)
         if lengths is None:  # unscored field (topic, provider, id...): a constant score
-            return dict.fromkeys(postings, boost)
+            return ScoreMap.constant(docs, boost)
         n = st.doc_count_all
-        df = st.dfs.get(("term", field, text), len(postings))
+        df = st.dfs.get(("term", field, text), len(docs))
         idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
         avg = st.avg_length(field)
         k1, b = self._k1, self._b
         w = boost * idf * (k1 + 1)
         kb0, kb1 = k1 * (1 - b), k1 * b / avg
-        return {d: w * tf / (tf + kb0 + kb1 * lengths[d]) for d, tf in postings.items()}
+        return ScoreMap(docs, w * tf / (tf + kb0 + kb1 * lengths[docs]))
 
-    def _bm25f(self, q: WordQuery, st: QueryStats) -> dict[int, float]:
+    def _bm25f(self, q: WordQuery, st: QueryStats) -> ScoreMap:
         k1, b = self._k1, self._b
-        tf: dict[int, float] = {}
+        parts = []
         for term in q.subqueries:
-            postings = self._postings.term(term.fieldname, term.text)
-            if not postings:
+            docs, f = self._postings.term(term.fieldname, term.text)
+            if not len(docs):
                 continue
             lengths = self._postings.lengths(term.fieldname)
             avg = st.avg_length(term.fieldname)
             w, c0, c1 = term.boost, 1 - b, b / avg
-            get = tf.get
-            for d, f in postings.items():
-                tf[d] = get(d, 0.0) + w * f / (c0 + c1 * lengths[d])
-        if not tf:
-            return {}
+            parts.append((docs, w * f / (c0 + c1 * lengths[docs])))
+        if not parts:
+            return ScoreMap()
+        docs, tf = _summed(parts)
         n = st.doc_count_all
-        df = st.dfs.get(_unit(q), len(tf))
+        df = st.dfs.get(unit_key(q), len(docs))
         idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
         scale = q.boost * idf * (k1 + 1)
-        return {d: scale * t / (t + k1) for d, t in tf.items()}
-
-
-def _boosted(scores: dict[int, float], boost: float) -> dict[int, float]:
-    if boost == 1.0:
-        return scores
-    return {d: v * boost for d, v in scores.items()}
+        return ScoreMap(docs, scale * tf / (tf + k1))

@@ -26,8 +26,8 @@ from clipsearch.errors import IndexIncompatibleError, StorageError
 from clipsearch.index.compile import Compiled, Parser
 from clipsearch.index.postings import Terms
 from clipsearch.index.schema import TEXT_FIELDS, make_schema
-from clipsearch.index.scoring import QueryStats
 from clipsearch.index.snapshot import Snapshot
+from clipsearch.index.stats import QueryStats
 
 MANIFEST_FILE = "shards.json"
 #: The format of the manifest; a newer one is refused rather than misread.
@@ -107,7 +107,8 @@ def write_manifest(folder: str, count: int) -> Manifest:
 
 class ShardService:
     """One shard opened for searching, answering in plain values (sets and dicts of
-    its own document numbers, counts keyed by value, lists of terms): what crosses a
+    its own document numbers as Python ints, not the snapshot's arrays; counts keyed
+    by value, lists of terms): what crosses a
     process boundary when the shard is a Dask actor.  Reopens itself on a newer
     commit when asked to `refresh`."""
 
@@ -145,7 +146,7 @@ class ShardService:
         return self._snap.is_current()
 
     def live_docs(self) -> set[int]:
-        return self._snap.live_docs()
+        return set(self._snap.live_docs())
 
     # -- vocabulary and terms
     def words(self) -> dict[str, int]:
@@ -179,13 +180,13 @@ class ShardService:
 
     # -- matching and scoring
     def match(self, compiled: Compiled) -> set[int]:
-        return self._snap.match(compiled)
+        return set(self._snap.match(compiled))
 
     def query_stats(self, compiled: Compiled) -> QueryStats:
         return self._snap.query_stats(compiled)
 
     def scores(self, compiled: Compiled, stats: QueryStats) -> dict[int, float]:
-        return self._snap.scores(compiled, stats)
+        return dict(self._snap.scores(compiled, stats).items())
 
     def top(
         self, scores: dict[int, float], n: int, allow: set[int] | None, sort: str
@@ -208,7 +209,7 @@ class ShardService:
 
     # -- filters and facets (values as this shard spells them)
     def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
-        return self._snap.docs_between(since, until)
+        return set(self._snap.docs_between(since, until))
 
     def day_counts(self, docs: Collection[int]) -> tuple[Counter[int], int]:
         return self._snap.day_counts(docs)
@@ -217,7 +218,7 @@ class ShardService:
         return self._snap.facet_values(field)
 
     def docs_with_values(self, field: str, values: Iterable[str]) -> set[int]:
-        return self._snap.docs_with_values(field, values)
+        return set(self._snap.docs_with_values(field, values))
 
     def facet_counts(self, field: str, docs: Collection[int]) -> Counter[str]:
         return self._snap.facet_counts(field, docs)

@@ -9,19 +9,20 @@ import os
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from whoosh.util.times import long_to_datetime
 
-from clipsearch.index import derived, stories
+from clipsearch.index import stories
 from clipsearch.index.analysis import analyze_word
-from clipsearch.index.columns import Columns
 from clipsearch.index.compile import Compiled, ParsedQuery, Parser
-from clipsearch.index.postings import Postings, Terms
+from clipsearch.index.postings import Terms
 from clipsearch.index.schema import TEXT_FIELDS
-from clipsearch.index.scoring import QueryStats, Scorer
+from clipsearch.index.stats import QueryStats
 from clipsearch.index.storage import guarded, open_whoosh, read_vocabulary
-from clipsearch.topk import top_k
+
+if TYPE_CHECKING:
+    from clipsearch.index.docsets import DocSet, ScoreMap
 
 
 class Snapshot:
@@ -40,23 +41,23 @@ class Snapshot:
         schema = self._ix.schema
         self._terms = Terms(self._reader, schema, languages=self.languages)
         self._languages: tuple[str, ...] | None = None
-        generation, n_docs = self._reader.generation(), self._reader.doc_count_all()
-        loaded: list[derived.Derived | None] = []
+        # The numpy-backed parts load when an index is opened for searching, so
+        # importing clipsearch (a command that does not search) needs no numpy.
+        from clipsearch.index import derived
+        from clipsearch.index.columns import Columns
+        from clipsearch.index.posting_arrays import Postings
+        from clipsearch.index.scoring import Scorer
 
-        def prebuilt() -> derived.Derived | None:  # read once, on first use
-            if not loaded:
-                loaded.append(derived.load(path, generation, n_docs))
-            return loaded[0]
-
-        self._postings = Postings(
-            path, self._reader, schema, prebuilt=lambda: (d := prebuilt()) and d.lengths
-        )
+        reader = self._reader
+        generation, n_docs = reader.generation(), reader.doc_count_all()
+        segments = derived.segment_list(reader)
         self._columns = Columns(
-            path, self._reader, schema, prebuilt=lambda: (d := prebuilt()) and d.facets
+            path, reader, schema, prebuilt=lambda: derived.load(path, generation, n_docs, segments)
         )
+        self._postings = Postings(path, reader, schema, self._columns.live_mask)
         self._parser = Parser(schema, self._terms)
         self._scorer = Scorer(
-            path, self._reader, self._searcher, self._postings, self._columns, TEXT_FIELDS, k1, b
+            path, reader, self._searcher, self._postings, self._columns, TEXT_FIELDS, k1, b
         )
         self._words: dict[str, int] | None = None
         self._stories: stories.Stories | None = None
@@ -91,7 +92,7 @@ class Snapshot:
         )
 
     # -- per-document values
-    def live_docs(self) -> set[int]:
+    def live_docs(self) -> DocSet:
         return self._columns.live_docs()
 
     def day_counts(self, docs: Collection[int]) -> tuple[Counter[int], int]:
@@ -102,7 +103,7 @@ class Snapshot:
         """Every value of a facet (case variants as one, most frequent spelling)."""
         return self._columns.facet(field).values
 
-    def docs_with_values(self, field: str, values: Iterable[str]) -> set[int]:
+    def docs_with_values(self, field: str, values: Iterable[str]) -> DocSet:
         return self._columns.facet(field).docs_with(values)
 
     def facet_counts(self, field: str, docs: Collection[int]) -> Counter[str]:
@@ -125,18 +126,16 @@ class Snapshot:
         """Live clips per language (those with any): what a sharded index adds up to
         order its languages as one index would."""
         col = self._columns.facet("language")
-        live = self.live_docs() if self._reader.has_deletions() else None
-        pairs = zip(col.values, col.postings, strict=True)
-        sizes = {v: len(p if live is None else p & live) for v, p in pairs}
-        return {v: n for v, n in sizes.items() if n}
+        counts = col.code_counts(self.live_docs())
+        return {v: int(n) for v, n in zip(col.values, counts.tolist(), strict=True) if n}
 
-    def docs_between(self, since: datetime | None, until: datetime | None) -> set[int]:
+    def docs_between(self, since: datetime | None, until: datetime | None) -> DocSet:
         return self._columns.docs_between(since, until)
 
     def facet_values_of(self, field: str, docnum: int) -> tuple[str, ...]:
         """The values of a facet one document has (from the facet column)."""
         col = self._columns.facet(field)
-        return tuple(col.values[k] for k in col.docs[docnum])
+        return tuple(col.values[k] for k in col.codes(docnum))
 
     def published_at(self, docnum: int) -> datetime | None:
         """A document's publication time (naive UTC), from the column."""
@@ -178,11 +177,13 @@ class Snapshot:
         """The stories of more than one live document: story -> its documents.  Most
         stories have one copy; counting stories only has to look at these."""
         if self._groups is None:
-            live = self.live_docs()
+            import numpy as np
+
+            story = np.asarray(self.story_of(), dtype=np.int64)
+            copies = np.flatnonzero((story != np.arange(len(story))) & self._columns.live_mask())
             groups: dict[int, list[int]] = {}
-            for d, s in enumerate(self.story_of()):
-                if s != d and d in live:
-                    groups.setdefault(s, [s]).append(d)
+            for d, s in zip(copies.tolist(), story[copies].tolist(), strict=True):
+                groups.setdefault(s, [s]).append(d)
             self._groups = {s: tuple(m) for s, m in groups.items()}
             self._in_groups = frozenset(d for m in self._groups.values() for d in m)
         return self._groups
@@ -201,8 +202,7 @@ class Snapshot:
         return self.story_data().fingerprint
 
     def clip_ids(self, docs: list[int]) -> list[str]:
-        clip_id = self._columns.clip_id
-        return [clip_id(d) for d in docs]
+        return self._columns.clip_ids(docs)
 
     def facet_spellings(self, field: str) -> list[tuple[str, int]]:
         """Every spelling of a facet's values with its document count, in index order:
@@ -254,7 +254,7 @@ class Snapshot:
         for token in tokens:
             for f in TEXT_FIELDS:
                 if deletions:  # Whoosh's frequencies count deleted clips until a merge
-                    n = len(self._postings.term(f, token).keys() & self.live_docs())
+                    n = len(self._postings.docs(f, token) & self.live_docs())  # a DocSet
                 else:
                     n = self._postings.doc_frequency(f, token)
                 out[(token, f)] = n
@@ -279,7 +279,7 @@ class Snapshot:
     ) -> ParsedQuery:
         return self._parser.parse(text, implicit_and, languages)
 
-    def match(self, compiled: Compiled) -> set[int]:
+    def match(self, compiled: Compiled) -> DocSet:
         """Every matching live document number, without scoring."""
         docs = self._scorer.match(compiled.q)
         if self._reader.has_deletions():
@@ -290,33 +290,73 @@ class Snapshot:
         """The statistics scoring `compiled` uses here (to add up across shards)."""
         return self._scorer.query_stats(compiled.q)
 
-    def scores(self, compiled: Compiled, stats: QueryStats | None = None) -> dict[int, float]:
+    def scores(self, compiled: Compiled, stats: QueryStats | None = None) -> ScoreMap:
         """Every matching live document with its BM25F score; `stats` from outside
         (summed over shards) score it as part of a larger collection."""
         out = self._scorer.scores(compiled.q, stats)
         if self._reader.has_deletions():
-            live = self.live_docs()
-            out = {d: v for d, v in out.items() if d in live}
+            out = out.within(self.live_docs())
         return out
 
     def top(
         self,
-        scores: dict[int, float],
+        scores: Any,
         n: int,
-        allow: set[int] | None = None,
+        allow: Any = None,
         sort: str = "relevance",
     ) -> list[tuple[int, float]]:
         """The best `n` of the scored documents (docnum, score), optionally restricted;
         by score, or by date or quality (newest/highest first, score breaking ties),
         then by clip id."""
-        docs: Iterable[int] = scores if allow is None else [d for d in allow if d in scores]
+        from clipsearch.index.docsets import ScoreMap
+
+        s = ScoreMap.of(scores)
+        if allow is not None:
+            s = s.within(allow)
         if sort == "relevance":
-            key: Any = scores.__getitem__
+            keys = [s.scores]
         else:
             cols = self._columns
             col = cols.published() if sort == "date" else cols.quality()
-            key = lambda d: (col[d] is not None, col[d] or 0, scores[d])  # noqa: E731
-        return [(d, scores[d]) for d in top_k(docs, n, key, self.clip_id)]
+            present = col.present[s.docs]
+            keys = [present.astype("i1"), col.values[s.docs] * present, s.scores]
+        return self._ordered(s, keys, n)
+
+    def top_in_tiers(
+        self, scores: Any, words: Sequence[tuple[Any, Any]], n: int, allow: Any = None
+    ) -> list[tuple[int, float]]:
+        """The best `n` by tier (every word, then how many corrected words appear as
+        typed), then score, then clip id: ranking.py's order, counted over arrays."""
+        import numpy as np
+
+        from clipsearch.index.docsets import ScoreMap, as_docs, member
+
+        s = ScoreMap.of(scores)
+        if allow is not None:
+            s = s.within(allow)
+        matched = np.zeros(len(s.docs), dtype=np.int64)
+        as_typed = np.zeros(len(s.docs), dtype=np.int64)
+        for exact, either in words:
+            matched += member(s.docs, as_docs(either))
+            if either is not exact:
+                as_typed += member(s.docs, as_docs(exact))
+        every = (matched == len(words)).astype("i1")
+        return self._ordered(s, [every, as_typed, s.scores], n)
+
+    def _ordered(self, s: ScoreMap, keys: list[Any], n: int) -> list[tuple[int, float]]:
+        """The first `n` of `s` by `keys` (largest first), ties by clip id."""
+        from clipsearch.topk import top_candidates
+
+        pick = top_candidates(keys, n)
+        if not len(pick):
+            return []
+        docs = s.docs[pick].tolist()
+        cols = [k[pick].tolist() for k in keys]
+        rows = sorted(zip(self._columns.clip_ids(docs), docs, *cols, strict=True))
+        rows.sort(key=lambda r: r[2:], reverse=True)  # stable: equal keys stay in id order
+        scores = s.scores[pick]
+        by_doc = dict(zip(docs, scores.tolist(), strict=True))
+        return [(r[1], by_doc[r[1]]) for r in rows[:n]]
 
     # -- stored fields and snippets
     @guarded

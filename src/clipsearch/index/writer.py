@@ -13,9 +13,8 @@ from whoosh import index, writing
 from whoosh.util.filelock import try_for
 
 from clipsearch.errors import IndexLockedError, StorageError
-from clipsearch.index import derived, signatures, stories, vocabulary
-from clipsearch.index.columns import Columns
-from clipsearch.index.schema import INDEX_NAME, clip_words, document
+from clipsearch.index import signatures, stories, vocabulary
+from clipsearch.index.schema import INDEX_NAME, TEXT_FIELDS, clip_words, document
 from clipsearch.index.storage import (
     check_before_locking,
     compatible,
@@ -199,12 +198,17 @@ class Writer:
             self._release()
 
     def _write_derived(self) -> None:
-        """Facet columns of the new commit, beside it (derived.py); a failure here
-        loses nothing: searches build them from the index instead."""
-        with self._ix.reader() as reader, contextlib.suppress(OSError):
+        """Derived data of the new commit, beside it (derived.py); a failure here
+        (a full disk, or anything else: the commit is already made) loses nothing:
+        searches read the index instead, and the next run writes it."""
+        from clipsearch.index import derived  # numpy: only once something is committed
+
+        with self._ix.reader() as reader, contextlib.suppress(Exception):
             generation = reader.generation()
             unchanged = not (self._dirty or self.fresh)
-            if not (unchanged and derived.load(self.path, generation, reader.doc_count_all())):
+            if not unchanged or derived.load(
+                self.path, generation, reader.doc_count_all(), derived.segment_list(reader)
+            ) is None:
                 derived.write(self.path, generation, reader, self._ix.schema)
             # Derived data too: should it fail, a search computes the stories instead.
             with contextlib.suppress(Exception):
@@ -220,6 +224,8 @@ class Writer:
             stories.save_window(self.path, window)
         if unchanged and stories.current(self.path, generation, reader.doc_count_all(), window):
             return
+        from clipsearch.index.columns import Columns
+
         columns = Columns(self.path, reader, self._ix.schema)
         stories.write(self.path, generation, reader, columns, self._signatures, window)
 

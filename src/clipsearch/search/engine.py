@@ -12,7 +12,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, KeysView, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -514,17 +514,18 @@ class ClipIndex:
             if is_tiered and sets is not None:
                 tiers = ranking.tiers_from(sets)
         else:  # no words: every clip, newest first unless asked otherwise
-            scores = dict.fromkeys(backend.live_docs(), 0.0)
+            live = backend.live_docs()
+            scores = live.scored(0.0) if hasattr(live, "scored") else dict.fromkeys(live, 0.0)
             if sort == "relevance":
                 sort = "date"
             decision = matching.Decision(matching.ALL)
-        matched = set(scores)
+        matched = _keys(scores)
 
         hits_set: set[int] | None = None
         if filters:
-            hits_set = set(matched)
+            hits_set = matched
             for s in filters.values():
-                hits_set &= s
+                hits_set = hits_set & s  # a new set: `matched` stays as it is
         return _Matched(
             scores,
             matched,
@@ -693,7 +694,16 @@ def _within(scores: dict[int, float], required: set[int] | None) -> dict[int, fl
     """The scored documents among `required` (all of them when it is None)."""
     if required is None:
         return scores
+    if hasattr(scores, "within"):  # a backend's score arrays (index/docsets.py)
+        return scores.within(required)
     return {d: v for d, v in scores.items() if d in required}
+
+
+def _keys(scores: Any) -> Any:
+    """The scored documents as a set: a backend's own set type when it has one
+    (index/docsets.py), else a plain set."""
+    keys = scores.keys()
+    return set(keys) if isinstance(keys, KeysView) else keys
 
 
 def open_index(

@@ -135,9 +135,9 @@ def disjunctive_counts(
     """Counts of `field` over the matches with every filter applied but the field's
     own (so the alternatives to a chosen value keep their sizes); of distinct
     stories instead of clips with `stories`."""
-    others = [s for k, s in filters.items() if k != field]
-    base = set(matched) if others else matched
-    for s in others:
-        base &= s
+    base = matched
+    for k, s in filters.items():
+        if k != field:
+            base = base & s  # a new set: `matched` stays as it is
     count = backend.facet_story_counts if stories else backend.facet_counts
     return top_counts(count(field, base), limit, selected)

@@ -43,11 +43,14 @@ class WordSets:
         if not self.words:
             return set()
         either = sorted((e for _, e in self.words), key=len)
-        return set(either[0]).intersection(*either[1:])
+        return either[0].intersection(*either[1:])  # a new set, of the backend's type
 
     def with_any(self) -> set[int]:
         """Clips that have some word (through itself or a correction)."""
-        return set().union(*(e for _, e in self.words))
+        if not self.words:
+            return set()
+        first, *rest = (e for _, e in self.words)
+        return first.union(*rest)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,12 +66,15 @@ def page(
     # The top tier (every word as typed) usually fills the page: take it with set
     # algebra, and count words per clip only when it does not.
     exact_sets = sorted((exact for exact, _ in tiers.words), key=len)
-    top_tier = set(exact_sets[0]).intersection(*exact_sets[1:])
+    top_tier = exact_sets[0].intersection(*exact_sets[1:])  # a new set
     if allowed is not None:
-        top_tier &= allowed
+        top_tier = top_tier & allowed
     first = backend.top(scores, n, allow=top_tier)
     if len(first) == n:
         return first
+    in_tiers = getattr(backend, "top_in_tiers", None)
+    if in_tiers is not None:  # one index: the same order, counted over arrays
+        return in_tiers(scores, tiers.words, n, allowed)
     matched: Counter[int] = Counter()
     as_typed: Counter[int] = Counter()  # corrected words present as typed
     for exact, either in tiers.words:

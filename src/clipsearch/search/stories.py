@@ -27,7 +27,7 @@ class Reach:
 def _present(backend: Backend, docs: Collection[int]) -> list[list[int]]:
     """The matching copies of every story with several matching copies: only the
     matches whose story has copies at all are walked."""
-    inside = docs if isinstance(docs, set | frozenset) else set(docs)
+    inside = docs if hasattr(docs, "isdisjoint") else set(docs)  # any set type
     story = backend.story_of()
     by_story: dict[int, list[int]] = {}
     for d in backend.docs_with_copies() & inside:

@@ -1,0 +1,228 @@
+"""Derived postings of one Whoosh segment, as arrays: for every term of every text
+field, its sorted segment-local document numbers and weights (term frequency times
+field boost, exactly the float32 Whoosh stores), and per document the field lengths
+BM25F uses (Whoosh's one-byte approximation, decoded).
+
+Whoosh segments never change once written (deletions are kept per commit, beside
+them), so this file is written once, when its segment first appears in a commit,
+and named after it (`<segment id>.vpst`): Whoosh itself deletes it with the segment's
+own files when a merge retires the segment.  A term is found without loading the
+vocabulary: a 64-bit hash of (field, term) is binary-searched in a sorted array and
+the match checked against the term's bytes, all inside one memory-mapped file."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import struct
+import zlib
+from array import array
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from clipsearch.index import arrayfile
+
+FORMAT = 1
+SUFFIX = ".vpst"
+_EMPTY_DOCS = np.empty(0, dtype=np.int32)
+_EMPTY_WEIGHTS = np.empty(0, dtype=np.float32)
+#: A posting block's length (negative for the last block), as Whoosh 3 writes it.
+_INT = struct.Struct("!i")
+
+
+def file_name(segment_id: str) -> str:
+    return segment_id + SUFFIX
+
+
+def term_key(field: str, text: str | bytes) -> bytes:
+    raw = text if isinstance(text, bytes) else text.encode("utf-8")
+    return field.encode("utf-8") + b"\0" + raw
+
+
+def key_hash(key: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
+
+
+def write(path: str, leaf: Any, fields: Iterable[str]) -> None:
+    """Write the derived postings of the segment read by `leaf` (a Whoosh segment
+    reader) beside it."""
+    from whoosh.codec.whoosh3 import W3TermInfo
+    fields = tuple(fields)
+    terms_reader = leaf._terms  # W3TermsReader: the raw table, decoded only for our fields
+    fieldmap = terms_reader._fieldmap
+    wanted = {
+        num.to_bytes(2, "big"): name for name, num in fieldmap.items() if name in fields
+    }
+    postfile = terms_reader._postfile
+    # Flat buffers, not an object per term: a segment holds millions of postings.
+    key_blob = bytearray()
+    key_ends = array("q")
+    hashes = array("Q")
+    sizes = array("q")
+    deltas = array("i")  # per block, ids delta-encoded from 0 (segment-local: < 2**31)
+    block_starts = array("q")
+    weights = array("f")
+    for keybytes, valbytes in terms_reader._tindex.items():
+        name = wanted.get(keybytes[:2])
+        if name is None:
+            continue
+        info = W3TermInfo.from_bytes(valbytes)
+        count = 0
+        if info.is_inlined():
+            ids, ws, _values = info.inlined_postings()
+            block_starts.append(len(deltas))
+            prev = 0
+            for i in ids:
+                deltas.append(i - prev)
+                prev = i
+            weights.extend(ws)
+            count = len(ids)
+        else:
+            offset, _length = info.extent()
+            position = offset + 4  # past the posting list's header tag
+            while True:
+                (size,) = _INT.unpack(postfile.get(position, 4))
+                last = size < 0
+                block = postfile.get(position + 4, abs(size))
+                stream = io.BytesIO(block)
+                n, _maxid, _maxweight, compression, _mn, _mx = pickle.load(stream)
+                data = block[stream.tell() :]
+                ids_part, ws, _values = pickle.loads(zlib.decompress(data) if compression else data)
+                block_starts.append(len(deltas))
+                deltas.extend(ids_part)
+                if ws is None:
+                    weights.extend([1.0] * n)
+                elif isinstance(ws, float):
+                    weights.extend([ws] * n)
+                else:
+                    weights.extend(ws)
+                count += n
+                if last:
+                    break
+                position += 4 + abs(size)
+        key = term_key(name, keybytes[2:])
+        key_blob += key
+        key_ends.append(len(key_blob))
+        hashes.append(key_hash(key))
+        sizes.append(count)
+    docs = _decode_blocks(np.frombuffer(deltas, dtype=np.int32), block_starts)
+    del deltas
+    post_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(np.frombuffer(sizes, dtype=np.int64), out=post_offsets[1:])
+    hash_array = np.frombuffer(hashes, dtype=np.uint64)
+    order = np.argsort(hash_array, kind="stable")
+    key_offsets = np.zeros(len(key_ends) + 1, dtype=np.int64)
+    key_offsets[1:] = np.frombuffer(key_ends, dtype=np.int64)
+    n_docs = leaf.doc_count_all()
+    arrays = {
+        "hashes": hash_array[order],
+        "hash_terms": order.astype(np.int64),
+        "key_offsets": key_offsets,
+        "key_blob": np.frombuffer(key_blob, dtype=np.uint8),
+        "post_offsets": post_offsets,
+        "post_docs": docs,
+        "post_weights": np.frombuffer(weights, dtype=np.float32),
+    }
+    for name in fields:
+        arrays["len_" + name] = decoded_lengths(leaf, name)
+    meta = {"format": FORMAT, "segment": leaf.segment().segment_id(), "doc_count": n_docs}
+    arrayfile.write(os.path.join(path, file_name(meta["segment"])), meta, arrays)
+
+
+def _decode_blocks(deltas: np.ndarray, block_starts: array) -> np.ndarray:
+    """Document numbers from delta-encoded blocks (each block's deltas start at 0)."""
+    if not len(deltas):
+        return np.empty(0, dtype=np.int32)
+    total = np.cumsum(deltas, dtype=np.int64)
+    starts = np.frombuffer(block_starts, dtype=np.int64)
+    base = np.zeros(len(starts), dtype=np.int64)
+    base[1:] = total[starts[1:] - 1]
+    lengths = np.diff(np.append(starts, len(deltas)))
+    total -= np.repeat(base, lengths)
+    return total.astype(np.int32)
+
+
+def decoded_lengths(leaf: Any, field: str) -> np.ndarray:
+    """Per document of the segment, the length of `field` as BM25F reads it
+    (`doc_field_length`: the one-byte approximation decoded; 0 without the field)."""
+    from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+    from whoosh.util.numeric import byte_to_length
+
+    n_docs = leaf.doc_count_all()
+    reader = leaf._perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
+    if reader is None:
+        return np.zeros(n_docs, dtype=np.int32)
+    raw = np.fromiter((reader[d] for d in range(n_docs)), dtype=np.uint8, count=n_docs)
+    table = np.array([0] + [byte_to_length(b) for b in range(1, 256)], dtype=np.int32)
+    return table[raw]
+
+
+class SegmentPostings:
+    """The derived postings of one segment, memory-mapped."""
+
+    def __init__(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
+        self.segment = meta["segment"]
+        self.doc_count = int(meta["doc_count"])
+        self._hashes = arrays["hashes"]
+        self._hash_terms = arrays["hash_terms"]
+        self._key_offsets = arrays["key_offsets"]
+        self._key_blob = arrays["key_blob"]
+        self._post_offsets = arrays["post_offsets"]
+        self._docs = arrays["post_docs"]
+        self._weights = arrays["post_weights"]
+        self._lengths = {k[4:]: v for k, v in arrays.items() if k.startswith("len_")}
+        n_terms = len(self._hashes)
+        if (
+            len(self._hash_terms) != n_terms
+            or len(self._key_offsets) != n_terms + 1
+            or len(self._post_offsets) != n_terms + 1
+            or int(self._post_offsets[-1]) != len(self._docs)
+            or len(self._docs) != len(self._weights)
+            or any(len(v) != self.doc_count for v in self._lengths.values())
+        ):
+            raise ValueError("inconsistent derived postings")
+
+    def term(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(segment-local docnums int32, weights float32) of one term; empty when the
+        segment does not hold it."""
+        key = term_key(field, text)
+        h = np.uint64(key_hash(key))
+        hashes = self._hashes
+        i = int(np.searchsorted(hashes, h))
+        while i < len(hashes) and hashes[i] == h:
+            t = int(self._hash_terms[i])
+            lo, hi = int(self._key_offsets[t]), int(self._key_offsets[t + 1])
+            if self._key_blob[lo:hi].tobytes() == key:
+                a, b = int(self._post_offsets[t]), int(self._post_offsets[t + 1])
+                return self._docs[a:b], self._weights[a:b]
+            i += 1
+        return _EMPTY_DOCS, _EMPTY_WEIGHTS
+
+    def lengths(self, field: str) -> np.ndarray | None:
+        return self._lengths.get(field)
+
+
+def load(
+    path: str, segment_id: str, doc_count: int, fields: Iterable[str]
+) -> SegmentPostings | None:
+    """The derived postings of a segment, or None when missing, damaged, of another
+    segment or format, or without every field asked for."""
+    got = arrayfile.read(os.path.join(path, file_name(segment_id)))
+    if got is None:
+        return None
+    meta, arrays = got
+    if (
+        meta.get("format") != FORMAT
+        or meta.get("segment") != segment_id
+        or meta.get("doc_count") != doc_count
+        or any("len_" + f not in arrays for f in fields)
+    ):
+        return None
+    try:
+        return SegmentPostings(meta, arrays)
+    except (KeyError, ValueError):
+        return None
