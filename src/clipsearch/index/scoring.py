@@ -37,9 +37,6 @@ from clipsearch.index.stats import QueryStats, unit_key
 from clipsearch.index.storage import guarded
 
 _EMPTY = np.empty(0, dtype=np.int64)
-#: Positional matches (phrases, NEAR spans) kept per commit: one query asks for the
-#: same phrase when it decides the match rule and when it scores.
-POSITIONAL_CACHE = 256
 
 
 def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +85,6 @@ class Scorer:
         self._columns = columns
         self._text_fields = tuple(text_fields)
         self._k1, self._b = k1, b
-        self._positional: dict[Any, np.ndarray] = {}
 
     # -- statistics
     def collection_stats(self) -> QueryStats:
@@ -233,35 +229,16 @@ class Scorer:
             return ScoreMap()
         return ScoreMap.constant(self._docs(q), q.boost)
 
-    def _remembered(self, q: Any, find: Any) -> np.ndarray:
-        """`find(q)`, kept for the next ask of an equal query on this commit."""
-        try:
-            hit = self._positional.get(q)
-        except TypeError:  # an unhashable query: not kept
-            return find(q)
-        if hit is None:
-            hit = find(q)
-            if len(self._positional) >= POSITIONAL_CACHE:
-                self._positional.pop(next(iter(self._positional), None), None)
-            self._positional[q] = hit
-        return hit
-
-    def _whoosh_docs(self, q: Any) -> np.ndarray:
-        return self._remembered(q, self._find_whoosh_docs)
-
     @guarded
-    def _find_whoosh_docs(self, q: Any) -> np.ndarray:
+    def _whoosh_docs(self, q: Any) -> np.ndarray:
         try:
             found = self._searcher.docs_for_query(q)
             return sorted_unique(np.fromiter(found, dtype=np.int64))
         except query.QueryError as exc:
             raise QueryError(str(exc)) from None
 
-    def _phrase_docs(self, q: Any) -> np.ndarray:
-        return self._remembered(q, self._find_phrase_docs)
-
     @guarded
-    def _find_phrase_docs(self, q: Any) -> np.ndarray:
+    def _phrase_docs(self, q: Any) -> np.ndarray:
         """The documents where a phrase occurs: those holding all its words (from the
         posting arrays), then Whoosh's positional check on those documents only."""
         docs = self._postings.docs

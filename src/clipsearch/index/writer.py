@@ -14,7 +14,7 @@ from whoosh.util.filelock import try_for
 
 from clipsearch.errors import IndexLockedError, StorageError
 from clipsearch.index import signatures, stories, vocabulary
-from clipsearch.index.schema import INDEX_NAME, TEXT_FIELDS, clip_words, document
+from clipsearch.index.schema import INDEX_NAME, clip_words, document
 from clipsearch.index.storage import (
     check_before_locking,
     compatible,
