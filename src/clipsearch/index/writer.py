@@ -35,6 +35,9 @@ from clipsearch.words import surface_words
 if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
     from clipsearch.ingest.clip import Clip
 
+#: Clips whose signatures are computed together (one numpy batch of MinHashes).
+SIGNATURE_BATCH = 512
+
 
 @dataclass(frozen=True, slots=True)
 class IndexedFile:
@@ -102,7 +105,8 @@ class Writer:
         self._later: list[str] = []
         self._dirty = False  # anything added or deleted in this session
         self._new_words: Counter[str] = Counter()
-        self._signatures: dict[str, tuple[str, signatures.Signature]] = {}
+        self._signatures: dict[str, tuple] = {}  # path -> signature record (stories.py)
+        self._unsigned: list[tuple[str, str, signatures.Texts]] = []  # (path, stat, texts)
         self._vocab: dict[str, int] | None = None
         try:
             self.created = not exists(path) or (rebuild and not compatible(path))
@@ -149,7 +153,7 @@ class Writer:
             self._writer().delete_by_term("path", clip.path)
         self._writer().add_document(**document(clip, stat))
         self._new_words.update(clip_words(clip))
-        sign = signatures.signature(
+        texts = (
             clip.title,
             clip.excerpt,
             clip.body,
@@ -159,7 +163,17 @@ class Writer:
             clip.published,
             clip.topics,
         )
-        self._signatures[clip.path] = (stat, sign)
+        self._unsigned.append((clip.path, stat, texts))
+        if len(self._unsigned) >= SIGNATURE_BATCH:
+            self._sign()
+
+    def _sign(self) -> None:
+        """Signatures of the clips added since the last batch (their MinHashes are
+        computed together: signatures.minhashes)."""
+        batch, self._unsigned = self._unsigned, []
+        made = signatures.signatures([texts for _path, _stat, texts in batch])
+        for (path, stat, _texts), sign in zip(batch, made, strict=True):
+            self._signatures[path] = stories.record(stat, sign)
 
     @guarded
     def delete_path(self, path: str) -> None:
@@ -219,6 +233,7 @@ class Writer:
             stories.save_window(self.path, window)
         if unchanged and stories.current(self.path, generation, reader.doc_count_all(), window):
             return
+        self._sign()
         columns = Columns(self.path, reader, self._ix.schema)
         stories.write(self.path, generation, reader, columns, self._signatures, window)
 
