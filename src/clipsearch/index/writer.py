@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +37,8 @@ from clipsearch.words import surface_words
 if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
     from clipsearch.ingest.clip import Clip
 
+#: A table of contents Whoosh was writing (it renames it into place when complete).
+_UNFINISHED_TOC = re.compile(rf"^_{INDEX_NAME}_\d+\.toc\..+$")
 #: Clips whose signatures are computed together (one numpy batch of MinHashes).
 SIGNATURE_BATCH = 512
 
@@ -189,10 +193,14 @@ class Writer:
     def commit(self) -> None:
         """Make the changes visible atomically (a fresh session's replace everything)."""
         try:
-            if self.fresh:
-                self._writer().commit(mergetype=writing.CLEAR)
-            elif self._w is not None:
-                self._w.commit()
+            try:
+                if self.fresh:
+                    self._writer().commit(mergetype=writing.CLEAR)
+                elif self._w is not None:
+                    self._w.commit()
+            except BaseException:  # a failed or interrupted commit: leave no file of it
+                self._abandon()
+                raise
             self._done_writing = True
             if self._later:
                 w = self._ix.writer(_lk=False)
@@ -248,18 +256,37 @@ class Writer:
         """Drop what this session wrote: nothing of it is committed, and its segment
         files are removed (a `strict` stop leaves the folder as it was)."""
         try:
-            if self._w is not None and not self._done and not self._done_writing:
-                self._w.cancel()
-                self._remove_uncommitted()
+            if not self._done and not self._done_writing:
+                self._abandon()
         finally:
             self._release()
 
+    def _abandon(self) -> None:
+        """Stop the Whoosh writer (its worker processes too) and remove every file it
+        wrote that no commit names: segment files, job and run files."""
+        if self._w is None:
+            return
+        with contextlib.suppress(Exception):  # it may have failed half-way already
+            self._w.cancel()
+        self._remove_uncommitted()
+
     def _remove_uncommitted(self) -> None:
+        storage = self._ix.storage
         try:
-            toc = index.TOC.read(self._ix.storage, INDEX_NAME)
-            index.clean_files(self._ix.storage, INDEX_NAME, toc.generation, toc.segments)
+            toc = index.TOC.read(storage, INDEX_NAME)
+            index.clean_files(storage, INDEX_NAME, toc.generation, toc.segments)
         except Exception:  # noqa: BLE001 - best effort: the next commit cleans up too
             pass
+        # Whoosh's temporary folder (job files, sorted runs) when its writer died
+        # before removing it, and a table of contents it had not renamed into place
+        # (`_clips_2.toc.<time>`).
+        with contextlib.suppress(OSError):
+            shutil.rmtree(os.path.join(self.path, f"{INDEX_NAME}.tmp"))
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.path):
+                if _UNFINISHED_TOC.match(name):
+                    with contextlib.suppress(OSError):
+                        os.remove(os.path.join(self.path, name))
 
     def _release(self) -> None:
         if not self._done:
