@@ -360,3 +360,16 @@ def test_batched_minhashes_are_datasketchs() -> None:
         assert mh == m.hashvalues.astype("<u4").tobytes()
     text = ("Grain ship leaves Odesa", GRAIN, "", "", "Reuters", "", None, ())
     assert sig.signatures([text, text])[1] == sig.signature(*text)
+
+
+def test_the_benchmark_switch_builds_without_grouping(built, tmp_path, monkeypatch) -> None:
+    """benchmarks/ time a build without grouping (CLIPSEARCH_BENCH_NO_STORIES=1): no
+    signature or story file is written, and a search still groups the same stories."""
+    from clipsearch.index.writer import NO_STORIES_ENV
+
+    root, grouped = built
+    monkeypatch.setenv(NO_STORIES_ENV, "1")
+    index = tmp_path / "plain"
+    assert update_index([root], index).ok
+    assert not (index / "signatures.bin").exists() and not (index / "stories.bin").exists()
+    assert _stories(index) == _stories(grouped)

@@ -41,6 +41,9 @@ if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
 _UNFINISHED_TOC = re.compile(rf"^_{INDEX_NAME}_\d+\.toc\..+$")
 #: Clips whose signatures are computed together (one numpy batch of MinHashes).
 SIGNATURE_BATCH = 512
+#: For benchmarks/ only: set to 1, an index run neither signs clips nor groups
+#: stories (a search then groups them itself), to time a build without grouping.
+NO_STORIES_ENV = "CLIPSEARCH_BENCH_NO_STORIES"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,7 @@ class Writer:
         self._signatures: dict[str, tuple] = {}  # path -> signature record (stories.py)
         self._unsigned: list[tuple[str, str, signatures.Texts]] = []  # (path, stat, texts)
         self._vocab: dict[str, int] | None = None
+        self._stories = os.environ.get(NO_STORIES_ENV) != "1"
         try:
             self.created = not exists(path) or (rebuild and not compatible(path))
             self.fresh = rebuild or self.created
@@ -157,6 +161,8 @@ class Writer:
             self._writer().delete_by_term("path", clip.path)
         self._writer().add_document(**document(clip, stat))
         self._new_words.update(clip_words(clip))
+        if not self._stories:
+            return
         texts = (
             clip.title,
             clip.excerpt,
@@ -228,8 +234,9 @@ class Writer:
             if not (unchanged and derived.load(self.path, generation, reader.doc_count_all())):
                 derived.write(self.path, generation, reader, self._ix.schema)
             # Derived data too: should it fail, a search computes the stories instead.
-            with contextlib.suppress(Exception):
-                self._write_stories(reader, generation, unchanged)
+            if self._stories:
+                with contextlib.suppress(Exception):
+                    self._write_stories(reader, generation, unchanged)
 
     def _write_stories(self, reader: Any, generation: int, unchanged: bool) -> None:
         """Story grouping of the new commit (stories.py), with the window given to
