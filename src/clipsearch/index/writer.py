@@ -31,7 +31,7 @@ from clipsearch.index.storage import (
     write_lock,
     write_vocabulary,
 )
-from clipsearch.index.whoosh_fixes import patch_bulk_writer
+from clipsearch.index.whoosh_fixes import patch_bulk_writer, patch_segment_flush
 from clipsearch.words import surface_words
 
 if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
@@ -140,6 +140,7 @@ class Writer:
     @guarded
     def begin(self, bulk: bool = False) -> None:
         procs = min(os.cpu_count() or 1, 4)
+        patch_segment_flush()
         kwargs: dict[str, Any] = {"limitmb": 256, "_lk": False}
         if bulk and procs > 1:
             patch_bulk_writer()
