@@ -9,9 +9,11 @@ one), the numbers themselves (a story built from a template, "Wordle 321 answer"
 a content fingerprint (what saved searches compare to tell a changed clip from one
 merely re-indexed).
 
-datasketch and numpy are imported only when a signature is computed: a search never
-needs them.  Hashes are CRC-32 (zlib), stable across processes and Python versions,
-unlike `hash()`."""
+numpy is imported only when a signature is computed (a search never needs it); the
+values are datasketch's MinHash (scheme affine32, CRC-32 as its hash function),
+computed here in batches without importing datasketch (tests compare the two).
+Hashes are CRC-32 (zlib), stable across processes and Python versions, unlike
+`hash()`."""
 
 from __future__ import annotations
 
@@ -120,11 +122,17 @@ def fingerprint(
 
 @cache
 def _permutations() -> Any:
-    """datasketch's affine permutations (a, b) for NUM_PERM and the seed: the
-    definition of the signature, taken from the library once per process."""
-    from datasketch import MinHash
+    """datasketch's affine32 permutations (a, b) for NUM_PERM and the seed, made as
+    its `MinHash._init_permutations` makes them (numpy's RandomState, an odd `a`):
+    importing datasketch costs 0.5 s of CPU (it imports scipy), which a small
+    update paid for 64 pairs of numbers.  Tests compare the MinHashes with
+    datasketch's own."""
+    import numpy as np
 
-    return MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=SCHEME).permutations
+    gen = np.random.RandomState(_SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
 #: MurmurHash3's 32-bit finalizer, which datasketch's affine32 scheme applies to each
