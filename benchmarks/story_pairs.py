@@ -26,6 +26,7 @@ import argparse
 import csv
 import random
 import sys
+from array import array
 from collections import Counter
 
 import numpy as np
@@ -56,11 +57,18 @@ def _load(index: str):
     for k, d in enumerate(rows):
         r = recs[stored[d]["path"]]
         mh[k] = np.frombuffer(r[1], dtype="<u4")
-        feats.append(r[2])
-        nums.append((r[3], r[4], r[6], r[7]))
+        feats.append(_unpack(r[2]))
+        nums.append((r[3], r[4], _unpack(r[6]), r[7]))
     times = np.asarray([published[d] if published[d] is not None else -(10**18) for d in rows])
     assert n >= len(rows)
     return snap, rows, ids, [stored[d] for d in rows], mh, feats, nums, times
+
+
+def _unpack(packed: bytes) -> array:
+    """A signature record's packed uint32 hashes (stories.record) as an array."""
+    out = array("I")
+    out.frombytes(packed)
+    return out
 
 
 def _jaccard(mh, i, j) -> float:
@@ -186,8 +194,8 @@ def synthetic(args) -> None:
             c["title"], c["excerpt"], c["body"], "", c["provider"], "", None, ()
         )
         extra_mh.append(np.frombuffer(sg.minhash, dtype="<u4"))
-        extra_f.append(sg.sample)
-        extra_n.append((sg.numbers, sg.title_numbers, sg.title_words, sg.provider))
+        extra_f.append(array("I", sg.sample))
+        extra_n.append((sg.numbers, sg.title_numbers, array("I", sg.title_words), sg.provider))
         extra_t.append(int(times[k]) + rng.randint(0, 2 * 86_400_000_000))
     all_mh = np.vstack([mh, np.asarray(extra_mh)])
     all_f = feats + extra_f

@@ -333,3 +333,43 @@ def test_http_search_takes_group_and_count(built) -> None:
         assert body["total"] == 2 and body["hits"][0]["copies"] == 3
         r = client.get("/api/search", params={"q": "grain", "count": "nonsense"})
         assert r.status_code == 400 and r.json()["parameter"] == "count"
+
+
+def test_batched_minhashes_are_datasketchs() -> None:
+    """signatures.minhashes computes many clips' MinHashes at once: the values must be
+    exactly datasketch's (stored signatures of earlier runs are compared with them)."""
+    import random
+    import zlib
+
+    from datasketch import MinHash
+
+    from clipsearch.index import signatures as sig
+
+    rng = random.Random(5)
+    sets = [
+        {f"w{rng.randrange(5000)} w{rng.randrange(5000)}".encode() for _ in range(n)}
+        for n in [0, 1, 2, 3, 50, 400, 7, 0, 1200] + [rng.randrange(300) for _ in range(300)]
+    ]
+    got = sig.minhashes([sig.feature_hashes(s) for s in sets])
+    for feats, mh in zip(sets, got, strict=True):
+        m = MinHash(
+            num_perm=sig.NUM_PERM, hashfunc=zlib.crc32, seed=11, scheme=sig.SCHEME
+        )
+        if feats:
+            m.update_batch(list(feats))
+        assert mh == m.hashvalues.astype("<u4").tobytes()
+    text = ("Grain ship leaves Odesa", GRAIN, "", "", "Reuters", "", None, ())
+    assert sig.signatures([text, text])[1] == sig.signature(*text)
+
+
+def test_the_benchmark_switch_builds_without_grouping(built, tmp_path, monkeypatch) -> None:
+    """benchmarks/ time a build without grouping (CLIPSEARCH_BENCH_NO_STORIES=1): no
+    signature or story file is written, and a search still groups the same stories."""
+    from clipsearch.index.writer import NO_STORIES_ENV
+
+    root, grouped = built
+    monkeypatch.setenv(NO_STORIES_ENV, "1")
+    index = tmp_path / "plain"
+    assert update_index([root], index).ok
+    assert not (index / "signatures.bin").exists() and not (index / "stories.bin").exists()
+    assert _stories(index) == _stories(grouped)

@@ -481,3 +481,110 @@ def test_a_strict_stop_leaves_the_index_folder_as_it_was(tmp_path):
         update_index([root], index, strict=True)
     assert sorted(p.name for p in index.iterdir()) == before
     assert count(index) == 5
+
+
+# ----------------------------------------------------------- cancelled writes leave nothing
+
+
+def _listing(index: Path) -> list[str]:
+    return sorted(p.name for p in index.iterdir())
+
+
+@pytest.fixture(params=["one process", "bulk"])
+def cancelled(request, tmp_path, monkeypatch):
+    """(root, index, listing): an index of five clips and 40 new clips waiting under
+    root, written in one process or by the multi-process bulk writer."""
+    from clipsearch.ingest import sync
+
+    root = tmp_path / "clips"
+    five(root)
+    index = tmp_path / "index"
+    update_index([root], index)
+    for n in range(40):
+        put(root / f"new{n:02d}.md", title=f"New pier notice {n}", date="2022-03-01")
+    if request.param == "bulk":
+        monkeypatch.setattr(sync, "BULK_THRESHOLD", 1)
+    return root, index, _listing(index)
+
+
+def _assert_untouched(index: Path, listing: list[str], root: Path) -> None:
+    assert _listing(index) == listing
+    assert count(index) == 5 and titles(index, "pier") == []
+    report = update_index([root], index)  # and the next run completes
+    assert report.added == 40 and report.ok
+    assert count(index) == 45
+
+
+def test_a_strict_stop_of_a_bulk_write_leaves_the_folder_as_it_was(cancelled):
+    root, index, listing = cancelled
+    bad = root / "zz_bad.md"
+    bad.write_text("---\ntitle: [unclosed\n---\n")
+    with pytest.raises(StrictStop):
+        update_index([root], index, strict=True)
+    bad.unlink()
+    _assert_untouched(index, listing, root)
+
+
+def test_an_interrupted_run_leaves_the_folder_as_it_was(cancelled):
+    root, index, listing = cancelled
+
+    def ctrl_c(done: int, total: int) -> None:
+        if done == 30:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        update_index([root], index, progress=ctrl_c)
+    _assert_untouched(index, listing, root)
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), OSError(28, "No space left on device")])
+def test_a_commit_that_fails_or_is_interrupted_leaves_the_folder_as_it_was(
+    cancelled, monkeypatch, error
+):
+    """Every segment is written, then the commit's table of contents fails (a full
+    disk) or Ctrl-C lands: none of the new segment files stay."""
+    from whoosh import writing
+
+    from clipsearch.errors import StorageError
+
+    root, index, listing = cancelled
+
+    def fail(self, segments):
+        raise error
+
+    with monkeypatch.context() as m:
+        m.setattr(writing.SegmentWriter, "_commit_toc", fail)
+        with pytest.raises(StorageError if isinstance(error, OSError) else KeyboardInterrupt):
+            update_index([root], index)
+    _assert_untouched(index, listing, root)
+
+
+def test_a_writer_process_that_fails_stops_the_commit(tmp_path, monkeypatch):
+    """Whoosh committed without the segment of a worker that died, losing its clips
+    silently; now the run fails (exit status 3 in the CLI) and writes nothing."""
+    from whoosh import writing
+
+    from clipsearch.errors import StorageError
+    from clipsearch.ingest import sync
+
+    root = tmp_path / "clips"
+    five(root)
+    index = tmp_path / "index"
+    update_index([root], index)
+    listing = _listing(index)
+    for n in range(40):
+        put(root / f"new{n:02d}.md", title=f"New pier notice {n}")
+    monkeypatch.setattr(sync, "BULK_THRESHOLD", 1)
+    parent = os.getpid()
+    finalize = writing.SegmentWriter._finalize_segment
+
+    def full_disk_in_workers(self):
+        if os.getpid() != parent:
+            raise OSError(28, "No space left on device")
+        return finalize(self)
+
+    with monkeypatch.context() as m:
+        m.setattr(writing.SegmentWriter, "_finalize_segment", full_disk_in_workers)
+        with pytest.raises(StorageError, match="No space left on device"):
+            update_index([root], index)
+    _assert_untouched(index, listing, root)

@@ -208,6 +208,28 @@ def test_ctrl_c_during_an_update_keeps_the_last_commit(
     _assert_next_run_completes(bulk, index)
 
 
+# Regression test (issue 8): a cancelled write left its segment files (.pst, .trm, .col)
+# in the index folder; Ctrl-C in the commit (workers done) left the whole new segments
+@pytest.mark.parametrize("point", ["parsing", "writing", "commit"])
+def test_ctrl_c_leaves_the_index_folder_as_it_was(
+    bulk: BulkCorpus, tmp_path: Path, procs: Procs, point: str
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(bulk.old_index, index)
+    listing = sorted(os.listdir(index))
+    gen_before = generation(index)
+    proc = procs.start("index", bulk.clips, "--index", index, "-q")
+    if not _kill_point(point, index, proc):
+        pytest.skip(f"the run ended before {point}")
+    kill_group(proc, signal.SIGINT)
+    proc.communicate(timeout=30)
+    if generation(index) != gen_before:
+        pytest.skip(f"Ctrl-C at {point} came after the commit")
+    assert proc.returncode == 130
+    assert sorted(os.listdir(index)) == listing
+    _assert_next_run_completes(bulk, index)
+
+
 # Regression test (was a bug): Ctrl-C during a bulk run prints a KeyboardInterrupt traceback from
 # every Whoosh worker process (multiprocessing prints them; the parent says 'Aborted!')
 def test_ctrl_c_prints_no_traceback(bulk: BulkCorpus, tmp_path: Path, procs: Procs) -> None:

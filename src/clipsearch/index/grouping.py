@@ -27,6 +27,7 @@ by a search that finds no grouping written for its commit)."""
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
@@ -58,14 +59,21 @@ NEIGHBOURS = 8
 _DAY_US = 86_400_000_000
 
 
+def _flat(lists: Sequence[Sequence[int]]) -> np.ndarray:
+    """All the uint32 values of many lists as one array (packed arrays are joined
+    as bytes, without an object per value)."""
+    if all(isinstance(x, array) and x.typecode == "I" for x in lists):
+        return np.frombuffer(b"".join(x.tobytes() for x in lists), dtype=np.uint32)
+    return np.fromiter((h for s in lists for h in s), dtype=np.uint32)
+
+
 def common_features(samples: Sequence[Sequence[int]]) -> set[int]:
     """Features in more than COMMON_SHARE of the clips (and at least COMMON_MIN):
     an outlet's boilerplate ("Bollywood News: Latest Bollywood News..."), a
     template's fixed words ("Dream11 Prediction, Fantasy Cricket Tips")."""
     if not samples:
         return set()
-    flat = np.fromiter((h for s in samples for h in s), dtype=np.uint32)
-    values, counts = np.unique(flat, return_counts=True)
+    values, counts = np.unique(_flat(samples), return_counts=True)
     limit = max(COMMON_MIN, int(COMMON_SHARE * len(samples)))
     return set(values[counts > limit].tolist())
 
@@ -97,12 +105,9 @@ def numbers_agree(
 
 def rare_title_words(titles: Sequence[Sequence[int]]) -> set[int]:
     """Title words in at most TITLE_RARE_SHARE of the clips (and TITLE_RARE_MIN)."""
-    counts: dict[int, int] = {}
-    for t in titles:
-        for w in t:
-            counts[w] = counts.get(w, 0) + 1
+    values, counts = np.unique(_flat(titles), return_counts=True)
     limit = max(TITLE_RARE_MIN, int(TITLE_RARE_SHARE * len(titles)))
-    return {w for w, n in counts.items() if n <= limit}
+    return set(values[counts <= limit].tolist())
 
 
 def titles_agree(x: Sequence[int], y: Sequence[int], rare: set[int]) -> bool:
@@ -159,8 +164,19 @@ def copies(
     rare = rare_title_words(title_words) if title_words is not None else set()
     pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks)
     out: list[tuple[int, int]] = []
+    kept: dict[int, frozenset[int]] = {}  # per row in a pair: its sample, common left out
+
+    def features_of(row: int) -> frozenset[int]:
+        found = kept.get(row)
+        if found is None:
+            found = kept[row] = frozenset(samples[row]).difference(common)
+        return found
+
     for i, j in pairs.tolist():
-        if overlap(samples[i], samples[j], common) < threshold:
+        a, b = features_of(i), features_of(j)
+        if len(a) < MIN_FEATURES or len(b) < MIN_FEATURES:
+            continue
+        if len(a & b) / min(len(a), len(b)) < threshold:  # as overlap() computes it
             continue
         if not numbers_agree(numbers[i], numbers[j], title_numbers[i], title_numbers[j]):
             continue

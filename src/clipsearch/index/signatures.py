@@ -9,15 +9,19 @@ one), the numbers themselves (a story built from a template, "Wordle 321 answer"
 a content fingerprint (what saved searches compare to tell a changed clip from one
 merely re-indexed).
 
-datasketch and numpy are imported only when a signature is computed: a search never
-needs them.  Hashes are CRC-32 (zlib), stable across processes and Python versions,
-unlike `hash()`."""
+numpy is imported only when a signature is computed (a search never needs it); the
+values are datasketch's MinHash (scheme affine32, CRC-32 as its hash function),
+computed here in batches without importing datasketch (tests compare the two).
+Hashes are CRC-32 (zlib), stable across processes and Python versions, unlike
+`hash()`."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import zlib
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -118,23 +122,80 @@ def fingerprint(
 
 @cache
 def _permutations() -> Any:
-    from datasketch import MinHash
+    """datasketch's affine32 permutations (a, b) for NUM_PERM and the seed, made as
+    its `MinHash._init_permutations` makes them (numpy's RandomState, an odd `a`):
+    importing datasketch costs 0.5 s of CPU (it imports scipy), which a small
+    update paid for 64 pairs of numbers.  Tests compare the MinHashes with
+    datasketch's own."""
+    import numpy as np
 
-    return MinHash(num_perm=NUM_PERM, seed=_SEED, scheme=SCHEME).permutations
+    gen = np.random.RandomState(_SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
-def _crc32(data: bytes) -> int:
-    return zlib.crc32(data)
+#: MurmurHash3's 32-bit finalizer, which datasketch's affine32 scheme applies to each
+#: feature hash before its permutations (so the values below are datasketch's).
+_FMIX32 = (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)
+#: Feature hashes turned into MinHash values at once (a 64-column uint32 array each):
+#: bounded so a batch of long bodies stays at a few tens of megabytes.
+_BATCH_FEATURES = 32_768
+
+
+def feature_hashes(feats: set[bytes]) -> array:
+    """The CRC-32 of every feature: MinHash's input and the sample's."""
+    return array("I", map(zlib.crc32, feats))
+
+
+def minhashes(hash_lists: Sequence[array]) -> list[bytes]:
+    """The MinHash of each clip's feature hashes (NUM_PERM little-endian uint32
+    values), exactly datasketch's `MinHash(hashfunc=crc32, scheme="affine32")` after
+    `update_batch`, computed for many clips in a few numpy operations instead of a
+    MinHash object and a dozen small array operations per clip."""
+    import numpy as np
+
+    a, b = (np.asarray(x, dtype=np.uint32) for x in _permutations())
+    empty = np.full(NUM_PERM, 0xFFFFFFFF, dtype="<u4").tobytes()
+    out: list[bytes] = [empty] * len(hash_lists)
+    start = 0
+    while start < len(hash_lists):
+        stop, size = start, 0
+        while stop < len(hash_lists) and (
+            size == 0 or size + len(hash_lists[stop]) <= _BATCH_FEATURES
+        ):
+            size += len(hash_lists[stop])
+            stop += 1
+        rows = [k for k in range(start, stop) if hash_lists[k]]
+        if rows:
+            lengths = np.asarray([len(hash_lists[k]) for k in rows], dtype=np.int64)
+            hv = np.frombuffer(
+                b"".join(hash_lists[k].tobytes() for k in rows), dtype=np.uint32
+            ).copy()
+            s1, m1, s2, m2, s3 = _FMIX32
+            hv ^= hv >> np.uint32(s1)
+            hv *= np.uint32(m1)
+            hv ^= hv >> np.uint32(s2)
+            hv *= np.uint32(m2)
+            hv ^= hv >> np.uint32(s3)
+            with np.errstate(over="ignore"):
+                phv = hv[:, None] * a + b  # uint32 arithmetic wraps: mod 2**32
+            offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            mins = np.minimum.reduceat(phv, offsets, axis=0).astype("<u4")
+            for k, row in zip(rows, mins, strict=True):
+                out[k] = row.tobytes()
+        start = stop
+    return out
 
 
 def minhash(feats: set[bytes]) -> bytes:
     """The MinHash of a feature set, as NUM_PERM little-endian uint32 values."""
-    from datasketch import MinHash
+    return minhashes([feature_hashes(feats)])[0]
 
-    m = MinHash(num_perm=NUM_PERM, hashfunc=_crc32, permutations=_permutations(), scheme=SCHEME)
-    if feats:
-        m.update_batch(list(feats))
-    return m.hashvalues.astype("<u4").tobytes()
+
+#: The values a signature is made of, as the index stores them: title, excerpt,
+#: body, related text, provider, url, publication time, topics.
+Texts = tuple[str, str, str, str, str, str, "datetime | None", Any]
 
 
 def signature(
@@ -148,25 +209,35 @@ def signature(
     topics: Any,
 ) -> Signature:
     """The signature of one clip, from the values the index stores for it."""
-    feats = features(title or "", excerpt or "", body or "")
-    sample = tuple(sorted(zlib.crc32(f) for f in feats)[:SAMPLE])
-    return Signature(
-        minhash(feats),
-        sample,
-        numbers_in(f"{title}\n{excerpt}\n{body}"),
-        numbers_in(title or ""),
-        fingerprint(title, excerpt, body, related, provider, url, published, topics),
-        tuple(sorted({zlib.crc32(w.encode()) for w in tokens(title or "") if w not in STOP_WORDS}))[
-            :MAX_NUMBERS
-        ],
-        zlib.crc32((provider or "").casefold().encode()) if provider else 0,
-    )
+    return signatures([(title, excerpt, body, related, provider, url, published, topics)])[0]
 
 
-def of_stored(stored: dict[str, Any]) -> Signature:
-    """The signature of an indexed clip from its stored fields (when the one computed
-    at index time is missing)."""
-    return signature(
+def signatures(items: Sequence[Texts]) -> list[Signature]:
+    """The signatures of many clips at once (their MinHashes in one batch)."""
+    hash_lists, partial = [], []
+    for title, excerpt, body, related, provider, url, published, topics in items:
+        hashes = feature_hashes(features(title or "", excerpt or "", body or ""))
+        hash_lists.append(hashes)
+        partial.append(
+            (
+                tuple(sorted(hashes)[:SAMPLE]),
+                numbers_in(f"{title}\n{excerpt}\n{body}"),
+                numbers_in(title or ""),
+                fingerprint(title, excerpt, body, related, provider, url, published, topics),
+                tuple(
+                    sorted(
+                        {zlib.crc32(w.encode()) for w in tokens(title or "") if w not in STOP_WORDS}
+                    )
+                )[:MAX_NUMBERS],
+                zlib.crc32((provider or "").casefold().encode()) if provider else 0,
+            )
+        )
+    return [Signature(mh, *rest) for mh, rest in zip(minhashes(hash_lists), partial, strict=True)]
+
+
+def texts_of(stored: dict[str, Any]) -> Texts:
+    """What a signature is made of, from an indexed clip's stored fields."""
+    return (
         stored.get("title") or "",
         stored.get("excerpt") or "",
         stored.get("body") or "",
@@ -176,3 +247,9 @@ def of_stored(stored: dict[str, Any]) -> Signature:
         stored.get("published"),
         stored.get("topics") or (),
     )
+
+
+def of_stored(stored: dict[str, Any]) -> Signature:
+    """The signature of an indexed clip from its stored fields (when the one computed
+    at index time is missing)."""
+    return signature(*texts_of(stored))

@@ -6,8 +6,9 @@ the source of truth.
 
     signatures.bin  path -> (stat, minhash, sample, numbers, title numbers,
                     fingerprint, title words, provider), live
-                    clips only; a record whose stat is not the indexed one is
-                    recomputed from the stored fields
+                    clips only; hashes as packed uint32 bytes (loading makes no
+                    object per hash); a record whose stat is not the indexed one
+                    is recomputed from the stored fields
     stories.bin     generation, document count and grouping options it was made
                     for; story and fingerprint per document number
     stories.json    the grouping options of this index (`window_days`), kept when
@@ -35,6 +36,8 @@ SIGNATURES_FILE = "signatures.bin"
 STORIES_FILE = "stories.bin"
 OPTIONS_FILE = "stories.json"
 FORMAT = 4
+#: signatures.bin's format: 5 packs the sample and title words as uint32 bytes.
+SIGNATURES_FORMAT = 5
 FINGERPRINT_BYTES = 8
 _NONE = bytes(FINGERPRINT_BYTES)
 #: Default window between copies, in days (grouping.DEFAULT_WINDOW_DAYS, repeated
@@ -42,8 +45,8 @@ _NONE = bytes(FINGERPRINT_BYTES)
 DEFAULT_WINDOW_DAYS = 3.0
 MAX_WINDOW_DAYS = 3650.0
 
-#: path -> (stat, Signature): what an index run computed for the clips it added.
-Fresh = Mapping[str, tuple[str, sig.Signature]]
+#: path -> signature record (`record`): what an index run computed for the clips it added.
+Fresh = Mapping[str, tuple]
 
 
 class Fingerprints(Sequence[str]):
@@ -127,7 +130,7 @@ def _load_marshal(path: str, name: str) -> Any:
 
 def _records(path: str) -> dict[str, tuple]:
     data = _load_marshal(path, SIGNATURES_FILE)
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
+    if not isinstance(data, dict) or data.get("format") != SIGNATURES_FORMAT:
         return {}
     records = data.get("records")
     return records if isinstance(records, dict) else {}
@@ -144,16 +147,29 @@ def _documents(reader: Any) -> list[tuple[str, str] | None]:
     return out
 
 
-def _record(stat: str, s: sig.Signature) -> tuple:
+def record(stat: str, s: sig.Signature) -> tuple:
+    """What signatures.bin keeps of one clip file (its hashes packed as bytes)."""
     return (
         stat,
         s.minhash,
-        s.sample,
+        array("I", s.sample).tobytes(),
         s.numbers,
         s.title_numbers,
         s.fingerprint,
-        s.title_words,
+        array("I", s.title_words).tobytes(),
         s.provider,
+    )
+
+
+def _valid(rec: Any, stat: str) -> bool:
+    return (
+        isinstance(rec, tuple)
+        and len(rec) == 8
+        and rec[0] == stat
+        and isinstance(rec[1], bytes)
+        and len(rec[1]) == 4 * sig.NUM_PERM
+        and isinstance(rec[2], bytes)
+        and isinstance(rec[6], bytes)
     )
 
 
@@ -162,9 +178,9 @@ def _record(stat: str, s: sig.Signature) -> tuple:
 Row = tuple[str, int | None, tuple] | None
 
 
-def rows(path: str, reader: Any, columns: Any, fresh: Fresh | None = None) -> tuple[
-    list[Row], dict[str, tuple]
-]:
+def rows(
+    path: str, reader: Any, columns: Any, fresh: Fresh | None = None
+) -> tuple[list[Row], dict[str, tuple]]:
     """Per document number, what grouping needs of it, and the signature records of
     the live clips: from `fresh` (this run's), else signatures.bin, else stored fields.
     A sharded index groups the rows of all its shards at once (shard_stories.py)."""
@@ -174,21 +190,31 @@ def rows(path: str, reader: Any, columns: Any, fresh: Fresh | None = None) -> tu
     published = columns.published()
     records: dict[str, tuple] = {}
     out: list[Row] = [None] * len(docs)
+    missing: list[int] = []
     for d, doc in enumerate(docs):
         if doc is None:
             continue
         p, stat = doc
-        rec = None
-        if p in fresh and fresh[p][0] == stat:
-            s = fresh[p][1]
-            rec = _record(stat, s)
-        elif p in old and isinstance(old[p], tuple) and len(old[p]) == 8 and old[p][0] == stat:
-            rec = old[p]
-        if rec is None or len(rec[1]) != 4 * sig.NUM_PERM:
-            rec = _record(stat, sig.of_stored(reader.stored_fields(d)))
+        rec = fresh.get(p)
+        if not _valid(rec, stat):
+            rec = old.get(p)
+        if not _valid(rec, stat):
+            missing.append(d)
+            continue
         records[p] = rec
         out[d] = (columns.clip_id(d), published[d], rec)
+    for start in range(0, len(missing), _BATCH):  # from the stored fields, in batches
+        batch = missing[start : start + _BATCH]
+        stored = [reader.stored_fields(d) for d in batch]
+        for d, s in zip(batch, sig.signatures([sig.texts_of(f) for f in stored]), strict=True):
+            p, stat = docs[d]  # type: ignore[misc]
+            rec = records[p] = record(stat, s)
+            out[d] = (columns.clip_id(d), published[d], rec)
     return out, records
+
+
+#: Clips whose signatures are computed together (one numpy batch of MinHashes).
+_BATCH = 512
 
 
 def group(all_rows: Sequence[Row], days: float) -> list[int]:
@@ -208,8 +234,8 @@ def group(all_rows: Sequence[Row], days: float) -> list[int]:
         if row is not None:
             ids[d], published[d], rec = row
             minhash[d] = np.frombuffer(rec[1], dtype="<u4")
-            samples[d], numbers[d], title_numbers[d] = rec[2], rec[3], rec[4]
-            title_words[d], providers[d] = rec[6], rec[7]
+            samples[d], numbers[d], title_numbers[d] = _unpack(rec[2]), rec[3], rec[4]
+            title_words[d], providers[d] = _unpack(rec[6]), rec[7]
     return grouping.stories(
         ids,
         published,
@@ -222,6 +248,12 @@ def group(all_rows: Sequence[Row], days: float) -> list[int]:
         providers,
         window_days=days,
     )
+
+
+def _unpack(packed: bytes) -> array:
+    out = array("I")
+    out.frombytes(packed)
+    return out
 
 
 def compute(
@@ -241,7 +273,7 @@ def write(
 ) -> None:
     """Compute the commit's stories and write both files beside it."""
     stories, records = compute(path, reader, columns, fresh, days)
-    _atomic_marshal(path, SIGNATURES_FILE, {"format": FORMAT, "records": records})
+    _atomic_marshal(path, SIGNATURES_FILE, {"format": SIGNATURES_FORMAT, "records": records})
     _atomic_marshal(
         path,
         STORIES_FILE,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,10 +30,18 @@ from clipsearch.index.storage import (
     write_lock,
     write_vocabulary,
 )
-from clipsearch.index.whoosh_fixes import patch_bulk_writer
+from clipsearch.index.whoosh_fixes import patch_bulk_writer, patch_segment_flush
 
 if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
     from clipsearch.ingest.clip import Clip
+
+#: A table of contents Whoosh was writing (it renames it into place when complete).
+_UNFINISHED_TOC = re.compile(rf"^_{INDEX_NAME}_\d+\.toc\..+$")
+#: Clips whose signatures are computed together (one numpy batch of MinHashes).
+SIGNATURE_BATCH = 512
+#: For benchmarks/ only: set to 1, an index run neither signs clips nor groups
+#: stories (a search then groups them itself), to time a build without grouping.
+NO_STORIES_ENV = "CLIPSEARCH_BENCH_NO_STORIES"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +110,10 @@ class Writer:
         self._later: list[str] = []
         self._dirty = False  # anything added or deleted in this session
         self._new_words: Counter[str] = Counter()
-        self._signatures: dict[str, tuple[str, signatures.Signature]] = {}
+        self._signatures: dict[str, tuple] = {}  # path -> signature record (stories.py)
+        self._unsigned: list[tuple[str, str, signatures.Texts]] = []  # (path, stat, texts)
         self._vocab: dict[str, int] | None = None
+        self._stories = os.environ.get(NO_STORIES_ENV) != "1"
         try:
             self.created = not exists(path) or (rebuild and not compatible(path))
             self.fresh = rebuild or self.created
@@ -127,6 +139,7 @@ class Writer:
     @guarded
     def begin(self, bulk: bool = False) -> None:
         procs = min(os.cpu_count() or 1, 4)
+        patch_segment_flush()
         kwargs: dict[str, Any] = {"limitmb": 256, "_lk": False}
         if bulk and procs > 1:
             patch_bulk_writer()
@@ -148,7 +161,9 @@ class Writer:
             self._writer().delete_by_term("path", clip.path)
         self._writer().add_document(**document(clip, stat))
         self._new_words.update(clip_words(clip))
-        sign = signatures.signature(
+        if not self._stories:
+            return
+        texts = (
             clip.title,
             clip.excerpt,
             clip.body,
@@ -158,7 +173,17 @@ class Writer:
             clip.published,
             clip.topics,
         )
-        self._signatures[clip.path] = (stat, sign)
+        self._unsigned.append((clip.path, stat, texts))
+        if len(self._unsigned) >= SIGNATURE_BATCH:
+            self._sign()
+
+    def _sign(self) -> None:
+        """Signatures of the clips added since the last batch (their MinHashes are
+        computed together: signatures.minhashes)."""
+        batch, self._unsigned = self._unsigned, []
+        made = signatures.signatures([texts for _path, _stat, texts in batch])
+        for (path, stat, _texts), sign in zip(batch, made, strict=True):
+            self._signatures[path] = stories.record(stat, sign)
 
     @guarded
     def delete_path(self, path: str) -> None:
@@ -174,10 +199,14 @@ class Writer:
     def commit(self) -> None:
         """Make the changes visible atomically (a fresh session's replace everything)."""
         try:
-            if self.fresh:
-                self._writer().commit(mergetype=writing.CLEAR)
-            elif self._w is not None:
-                self._w.commit()
+            try:
+                if self.fresh:
+                    self._writer().commit(mergetype=writing.CLEAR)
+                elif self._w is not None:
+                    self._w.commit()
+            except BaseException:  # a failed or interrupted commit: leave no file of it
+                self._abandon()
+                raise
             self._done_writing = True
             if self._later:
                 w = self._ix.writer(_lk=False)
@@ -211,8 +240,9 @@ class Writer:
             ) is None:
                 derived.write(self.path, generation, reader, self._ix.schema)
             # Derived data too: should it fail, a search computes the stories instead.
-            with contextlib.suppress(Exception):
-                self._write_stories(reader, generation, unchanged)
+            if self._stories:
+                with contextlib.suppress(Exception):
+                    self._write_stories(reader, generation, unchanged)
 
     def _write_stories(self, reader: Any, generation: int, unchanged: bool) -> None:
         """Story grouping of the new commit (stories.py), with the window given to
@@ -224,6 +254,7 @@ class Writer:
             stories.save_window(self.path, window)
         if unchanged and stories.current(self.path, generation, reader.doc_count_all(), window):
             return
+        self._sign()
         from clipsearch.index.columns import Columns
 
         columns = Columns(self.path, reader, self._ix.schema)
@@ -237,18 +268,37 @@ class Writer:
         """Drop what this session wrote: nothing of it is committed, and its segment
         files are removed (a `strict` stop leaves the folder as it was)."""
         try:
-            if self._w is not None and not self._done and not self._done_writing:
-                self._w.cancel()
-                self._remove_uncommitted()
+            if not self._done and not self._done_writing:
+                self._abandon()
         finally:
             self._release()
 
+    def _abandon(self) -> None:
+        """Stop the Whoosh writer (its worker processes too) and remove every file it
+        wrote that no commit names: segment files, job and run files."""
+        if self._w is None:
+            return
+        with contextlib.suppress(Exception):  # it may have failed half-way already
+            self._w.cancel()
+        self._remove_uncommitted()
+
     def _remove_uncommitted(self) -> None:
+        storage = self._ix.storage
         try:
-            toc = index.TOC.read(self._ix.storage, INDEX_NAME)
-            index.clean_files(self._ix.storage, INDEX_NAME, toc.generation, toc.segments)
+            toc = index.TOC.read(storage, INDEX_NAME)
+            index.clean_files(storage, INDEX_NAME, toc.generation, toc.segments)
         except Exception:  # noqa: BLE001 - best effort: the next commit cleans up too
             pass
+        # Whoosh's temporary folder (job files, sorted runs) when its writer died
+        # before removing it, and a table of contents it had not renamed into place
+        # (`_clips_2.toc.<time>`).
+        with contextlib.suppress(OSError):
+            shutil.rmtree(os.path.join(self.path, f"{INDEX_NAME}.tmp"))
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self.path):
+                if _UNFINISHED_TOC.match(name):
+                    with contextlib.suppress(OSError):
+                        os.remove(os.path.join(self.path, name))
 
     def _release(self) -> None:
         if not self._done:

@@ -341,7 +341,11 @@ def read_clip(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Clip:
                 path, f"file is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit"
             )
         with open(path, "rb") as fh:
-            raw = fh.read(max_bytes + 1)
+            # The size it has, plus one byte to see it grew: asking for max_bytes
+            # made Python allocate 10 MB per clip.
+            raw = fh.read(st.st_size + 1)
+            if len(raw) > st.st_size:
+                raw += fh.read(max_bytes + 1 - len(raw))
         if len(raw) > max_bytes:  # grew since the stat
             raise ClipError(path, f"file is over the {max_bytes:,}-byte limit")
     except OSError as exc:
