@@ -224,3 +224,44 @@ def test_searcher_that_has_read_keeps_working_across_a_rebuild(
         assert idx.refresh() is True
         assert len(idx) == N_MORE
         assert idx.search("oldbatch", limit=0, exact=True).total == 0
+
+
+def test_an_open_racing_a_commit_opens_the_newer_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit writes its table of contents, then deletes the files of the commit it
+    replaced: an open that was reading those files meets a missing file.  It then opens
+    the newer commit instead of calling the index damaged; a missing file with no newer
+    commit is still reported as damage."""
+    from conftest import write_clip
+    from whoosh import index as whoosh_index
+
+    from clipsearch.errors import ClipsearchError
+    from clipsearch.index import storage
+
+    clips, ix = tmp_path / "clips", tmp_path / "ix"
+    write_clip(clips / "a.txt", title="Harbor cranes return", webUrl="https://example.org/a")
+    assert update_index([clips], ix).ok
+    real_open = whoosh_index.open_dir
+    raced: list[int] = []
+
+    def open_during_a_commit(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not raced:  # the first attempt loses the race with a real commit
+            raced.append(storage.latest_generation(str(ix)) or 0)
+            write_clip(clips / "b.txt", title="Harbor strike ends", webUrl="https://example.org/b")
+            assert update_index([clips], ix).ok
+            raise FileNotFoundError(2, "No such file or directory", str(ix / "gone.seg"))
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(whoosh_index, "open_dir", open_during_a_commit)
+    with open_index(ix) as idx:
+        assert idx.search("harbor", exact=True).total == 2
+    assert raced
+
+    def always_missing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise FileNotFoundError(2, "No such file or directory", str(ix / "gone.seg"))
+
+    monkeypatch.setattr(whoosh_index, "open_dir", always_missing)
+    with pytest.raises(ClipsearchError) as info:
+        open_index(ix)
+    assert "the index is damaged" in str(info.value)

@@ -238,16 +238,34 @@ def open_whoosh(path: str, check_segments: bool = True) -> Any:
             path=path,
         )
     try:
-        ix = index.open_dir(path, indexname=INDEX_NAME)
-        if check_segments:  # opening a reader opens every segment: missing files show now
-            ix.reader().close()
-        return ix
+        return _open_latest(path, check_segments)
     except OSError as exc:
         if exc.errno in _DAMAGE_ERRNOS:
             raise damaged(path, exc) from None
         raise StorageError(path, exc) from None
     except Exception as exc:  # Whoosh raises many kinds for a damaged folder
         raise damaged(path, exc) from None
+
+
+#: Attempts at opening the newest commit while other commits replace it.
+_OPEN_ATTEMPTS = 20
+
+
+def _open_latest(path: str, check_segments: bool) -> Any:
+    """The newest commit, opened.  A commit writes its table of contents before it
+    deletes the files of the one it replaces, so a file that vanished while this
+    opened an older commit means a newer one is in place: open that one instead."""
+    for attempt in range(_OPEN_ATTEMPTS):
+        generation = latest_generation(path)
+        try:
+            ix = index.open_dir(path, indexname=INDEX_NAME)
+            if check_segments:  # opening a reader opens every segment: missing files show now
+                ix.reader().close()
+            return ix
+        except FileNotFoundError:
+            if attempt + 1 == _OPEN_ATTEMPTS or latest_generation(path) == generation:
+                raise
+    raise AssertionError("unreachable")
 
 
 _TOC_NAME = re.compile(rf"^_{INDEX_NAME}_(\d+)\.toc$")
