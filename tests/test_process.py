@@ -81,3 +81,19 @@ def test_other_commands_exit_as_usual(index: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0 and " added, " in proc.stdout + proc.stderr
     proc = _process("search", "vaccine", "--index", str(tmp_path / "ix"), "--json")
     assert proc.returncode == 0 and '"total"' in proc.stdout
+
+
+def test_the_cli_runs_numpy_on_one_blas_thread_unless_told_otherwise() -> None:
+    """OpenBLAS would start a thread per core at numpy's import for nothing (clipsearch
+    multiplies no matrices); the user's own setting is kept."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, clipsearch.cli; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "1", out.stderr
+    env["OPENBLAS_NUM_THREADS"] = "3"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "3", out.stderr
