@@ -107,7 +107,7 @@ def test_a_search_imports_only_what_it_uses() -> None:
     import sys
 
     unused = (
-        "yaml frontmatter whoosh.multiproc whoosh.writing whoosh.externalsort ctypes"
+        "yaml frontmatter whoosh.multiproc whoosh.writing whoosh.externalsort ctypes rapidfuzz"
         " starlette uvicorn clipsearch.ingest.clip clipsearch.ingest.sync py3langid numpy"
         " datasketch dask distributed clipsearch.index.writer clipsearch.index.shard_stories"
         " clipsearch.search.sharded urllib.request http.client ssl socket email.parser"

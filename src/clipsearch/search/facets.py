@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
-from rapidfuzz.distance import OSA
-
 from clipsearch.errors import RequestError
 from clipsearch.search.backend import Backend
 from clipsearch.search.fuzzy import max_edits
@@ -96,6 +94,9 @@ def _word_score(typed: str, word: str) -> float:
     if len(typed) >= 3 and typed[0] == word[0] and _is_subsequence(typed, word):
         return 0.85  # an abbreviation: natl -> national, govt -> government
     k = max(max_edits(typed), 1 if len(typed) >= 4 else 0)
+    # rapidfuzz only when a filter value is fuzzy: a search without one never loads it.
+    from rapidfuzz.distance import OSA
+
     if k and OSA.distance(typed, word, score_cutoff=k) <= k:
         return 0.8
     return 0.0
