@@ -235,6 +235,24 @@ def test_stories_are_computed_when_the_file_is_missing(built) -> None:
     assert _stories(index) == before
 
 
+def test_a_stories_file_naming_a_document_past_the_last_is_not_used(built) -> None:
+    """Damaged derived data (a story pointing past the documents) is never used: the
+    stories are computed from the index instead, and come out the same."""
+    import marshal
+    from array import array
+
+    _root, index = built
+    before = _stories(index)
+    path = index / "stories.bin"
+    data = marshal.loads(path.read_bytes())
+    story = array("I")
+    story.frombytes(data["story"])
+    story[0] = len(story) + 5
+    data["story"] = story.tobytes()
+    path.write_bytes(marshal.dumps(data))
+    assert _stories(index) == before
+
+
 def test_group_gives_one_row_per_story_with_its_reach(built) -> None:
     _root, index = built
     with open_index(index) as idx:

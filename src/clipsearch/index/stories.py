@@ -306,11 +306,19 @@ def load(path: str, generation: int, doc_count_all: int) -> Stories | None:
         prints = Fingerprints(data["fingerprint"])
         if len(story) != doc_count_all or len(prints) != doc_count_all:
             return None
-        if story and max(story) >= doc_count_all:
+        if story and _largest(story) >= doc_count_all:
             return None
         return Stories(story, prints)
     except (KeyError, ValueError, TypeError):
         return None
+
+
+def _largest(values: array) -> int:
+    """The largest of `values`, in numpy: a Python `max` over 155k clips cost 3 ms of
+    every search process's start."""
+    import numpy as np
+
+    return int(np.frombuffer(values, dtype=f"u{values.itemsize}").max())
 
 
 def current(path: str, generation: int, doc_count_all: int, window: float) -> bool:
