@@ -224,7 +224,13 @@ def test_ctrl_c_leaves_the_index_folder_as_it_was(
     kill_group(proc, signal.SIGINT)
     proc.communicate(timeout=30)
     if generation(index) != gen_before:
-        pytest.skip(f"Ctrl-C at {point} came after the commit")
+        # Ctrl-C landed once the commit was made (possible at "commit"): then that commit
+        # is whole, nothing of the write is left beside it, and the next run has the
+        # rest to do; nothing is lost either way.
+        assert doc_count(index) in (N_OLD, N_OLD + N_NEW)
+        assert not [n for n in os.listdir(index) if n.endswith(".tmp")]
+        _assert_next_run_completes(bulk, index)
+        return
     assert proc.returncode == 130
     assert sorted(os.listdir(index)) == listing
     _assert_next_run_completes(bulk, index)
