@@ -330,19 +330,16 @@ class ClipIndex:
             filters["date"] = (request.since, request.until)
         return filters, selected
 
-    def _filter_sets(
-        self, request: SearchRequest
-    ) -> tuple[dict[str, set[int]], dict[str, list[str]]]:
-        """A request's filters as document sets (one per facet), and the selected values."""
+    def _filter_sets(self, filters: dict[str, tuple]) -> dict[str, set[int]]:
+        """Filters (from `_filters`) as document sets, one per facet."""
         backend = self._backend
-        filters, selected = self._filters(request)
         sets = {}
         for name, values in filters.items():
             if name == "date":
                 sets[name] = backend.docs_between(*values)
             else:
                 sets[name] = backend.docs_with_values(name, values)
-        return sets, selected
+        return sets
 
     def _run_phased(self, backend: ShardedBackend, request: SearchRequest) -> SearchResult:
         """`run` on shards in phases (shard_phases.py): the query's words learnt in a
@@ -433,7 +430,7 @@ class ClipIndex:
             facet_other[name] = fc.other_values
         suggestion = None
         if parsed is not None:
-            sets = self._filter_sets(request)[0].values() if total < FEW_HITS else ()
+            sets = self._filter_sets(filters).values() if total < FEW_HITS else ()
             suggestion = self._corrector.did_you_mean(parsed, text, total, sets)
         return SearchResult(
             query=request.query,
@@ -471,7 +468,8 @@ class ClipIndex:
         backend, text, sort = self._backend, request.text, request.sort
 
         # Filters: one document set per facet, so each facet's counts can drop its own.
-        filters, selected = self._filter_sets(request)
+        resolved, selected = self._filters(request)
+        filters = self._filter_sets(resolved)
 
         corrections: dict[str, str] = {}
         parsed: ParsedQuery | None = None
