@@ -56,28 +56,23 @@ def dense(total: int, span: int) -> bool:
 
 
 def intersect(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The common elements of two sorted unique arrays.  A small set against a large
-    one is looked up by binary search (cost follows the small one)."""
+    """The common elements of two sorted unique arrays."""
     if len(a) > len(b):
         a, b = b, a
-    if not len(a):
-        return a
-    if len(a) * 8 < len(b):
-        pos = np.searchsorted(b, a)
-        pos[pos == len(b)] = 0
-        return a[b[pos] == a]
-    return a[member(a, b)]
+    return a[member(a, b)] if len(a) else a
 
 
 def member(docs: np.ndarray, of: np.ndarray) -> np.ndarray:
-    """Boolean mask: which of the sorted `docs` are in the sorted unique `of`."""
+    """Boolean mask: which of the sorted `docs` are in the sorted unique `of`.  A few
+    `docs` against many are looked up by binary search (cost follows the few)."""
     if not len(of) or not len(docs):
         return np.zeros(len(docs), dtype=bool)
-    span = int(max(docs[-1], of[-1])) + 1
-    if dense(len(docs) + len(of), span):
-        mask = np.zeros(span, dtype=bool)
-        mask[of] = True
-        return mask[docs]
+    if len(docs) * 8 >= len(of):
+        span = int(max(docs[-1], of[-1])) + 1
+        if dense(len(docs) + len(of), span):
+            mask = np.zeros(span, dtype=bool)
+            mask[of] = True
+            return mask[docs]
     pos = np.searchsorted(of, docs)
     pos[pos == len(of)] = 0
     return of[pos] == docs
@@ -158,8 +153,7 @@ class DocSet:
         return out
 
     def union(self, *others: Any) -> DocSet:
-        parts = [self.docs, *(as_docs(o) for o in others)]
-        return DocSet(sorted_unique(np.concatenate(parts))) if len(parts) > 1 else self
+        return DocSet(union_all([self.docs, *(as_docs(o) for o in others)])) if others else self
 
     def difference(self, *others: Any) -> DocSet:
         out = self
