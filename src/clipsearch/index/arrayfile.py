@@ -22,6 +22,11 @@ _ALIGN = 64
 _HEAD = struct.Struct("<8sQ")
 
 
+def _aligned(n: int) -> int:
+    """`n` rounded up to the alignment every array starts at."""
+    return -(-n // _ALIGN) * _ALIGN
+
+
 def write(path: str, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
     """Write `arrays` with `meta` to `path` through a temporary file renamed over it."""
     layout: dict[str, list[Any]] = {}
@@ -29,9 +34,9 @@ def write(path: str, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) 
     for name, arr in arrays.items():
         arr = np.ascontiguousarray(arr)
         layout[name] = [arr.dtype.str, list(arr.shape), offset]
-        offset += -(-arr.nbytes // _ALIGN) * _ALIGN
+        offset += _aligned(arr.nbytes)
     header = json.dumps({"meta": dict(meta), "arrays": layout, "size": offset}).encode()
-    start = -(-(_HEAD.size + len(header)) // _ALIGN) * _ALIGN
+    start = _aligned(_HEAD.size + len(header))
     tmp = path + ".tmp"
     with open(tmp, "wb") as fh:
         fh.write(_HEAD.pack(MAGIC, len(header)))
@@ -53,7 +58,7 @@ def read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
                 return None
             header = json.loads(fh.read(length))
             size = os.fstat(fh.fileno()).st_size
-        start = -(-(_HEAD.size + length) // _ALIGN) * _ALIGN
+        start = _aligned(_HEAD.size + length)
         if size != start + int(header["size"]):
             return None
         arrays: dict[str, np.ndarray] = {}

@@ -246,7 +246,6 @@ class Columns:
         when given, else read once from the postings of `field`."""
         col = self._facets.get(field)
         if col is None:
-            col = None
             if self._given(f"{field}.doc_codes") is not None:
                 with contextlib.suppress(ValueError, KeyError, IndexError, UnicodeDecodeError):
                     col = FacetColumn.from_arrays(field, self._arrays)
