@@ -188,11 +188,6 @@ def minhashes(hash_lists: Sequence[array]) -> list[bytes]:
     return out
 
 
-def minhash(feats: set[bytes]) -> bytes:
-    """The MinHash of a feature set, as NUM_PERM little-endian uint32 values."""
-    return minhashes([feature_hashes(feats)])[0]
-
-
 #: The values a signature is made of, as the index stores them: title, excerpt,
 #: body, related text, provider, url, publication time, topics.
 Texts = tuple[str, str, str, str, str, str, "datetime | None", Any]
@@ -247,9 +242,3 @@ def texts_of(stored: dict[str, Any]) -> Texts:
         stored.get("published"),
         stored.get("topics") or (),
     )
-
-
-def of_stored(stored: dict[str, Any]) -> Signature:
-    """The signature of an indexed clip from its stored fields (when the one computed
-    at index time is missing)."""
-    return signature(*texts_of(stored))
