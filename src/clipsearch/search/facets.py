@@ -133,12 +133,17 @@ def disjunctive_counts(
     selected: Iterable[str] = (),
     stories: bool = False,
 ) -> FacetCounts:
-    """Counts of `field` over the matches with every filter applied but the field's
-    own (so the alternatives to a chosen value keep their sizes); of distinct
-    stories instead of clips with `stories`."""
+    """Counts of `field` over `disjunctive_base`; of distinct stories instead of
+    clips with `stories`."""
+    count = backend.facet_story_counts if stories else backend.facet_counts
+    return top_counts(count(field, disjunctive_base(field, matched, filters)), limit, selected)
+
+
+def disjunctive_base(field: str, matched: set[int], filters: Mapping[str, set[int]]) -> set[int]:
+    """The matches with every filter applied but the field's own: what a facet's
+    counts count, so the alternatives to a chosen value keep their sizes."""
     base = matched
     for k, s in filters.items():
         if k != field:
             base = base & s  # a new set: `matched` stays as it is
-    count = backend.facet_story_counts if stories else backend.facet_counts
-    return top_counts(count(field, base), limit, selected)
+    return base

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from clipsearch.index import Compiled, QueryStats, ShardService
 from clipsearch.search import ranking
+from clipsearch.search.facets import disjunctive_base
 from clipsearch.search.matching import WordSets
 
 #: Requests whose word sets a shard keeps between the two phases (a retried or
@@ -135,14 +136,8 @@ class ShardSearcher(ShardService):
         rows = self._rows(best, tiers, plan.sort)
 
         counts: dict[str, Counter[str]] = {}
-        for name in plan.facets:  # as facets.disjunctive_counts: all filters but its own
-            base = matched
-            others = [s for k, s in filters.items() if k != name]
-            if others:
-                base = set(matched)
-                for s in others:
-                    base &= s
-            counts[name] = snap.facet_counts(name, base)
+        for name in plan.facets:  # summed over shards before the top values are taken
+            counts[name] = snap.facet_counts(name, disjunctive_base(name, matched, filters))
         days = snap.day_counts(shown) if plan.histogram else None
         return ShardPage(len(shown), rows, counts, days)
 
