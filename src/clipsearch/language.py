@@ -38,7 +38,6 @@ MIN_CONFIDENCE = 0.6
 DETECT_CHARS = 600
 
 _DECLARED = re.compile(r"([A-Za-z]{2})(?:[-_][A-Za-z0-9]{1,8})*")
-_CJK = re.compile("[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u9fff\uac00-\ud7af]")
 _WORD = re.compile(r"[^\W\d_]+")
 #: Frequent words of English that other languages written in Latin letters lack.
 _ENGLISH = frozenset(
@@ -121,9 +120,16 @@ def _identifier() -> Any:
     return identifier
 
 
+@functools.lru_cache(maxsize=1)
+def _cjk() -> re.Pattern[str]:
+    """Hangul, kana and Han, compiled on first use: a class this wide takes a few ms
+    to compile, a search imports this module and never detects a language."""
+    return re.compile("[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u9fff\uac00-\ud7af]")
+
+
 def _by_script(text: str) -> str | None:
     """ko, ja or zh for text whose letters are mostly Hangul, kana or Han."""
-    if not _CJK.search(text):
+    if not _cjk().search(text):
         return None
     hangul = kana = han = letters = 0
     for ch in text:

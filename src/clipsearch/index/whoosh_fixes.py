@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import signal
 from dataclasses import dataclass
 from typing import Any
@@ -118,6 +117,8 @@ def patch_bulk_writer() -> None:
     """Fixes to Whoosh's multi-process writer, applied once before the first bulk
     write: workers ignore Ctrl-C (the parent cancels) and die with their parent, and
     cancelling terminates them (they would hold the inherited index lock forever)."""
+    import queue
+
     from whoosh import multiproc, writing
 
     if getattr(multiproc.MpWriter, "_clipsearch_patched", False):

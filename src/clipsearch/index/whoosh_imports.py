@@ -3,24 +3,30 @@ third of what `import clipsearch.index` cost (issue 8: lazy imports).
 
 * `whoosh.compat` does `from urllib.request import urlretrieve` (for a download
   helper nothing here calls), which pulls in http.client, ssl, socket and email.*;
+  and `import queue` (for the multi-process writer) and `from html import escape`
+  (html.entities' tables, for an HTML formatter clipsearch does not use);
 * `whoosh.reading` decorates one method (`deleted_docs_set`) with the
   `cached_property` package, which imports asyncio (and with it concurrent.futures,
   logging, subprocess ...) only to support coroutine functions;
 * `whoosh.query.terms` imports `whoosh.lang.morph_en` (English word variations, a
   few hundred regular expressions compiled at import) for its `Variations` query,
-  which clipsearch never builds.
+  which clipsearch never builds;
+* `whoosh.util.times` imports `calendar` (for parsing dates in queries) and
+  `whoosh.filedb.filestore` imports `tempfile` (for a temporary storage).
 
-While those Whoosh modules are imported, `urllib.request`, `cached_property` and
-`whoosh.lang.morph_en` are stand-ins: `urlretrieve` and `variations` import the real
-function on their first call, and `cached_property` is the package's own class
-without its coroutine branch (the decorated method is a plain function: the package
-then does exactly this).  The stand-ins leave `sys.modules` right after, so any later
-import of those modules (by the server, Dask, a user) gets the real one; a module
-already imported is used as it is.  Imported first by the package, before anything
-else touches Whoosh."""
+While those Whoosh modules are imported, these modules are stand-ins: `urlretrieve`,
+`variations` and `escape` import the real function on their first call, `queue`,
+`calendar` and `tempfile` import the real module on the first use of any of their
+attributes, and `cached_property` is the package's own class without its coroutine
+branch (the decorated method is a plain function: the package then does exactly
+this).  The stand-ins leave `sys.modules` right after, so any later import of those
+modules (by the server, Dask, a user) gets the real one; a module already imported
+is used as it is.  Imported first by the package, before anything else touches
+Whoosh."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 import types
 from collections.abc import Callable
@@ -41,6 +47,23 @@ def variations(word: str) -> Any:
     return real(word)
 
 
+def escape(s: str, quote: bool = True) -> str:
+    """html.escape, imported on first use."""
+    from html import escape as real
+
+    return real(s, quote)
+
+
+class _Module(types.ModuleType):
+    """A module whose attributes are the real module's, imported on first use (for
+    Whoosh modules that `import` it and use it only inside functions)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if sys.modules.get(self.__name__) is self:  # Whoosh is still importing
+            raise AttributeError(f"{self.__name__}.{name} is not used at import")
+        return getattr(importlib.import_module(self.__name__), name)
+
+
 class cached_property:  # noqa: N801  (the name Whoosh imports)
     """A property computed once per instance, then an ordinary attribute: the
     `cached_property` package's class for plain functions."""
@@ -56,8 +79,11 @@ class cached_property:  # noqa: N801  (the name Whoosh imports)
         return value
 
 
+_STAND_IN_DOC = f"clipsearch's stand-in while Whoosh imports ({__name__})"
+
+
 def _stand_in(name: str, **attrs: Any) -> types.ModuleType:
-    module = types.ModuleType(name, f"clipsearch's stand-in while Whoosh imports ({__name__})")
+    module = types.ModuleType(name, _STAND_IN_DOC)
     module.__dict__.update(attrs)
     return module
 
@@ -70,6 +96,8 @@ def import_whoosh() -> None:
         "urllib.request": _stand_in("urllib.request", urlretrieve=urlretrieve),
         "cached_property": _stand_in("cached_property", cached_property=cached_property),
         "whoosh.lang.morph_en": _stand_in("whoosh.lang.morph_en", variations=variations),
+        "html": _stand_in("html", escape=escape),
+        **{name: _Module(name, _STAND_IN_DOC) for name in ("queue", "calendar", "tempfile")},
     }
     installed = [n for n in stand_ins if n not in sys.modules]
     for name in installed:
