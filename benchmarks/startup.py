@@ -7,9 +7,9 @@ For `--n` different queries of the query file (spread over it, each run once), o
 process per query and side, sides alternating query by query: this tree on IDX, an
 older tree on its own index (`--base-tree`, `--base-index`: an older tree may need its
 own copy of the index, e.g. one without this tree's vocabulary file), and
-benchmarks/oneshot.py's FTS5 script (`--fts5`, the folder holding `fts5.db`).  Each
-process runs under GNU time: medians of wall time, CPU time (user + sys: far less
-sensitive than wall time to a busy machine) and peak RSS.
+benchmarks/oneshot.py's FTS5 script (`--fts5`, the folder holding `fts5.db`).  Of each
+process its own resource usage (wait4): medians of wall time, CPU time (user + sys:
+far less sensitive than wall time to a busy machine) and peak RSS.
 
 `--phases` also runs each query once more in a process that times (CPU, exclusive)
 its phases: interpreter start and imports, opening the index, typo corrections, the
@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -37,10 +38,10 @@ TREE = HERE.parent
 PYCACHE = os.path.join(tempfile.gettempdir(), "clipsearch-bench-pycache")
 
 PHASES = r"""
-import io, json, sys, time
+import gc, io, json, os, sys, time
+gc.disable()  # as clipsearch.cli.run, the process entry, imports
 t_import = time.process_time()
 import clipsearch.cli.commands as commands
-from clipsearch.cli import main
 from clipsearch.index import columns, derived
 from clipsearch.search import corrections, engine
 t_import = time.process_time()
@@ -72,8 +73,11 @@ wrap(engine.ClipIndex, "_hit", "hits")
 wrap(commands, "print_result", "output")
 sys.argv = ["clipsearch", "search", sys.argv[2], "--index", sys.argv[1]]
 real_stdout, sys.stdout = sys.stdout, io.StringIO()
+def leave(code):
+    raise SystemExit(code)
+os._exit = leave  # commands.run ends a search with os._exit: report first
 try:
-    main()
+    commands.run()
 except SystemExit:
     pass
 sys.stdout = real_stdout
@@ -125,19 +129,21 @@ def queries(path: str, column: str, n: int) -> list[str]:
 
 
 def timed(cmd: list[str], env: dict[str, str], cwd: str) -> tuple[float, float, float]:
-    """(wall s, user+sys s, peak RSS MB) of one process, from GNU time."""
-    proc = subprocess.run(
-        ["/usr/bin/time", "-f", "TIME %e %U %S %M", *cmd],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
+    """(wall s, user+sys s, peak RSS MB) of one process: its own resource usage from
+    wait4 (microseconds; GNU time's %U and %S round to 10 ms, a tenth of a search)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
-    line = [x for x in proc.stderr.splitlines() if x.startswith("TIME ")][-1].split()
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stderr[-500:]}")
-    return float(line[1]), float(line[2]) + float(line[3]), int(line[4]) / 1024
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"failed ({code}): {' '.join(cmd)}\n{err[-500:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> int:

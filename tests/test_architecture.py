@@ -124,8 +124,9 @@ def test_a_search_imports_only_what_it_uses() -> None:
 def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The same for a whole `clipsearch search` process on an index, typo corrected:
     opening, searching, correcting and printing import none of them either (numpy
-    aside: the query path runs on its arrays), and the Whoosh modules that were given
-    stand-ins are the real ones afterwards."""
+    aside: the query path runs on its arrays), nor the standard modules Whoosh imports
+    for what a search does not do (queue, calendar, tempfile, html); and what Whoosh
+    was given as stand-ins is the real thing afterwards."""
     import subprocess
     import sys
 
@@ -144,13 +145,63 @@ def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type
         "    main()\n"
         "assert 'vaccine' in out.getvalue(), out.getvalue()\n"
         "unused = 'yaml frontmatter whoosh.multiproc whoosh.writing urllib.request"
-        " asyncio clipsearch.index.writer clipsearch.search.sharded datasketch'.split()\n"
+        " asyncio clipsearch.index.writer clipsearch.search.sharded datasketch"
+        " queue calendar tempfile html'.split()\n"
         "print(sorted(m for m in unused if m in sys.modules))\n"
         "import urllib.request, cached_property, whoosh.lang.morph_en\n"
         "assert urllib.request.urlopen and cached_property.__version__\n"
         "from whoosh.query.terms import variations\n"
         "assert 'runs' in variations('running')\n"
+        "import queue, calendar, tempfile\n"
+        "from whoosh import compat, util\n"
+        "from whoosh.filedb import filestore\n"
+        "assert compat.queue.Empty is queue.Empty\n"
+        "assert util.times.calendar.monthrange(2024, 2) == (3, 29)\n"
+        "assert filestore.tempfile.gettempdir() == tempfile.gettempdir()\n"
+        "assert compat.htmlescape('<a & b>') == '&lt;a &amp; b&gt;'\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_cli_collects_garbage_except_in_a_search_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The `clipsearch` process imports with the garbage collector off; a command that
+    may run for hours (here `index`) gets it back, a search (which reads, prints and
+    exits at once) keeps it off; a caller of `main` in its own process keeps its own."""
+    import subprocess
+    import sys
+
+    from conftest import write_corpus
+
+    clips, index = write_corpus(tmp_path / "clips"), tmp_path / "index"
+
+    def process(*args: str) -> str:
+        code = (
+            "import atexit, gc, os, sys\n"
+            "def report(*_): print('collecting', gc.isenabled(), file=sys.stderr)\n"
+            "atexit.register(report)\n"
+            "real_exit = os._exit\n"
+            "os._exit = lambda code: (report(), real_exit(code))\n"
+            f"sys.argv = ['clipsearch', *{list(args)!r}]\n"
+            "from clipsearch.cli import run\n"
+            "run()\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stderr.strip().splitlines()[-1]
+
+    assert process("index", str(clips), "--index", str(index), "-q") == "collecting True"
+    assert process("search", "vaccine", "--index", str(index)) == "collecting False"
+    code = (
+        "import gc, sys\n"
+        "from clipsearch.cli import main\n"
+        f"sys.argv = ['clipsearch', 'search', 'vaccine', '--index', {str(index)!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('collecting', gc.isenabled())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "collecting True", out.stderr[-2000:]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import json
 import os
 import signal
@@ -117,6 +118,8 @@ def _shared(name: str) -> Any:
 #: Whether this process may end without tearing down what it built (see `run`): set
 #: by the commands that only read the index and print, when no cluster is involved.
 _quick_exit = False
+#: Whether this process is the `clipsearch` command (`run`), not a caller of `main`.
+_own_process = False
 
 
 def run() -> NoReturn:
@@ -125,7 +128,14 @@ def run() -> NoReturn:
     output and end the process at once.  Tearing down what one search built (every
     per-document array of the index, Whoosh's readers) is pure cost at exit: about
     60 ms of CPU per search at 155k clips.  Other commands (index, serve, watch,
-    cluster, export) exit as usual, running every atexit handler."""
+    cluster, export) exit as usual, running every atexit handler.
+
+    What the imports made lives as long as the process: frozen, the collector never
+    scans it again (`clipsearch.cli.run` imported it with the collector off)."""
+    global _own_process
+    _own_process = True
+    gc.freeze()
+    gc.enable()
     try:
         main(prog_name="clipsearch")
         code: Any = 0
@@ -147,6 +157,11 @@ def _open(index_dir: str | None, *, quick_exit: bool = False) -> ClipIndex:
     global _quick_exit
     cluster = _shared("cluster")
     _quick_exit = quick_exit and cluster is None
+    if _quick_exit and _own_process:
+        # One answer, printed, then the process ends: what it allocates is freed by
+        # reference counting or by the exit, and the collector's passes over what
+        # opening the index imports and reads (numpy, the derived arrays) are pure cost.
+        gc.disable()
     try:
         return ClipIndex(
             index_dir or default_index_dir(),
