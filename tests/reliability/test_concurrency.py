@@ -242,26 +242,27 @@ def test_an_open_racing_a_commit_opens_the_newer_commit(
     clips, ix = tmp_path / "clips", tmp_path / "ix"
     write_clip(clips / "a.txt", title="Harbor cranes return", webUrl="https://example.org/a")
     assert update_index([clips], ix).ok
-    real_open = whoosh_index.open_dir
+    # Opening the segments of a commit (what every reader does) is where it meets them.
+    real_open = whoosh_index.FileIndex._reader.__func__
     raced: list[int] = []
 
-    def open_during_a_commit(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def open_during_a_commit(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
         if not raced:  # the first attempt loses the race with a real commit
             raced.append(storage.latest_generation(str(ix)) or 0)
             write_clip(clips / "b.txt", title="Harbor strike ends", webUrl="https://example.org/b")
             assert update_index([clips], ix).ok
             raise FileNotFoundError(2, "No such file or directory", str(ix / "gone.seg"))
-        return real_open(*args, **kwargs)
+        return real_open(cls, *args, **kwargs)
 
-    monkeypatch.setattr(whoosh_index, "open_dir", open_during_a_commit)
+    monkeypatch.setattr(whoosh_index.FileIndex, "_reader", classmethod(open_during_a_commit))
     with open_index(ix) as idx:
         assert idx.search("harbor", exact=True).total == 2
     assert raced
 
-    def always_missing(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def always_missing(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise FileNotFoundError(2, "No such file or directory", str(ix / "gone.seg"))
 
-    monkeypatch.setattr(whoosh_index, "open_dir", always_missing)
+    monkeypatch.setattr(whoosh_index.FileIndex, "_reader", classmethod(always_missing))
     with pytest.raises(ClipsearchError) as info:
         open_index(ix)
     assert "the index is damaged" in str(info.value)

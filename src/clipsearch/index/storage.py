@@ -27,7 +27,7 @@ from clipsearch.index.schema import INDEX_NAME, META_FILE, SCHEMA_VERSION, make_
 
 def check(path: str) -> None:
     """Raise unless `path` holds an index this version can read and write."""
-    open_whoosh(path)
+    open_whoosh(path).close()
 
 
 def exists(path: str) -> bool:
@@ -39,7 +39,7 @@ def exists(path: str) -> bool:
 def compatible(path: str) -> bool:
     """True when `path` holds an index this version can write to."""
     try:
-        open_whoosh(path)
+        open_whoosh(path).close()
     except IndexIncompatibleError:
         return False
     return True
@@ -211,6 +211,10 @@ _DAMAGE_ERRNOS = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EISDIR})
 
 
 def open_whoosh(path: str, check_segments: bool = True) -> Any:
+    """The index at `path`, checked: a clear error when it is missing, of another
+    schema version or damaged.  With `check_segments` (for reading) every segment of
+    its newest commit is opened now, and the index is that commit (`_Commit`);
+    without, it is Whoosh's own, which follows later commits (for writing)."""
     rebuild = REBUILD_HINT
     if not exists(path):
         if os.path.isdir(path) and any(_OWN_NAME.match(n) for n in os.listdir(path)):
@@ -258,14 +262,58 @@ def _open_latest(path: str, check_segments: bool) -> Any:
     for attempt in range(_OPEN_ATTEMPTS):
         generation = latest_generation(path)
         try:
-            ix = index.open_dir(path, indexname=INDEX_NAME)
-            if check_segments:  # opening a reader opens every segment: missing files show now
-                ix.reader().close()
-            return ix
+            if not check_segments:
+                return index.open_dir(path, indexname=INDEX_NAME)
+            commit = FileStorage(path).open_index(INDEX_NAME, indexclass=_Commit)
+            commit.open_segments()  # missing files show now
+            return commit
         except FileNotFoundError:
             if attempt + 1 == _OPEN_ATTEMPTS or latest_generation(path) == generation:
                 raise
     raise AssertionError("unreachable")
+
+
+class _Commit(index.FileIndex):
+    """One commit of an index folder, opened for reading.
+
+    Whoosh's index object reads the newest table of contents again, unpickling the
+    schema in it, at every `.schema`, `.reader()` and `.searcher()`: opening a
+    search read it four times and opened every segment twice (once to check that
+    its files are there).  This one reads the commit's table of contents once, and
+    the reader that opened its segments is the one the next `reader()` (or
+    `searcher()`) hands out; `close()` closes it if nobody took it.  It never
+    writes: a writer needs the newest commit, read under the lock."""
+
+    def __init__(self, storage: Any, schema: Any = None, indexname: str = INDEX_NAME):
+        # As FileIndex.__init__, which reads the table of contents and drops it.
+        self.storage, self._schema, self.indexname = storage, schema, indexname
+        self._toc = index.TOC.read(storage, indexname, schema=schema)
+        self._opened: Any = None
+
+    def _read_toc(self) -> Any:
+        return self._toc
+
+    def open_segments(self) -> None:
+        """Open a reader of every segment now, for the next `reader()` call."""
+        self.close()
+        self._opened = self.reader()
+
+    def reader(self, reuse: Any = None) -> Any:
+        opened, self._opened = self._opened, None
+        if opened is not None and reuse is None:
+            return opened
+        if opened is not None:
+            opened.close()
+        toc = self._toc  # Whoosh's reader() retries on the newest commit: not this one
+        return self._reader(self.storage, toc.schema, list(toc.segments), toc.generation, reuse)
+
+    def writer(self, **kwargs: Any) -> Any:
+        raise TypeError("an index commit opened for reading cannot be written")
+
+    def close(self) -> None:
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            opened.close()
 
 
 _TOC_NAME = re.compile(rf"^_{INDEX_NAME}_(\d+)\.toc$")
