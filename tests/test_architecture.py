@@ -146,7 +146,7 @@ def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type
         "assert 'vaccine' in out.getvalue(), out.getvalue()\n"
         "unused = 'yaml frontmatter whoosh.multiproc whoosh.writing urllib.request"
         " asyncio clipsearch.index.writer clipsearch.search.sharded datasketch"
-        " queue calendar tempfile html'.split()\n"
+        " queue calendar tempfile html csv'.split()\n"
         "print(sorted(m for m in unused if m in sys.modules))\n"
         "import urllib.request, cached_property, whoosh.lang.morph_en\n"
         "assert urllib.request.urlopen and cached_property.__version__\n"

@@ -6,7 +6,6 @@ joined with "; " and the highlights map is written as JSON text."""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TextIO
@@ -73,6 +72,8 @@ def write(
     n = 0
     writer = None
     if fmt == "csv":
+        import csv  # here: the CLI imports this module for its constants, a search never writes CSV
+
         writer = csv.writer(out, lineterminator="\r\n")
         writer.writerow(fields)
     for hit in hits:
