@@ -226,6 +226,33 @@ def test_searcher_that_has_read_keeps_working_across_a_rebuild(
         assert idx.search("oldbatch", limit=0, exact=True).total == 0
 
 
+def test_an_index_opened_for_reading_is_the_commit_it_opened(tmp_path: Path) -> None:
+    """Opened for reading, an index is one commit: its schema and readers are that
+    commit's after a later one, the reader that checked its segments is the first
+    one handed out, and it cannot be written (a writer needs the newest commit)."""
+    from conftest import write_clip
+
+    from clipsearch.index import storage
+
+    clips, ix = tmp_path / "clips", tmp_path / "ix"
+    write_clip(clips / "a.txt", title="Harbor cranes return", webUrl="https://example.org/a")
+    assert update_index([clips], ix).ok
+    commit = storage.open_whoosh(str(ix))
+    generation = storage.latest_generation(str(ix))
+    write_clip(clips / "b.txt", title="Harbor strike ends", webUrl="https://example.org/b")
+    assert update_index([clips], ix).ok
+    assert storage.latest_generation(str(ix)) != generation
+    with commit.reader() as reader:
+        assert (reader.generation(), reader.doc_count_all()) == (generation, 1)
+    assert "title" in commit.schema.names()
+    with pytest.raises(TypeError):
+        commit.writer()
+    newest = storage.open_whoosh(str(ix))
+    with newest.reader() as reader:
+        assert reader.doc_count_all() == 2
+    commit.close()
+
+
 def test_an_open_racing_a_commit_opens_the_newer_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
