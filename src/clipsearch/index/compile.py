@@ -97,6 +97,31 @@ class Parser:
         return parsed
 
 
+class _QueryTerms:
+    """The terms one query compiles against, each text's analyses worked out once: a
+    query analyses its words for the query, per word for the match rule and again
+    with its alternatives.  Lives as long as its `ParsedQuery`, never across queries."""
+
+    def __init__(self, terms: Terms):
+        self._terms = terms
+        self._analyses: dict[str, list[list[str]]] = {}
+
+    def analyses(self, text: str) -> list[list[str]]:
+        found = self._analyses.get(text)
+        if found is None:
+            found = self._analyses[text] = self._terms.analyses(text)
+        return found
+
+    def has_field(self, name: str) -> bool:
+        return self._terms.has_field(name)
+
+    def field_terms(self, field: str) -> list[str]:
+        return self._terms.field_terms(field)
+
+    def expand_prefix(self, field: str, prefix: str) -> Any:
+        return self._terms.expand_prefix(field, prefix)
+
+
 class ParsedQuery:
     """A parsed user query.  `words` are the plain words typo tolerance may correct;
     phrases, `field:value` terms, prefixes and numbers are never among them."""
@@ -109,7 +134,7 @@ class ParsedQuery:
                 f"{MAX_WILDCARDS_PER_QUERY:,}: use fewer or longer prefixes"
             )
         self._q = q
-        self._terms = terms
+        self._terms = _QueryTerms(terms)
         self.words: list[str] = []
         #: Plain words as typed, repeats included: how long the query is.
         self.word_count = 0
@@ -402,7 +427,7 @@ class Apart(str):
     __slots__ = ()
 
 
-def _word_query(terms: Terms, word: str, weight: float = 1.0) -> Any:
+def _word_query(terms: _QueryTerms, word: str, weight: float = 1.0) -> Any:
     """A word in every text field, BM25F.  Analysed in several languages, its
     one-term forms are one word: one WordQuery over every form in every field, so
     its document frequency counts the clips of every language that have it (a clip
@@ -442,7 +467,7 @@ def _tokens_query(tokens: list[str], weight: float, apart: bool) -> Any:
     return query.Or([query.Phrase(f, tokens, boost=w * weight) for f, w in TEXT_FIELDS.items()])
 
 
-def _phrase(terms: Terms, field: str, text: str, slop: int = 1) -> Any:
+def _phrase(terms: _QueryTerms, field: str, text: str, slop: int = 1) -> Any:
     forms = [
         query.Term(field, tokens[0]) if len(tokens) == 1 else query.Phrase(field, tokens, slop=slop)
         for tokens in terms.analyses(text)
@@ -452,7 +477,7 @@ def _phrase(terms: Terms, field: str, text: str, slop: int = 1) -> Any:
     return forms[0] if len(forms) == 1 else query.Or(forms)
 
 
-def _field_term(terms: Terms, field: str, text: str, boost: float = 1.0) -> Any:
+def _field_term(terms: _QueryTerms, field: str, text: str, boost: float = 1.0) -> Any:
     if field in FACET_FIELDS:
         want = text.casefold()
         spellings = [v for v in _spellings(terms, field) if v.casefold() == want]
@@ -474,11 +499,11 @@ def _field_term(terms: Terms, field: str, text: str, boost: float = 1.0) -> Any:
     )
 
 
-def _spellings(terms: Terms, field: str) -> list[str]:
+def _spellings(terms: _QueryTerms, field: str) -> list[str]:
     return terms.field_terms(field)
 
 
-def _expansion(terms: Terms, q: Any, expanded: set[str]) -> Any:
+def _expansion(terms: _QueryTerms, q: Any, expanded: set[str]) -> Any:
     """A prefix or wildcard as an OR of at most MAX_EXPANSIONS real terms, per text field.
     `expanded` collects the words of every expansion of the query, so that together they
     stay under MAX_EXPANSIONS_PER_QUERY (a QueryError past it)."""
