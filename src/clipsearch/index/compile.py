@@ -73,13 +73,19 @@ class Parser:
         Words side by side are OR'ed (ranking prefers clips with more of them), or
         AND'ed with `implicit_and`; explicit AND/OR/NOT are kept either way.  Words
         are analysed in each language of the index, or in `languages` when given."""
+        plain = _only_words(text)
         try:
-            raw = protect_quoted(self._parsers[implicit_and].parse(text, normalize=False))
+            if plain:  # what the parser would make of them, without its taggers
+                raw = _plain_words(text, query.And if implicit_and else query.Or)
+            else:
+                raw = protect_quoted(self._parsers[implicit_and].parse(text, normalize=False))
             word_count = sum(_is_word(leaf) for leaf in raw.leaves())
             q = raw.normalize()
             # Explicit operators show when words side by side are AND'ed: plain words
             # give an And of words, "a OR b" still an Or.
-            anded = self._parsers[True].parse(text, normalize=False).normalize()
+            anded = None if plain else (
+                self._parsers[True].parse(text, normalize=False).normalize()
+            )
         except QueryError:  # ours (a bad NEAR/n): already says what is wrong
             raise
         except Exception:  # Whoosh's parser fails in many ways; none says much to a user
@@ -90,7 +96,7 @@ class Parser:
         parsed = ParsedQuery(q, self._terms.narrowed(languages) if languages else self._terms)
         parsed.word_count = word_count
         parsed.pairs = parsed.adjacent_pairs(text)
-        parsed.has_operators = not (
+        parsed.has_operators = anded is not None and not (
             _is_word(anded)
             or (isinstance(anded, query.And) and all(_is_word(c) for c in anded.subqueries))
         )
@@ -394,6 +400,34 @@ def protect_quoted(q: Any) -> Any:
     elif isinstance(q, query.AndNot | query.AndMaybe | query.Require | query.Otherwise | Near):
         q.a, q.b = protect_quoted(q.a), protect_quoted(q.b)
     return q
+
+
+#: The words Whoosh's operators plugin reads as operators (NEAR/n has a slash).
+_OPERATOR_WORDS = frozenset(("AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "REQUIRE"))
+
+
+_NOT_SPACE = re.compile(r"\S+")
+
+
+def _only_words(text: str) -> bool:
+    """Whether `text` is words of letters and digits only, none an operator: what
+    the parser reads as plain words (no tagger but the whitespace one matches)."""
+    words = text.split()
+    return bool(words) and all(w.isalnum() and w not in _OPERATOR_WORDS for w in words)
+
+
+def _plain_words(text: str, group: Any) -> Any:
+    """The parser's output for `_only_words` text, built directly (Whoosh's parser
+    tries each tagger at each character): one Term per word, with its place in the
+    text, in an Or (or And) spanning them."""
+    words = []
+    for m in _NOT_SPACE.finditer(text):
+        term = query.Term(None, m.group())
+        term.startchar, term.endchar = m.span()
+        words.append(term)
+    out = group(words)
+    out.startchar, out.endchar = words[0].startchar, words[-1].endchar
+    return out
 
 
 def _is_word(q: Any) -> bool:

@@ -1,0 +1,84 @@
+"""Plain words are parsed without Whoosh's taggers (compile.py builds what they would):
+every query must come out exactly as the parser makes it, and only plain words may
+take that way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from whoosh import query
+
+from clipsearch.index import Snapshot
+from clipsearch.index import compile as compiling
+
+TEXTS = [
+    "facial recognition",
+    "  police   facial recognition  ",
+    "recognition",
+    "face book face",
+    "Zürich 2024 naïve café",
+    "東京 tower",
+    "１２３ ｆｕｌｌ",
+    "tab\tand\u3000ideographic space",
+    "and or not",  # lowercase: words, not operators
+    "NATO summit",
+    # not plain: the parser reads them
+    "police AND facial",
+    "NOT police",
+    "police OR facial",
+    "police ANDNOT facial",
+    "facial NEAR/3 police",
+    '"facial recognition"',
+    "title:police",
+    "recog*",
+    "recogniton, police",
+    "(police facial)",
+    "x_y z",
+]
+
+
+def _tree(q: Any) -> Any:
+    """A query tree with every attribute of every node (places in the text included)."""
+    attrs = {k: v for k, v in vars(q).items() if k not in ("subqueries", "a", "b", "query")}
+    children = [_tree(c) for c in getattr(q, "subqueries", ())]
+    return type(q).__name__, attrs, children
+
+
+def _parsed(snap: Any, text: str, implicit_and: bool) -> Any:
+    p = snap.parse(text, implicit_and=implicit_and)
+    return (
+        _tree(p._q),
+        p.words,
+        p.word_count,
+        p.pairs,
+        p.has_operators,
+        p.is_plain,
+        repr(p.compile().q),
+        [(repr(e.q), None if o is None else repr(o.q)) for e, o in p.word_queries()],
+    )
+
+
+@pytest.fixture(scope="module")
+def snap(corpus: Any) -> Any:
+    s = Snapshot(str(corpus.index))
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize("implicit_and", [False, True])
+@pytest.mark.parametrize("text", TEXTS)
+def test_plain_words_parse_as_the_parser_parses_them(
+    snap: Any, text: str, implicit_and: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    direct = _parsed(snap, text, implicit_and)
+    monkeypatch.setattr(compiling, "_only_words", lambda _text: False)
+    assert direct == _parsed(snap, text, implicit_and)
+
+
+def test_only_plain_words_skip_the_parser() -> None:
+    plain = [t for t in TEXTS if compiling._only_words(t)]
+    assert plain == TEXTS[:10]
+    assert not compiling._only_words("   ")
+    raw = compiling._plain_words(" a  bc ", query.Or)
+    assert [(t.text, t.startchar, t.endchar) for t in raw.subqueries] == [("a", 1, 2), ("bc", 4, 6)]
