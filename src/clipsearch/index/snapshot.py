@@ -249,15 +249,18 @@ class Snapshot:
     def token_dfs(self, tokens: Iterable[str]) -> dict[tuple[str, str], int]:
         """Per (token, text field), the live documents holding it: a sharded index
         sums these for the tokens of the merged analysis, then takes the largest."""
+        # Counted on the posting arrays, not asked of Whoosh's term table: the query
+        # goes on to score these tokens, and reads the same arrays (Postings keeps
+        # them); their sizes are Whoosh's document frequencies.
         out: dict[tuple[str, str], int] = {}
-        deletions = self._reader.has_deletions()
+        docs = self._postings.docs
+        live = self.live_docs() if self._reader.has_deletions() else None
         for token in tokens:
             for f in TEXT_FIELDS:
-                if deletions:  # Whoosh's frequencies count deleted clips until a merge
-                    n = len(self._postings.docs(f, token) & self.live_docs())  # a DocSet
+                if live is not None:  # Whoosh's frequencies count deleted clips until a merge
+                    out[(token, f)] = len(live & docs(f, token))  # a DocSet
                 else:
-                    n = self._postings.doc_frequency(f, token)
-                out[(token, f)] = n
+                    out[(token, f)] = len(docs(f, token))
         return out
 
     def occurring(self, tokens: Iterable[str]) -> set[str]:
