@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 import sys
 from collections.abc import Iterator, KeysView, Sequence
 from dataclasses import dataclass, replace
@@ -25,7 +24,7 @@ from clipsearch.search import expansion, histogram, matching, ranking, stories
 from clipsearch.search import facets as facetlib
 from clipsearch.search.backend import Backend
 from clipsearch.search.corrections import FEW_HITS, Corrector
-from clipsearch.search.highlight import candidates, snippet
+from clipsearch.search.highlight import Candidates, candidates, snippet
 from clipsearch.search.request import SearchRequest
 from clipsearch.search.result import Hit, SearchResult
 from clipsearch.words import SURFACE_WORD
@@ -541,8 +540,8 @@ class ClipIndex:
 
     def _marking(
         self, request: SearchRequest, compiled: Compiled | None, any_hits: bool
-    ) -> tuple[frozenset[str], re.Pattern[str] | None]:
-        """The terms snippets mark, and the pattern that finds them."""
+    ) -> tuple[frozenset[str], Candidates | None]:
+        """The terms snippets mark, and where to look for them."""
         terms: frozenset[str] = frozenset()
         if request.highlight and compiled is not None:
             terms = self._backend.query_terms(compiled)
@@ -630,7 +629,7 @@ class ClipIndex:
 
     # -- internals
     def _hit(
-        self, docnum: int, score: float, terms: frozenset[str], pattern: re.Pattern[str] | None
+        self, docnum: int, score: float, terms: frozenset[str], pattern: Candidates | None
     ) -> Hit:
         backend = self._backend
         f = backend.stored(docnum)
