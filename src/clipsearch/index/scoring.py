@@ -156,6 +156,7 @@ class Scorer:
         self._columns = columns
         self._text_fields = tuple(text_fields)
         self._k1, self._b = k1, b
+        self._own: QueryStats | None = None  # this commit's collection statistics
 
     # -- statistics
     def collection_stats(self) -> QueryStats:
@@ -202,8 +203,14 @@ class Scorer:
 
     def scores(self, q: Any, stats: QueryStats | None = None) -> ScoreMap:
         """Every matching document with its BM25F score (deleted ones not removed);
-        `stats` from outside make the scores those of a larger collection."""
-        return self._score(q, stats if stats is not None else self.query_stats(q))
+        `stats` from outside make the scores those of a larger collection.  Without
+        them, each scored unit counts its own document frequency on the arrays it
+        scores (what `query_stats` would have counted ahead, on the same arrays)."""
+        if stats is None:
+            if self._own is None:
+                self._own = self.collection_stats()
+            stats = self._own
+        return self._score(q, stats)
 
     # -- set algebra and scoring over the query tree (sorted docnum arrays)
     def _docs(self, q: Any) -> np.ndarray:
