@@ -453,6 +453,16 @@ class WordQuery(query.compound.CompoundQuery):
     def _matcher(self, subs: Any, searcher: Any, context: Any) -> Any:
         return query.Or._matcher(self, subs, searcher, context)
 
+    def normalize(self) -> Any:
+        # As made here (several distinct plain terms) it is already normal: Whoosh's
+        # normalisation would only copy it, hashing every term on the way.
+        subs = self.subqueries
+        if len(subs) > 1 and all(type(t) is query.Term for t in subs):
+            keys = {(t.fieldname, t.text, t.boost) for t in subs}
+            if len(keys) == len(subs):
+                return self
+        return super().normalize()
+
 
 class Apart(str):
     """An alternative of several words searched anywhere in a clip (all of them), not
