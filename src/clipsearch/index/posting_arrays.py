@@ -144,6 +144,21 @@ class Postings:
         return self._reader.doc_frequency(field, text)
 
     @guarded
+    def doc_frequencies(self, terms: list[tuple[str, str]]) -> list[int]:
+        """Whoosh's document frequency of each (text field, term), deleted documents
+        counted: from the derived postings' offsets where a segment has them (a
+        look-up in Whoosh's term table costs several times more)."""
+        totals = [0] * len(terms)
+        keys = [segment_postings.term_key(f, t) for f, t in terms]
+        for seg, (leaf, _offset) in zip(self.segments(), self._leaves, strict=True):
+            if isinstance(seg, segment_postings.SegmentPostings):
+                found = seg.sizes(keys)
+            else:
+                found = [leaf.doc_frequency(f, t) for f, t in terms]
+            totals = [a + b for a, b in zip(totals, found, strict=True)]
+        return totals
+
+    @guarded
     def lengths(self, field: str) -> np.ndarray | None:
         """Per-document length of `field` (Whoosh's one-byte approximation, decoded),
         None for an unscored field."""

@@ -249,19 +249,13 @@ class Snapshot:
     def token_dfs(self, tokens: Iterable[str]) -> dict[tuple[str, str], int]:
         """Per (token, text field), the live documents holding it: a sharded index
         sums these for the tokens of the merged analysis, then takes the largest."""
-        # Counted on the posting arrays, not asked of Whoosh's term table: the query
-        # goes on to score these tokens, and reads the same arrays (Postings keeps
-        # them); their sizes are Whoosh's document frequencies.
-        out: dict[tuple[str, str], int] = {}
-        docs = self._postings.docs
-        live = self.live_docs() if self._reader.has_deletions() else None
-        for token in tokens:
-            for f in TEXT_FIELDS:
-                if live is not None:  # Whoosh's frequencies count deleted clips until a merge
-                    out[(token, f)] = len(live & docs(f, token))  # a DocSet
-                else:
-                    out[(token, f)] = len(docs(f, token))
-        return out
+        tokens = list(tokens)
+        pairs = [(t, f) for t in tokens for f in TEXT_FIELDS]
+        if self._reader.has_deletions():  # Whoosh's frequencies count deleted clips until a merge
+            live, docs = self.live_docs(), self._postings.docs
+            return {(t, f): len(live & docs(f, t)) for t, f in pairs}  # a DocSet
+        sizes = self._postings.doc_frequencies([(f, t) for t, f in pairs])
+        return dict(zip(pairs, sizes, strict=True))
 
     def occurring(self, tokens: Iterable[str]) -> set[str]:
         """The tokens some text field of this commit holds (a sharded index unites
