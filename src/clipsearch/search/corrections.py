@@ -155,11 +155,11 @@ class Corrector:
             for cand in self._candidates(word, MAX_ALTERNATIVES + 2):
                 if best_edits is not None and cand.edits > best_edits:
                     break  # only the closest candidates: one more edit is another word
-                cdf = look.term_df(cand.word)
-                if cdf == 0 or (df and cdf < RARER_FACTOR * df):
-                    continue
                 if look.analyze(cand.word) == look.analyze(word):
                     continue  # same stem: the typed word already finds it
+                cdf = look.term_df(cand.word)  # (after the cheaper test above)
+                if cdf == 0 or (df and cdf < RARER_FACTOR * df):
+                    continue
                 best_edits = cand.edits
                 alts.append((cand.word, weight))
                 if len(alts) == MAX_ALTERNATIVES:
