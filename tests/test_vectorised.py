@@ -246,3 +246,18 @@ def test_document_frequencies_from_derived_postings_are_whooshs(built) -> None:
             os.remove(index / name)
     assert not _uses_derived(index)
     _frequencies_match_whoosh(index)
+
+
+def test_stored_fields_read_per_segment_are_whooshs(built) -> None:
+    root, index = built
+    write_clip(root / "new1.md", title="Solar panel tariffs", topics=["Climate"])
+    (root / "solar" / "00-solar.md").unlink()
+    assert update_index([root], index).ok  # two segments, one deletion
+    snap = Snapshot(str(index))
+    try:
+        reader = snap._reader
+        assert len(list(reader.leaf_readers())) > 1
+        for d in range(reader.doc_count_all()):
+            assert snap.stored(d) == reader.stored_fields(d), d
+    finally:
+        snap.close()
