@@ -1,6 +1,7 @@
-"""Plain words are parsed without Whoosh's taggers (compile.py builds what they would):
-every query must come out exactly as the parser makes it, and only plain words may
-take that way."""
+"""Plain words are parsed without Whoosh's taggers (compile.py builds what they would)
+and a query word of ASCII letters and digits is analysed without the analyzer's token
+chain (postings.Terms): every query must come out exactly as the parser and the
+analyzer make it, and only such words may take those ways."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from whoosh import query
 
 from clipsearch.index import Snapshot
 from clipsearch.index import compile as compiling
+from clipsearch.index.analysis import text_analyzer
 
 TEXTS = [
     "facial recognition",
@@ -82,3 +84,16 @@ def test_only_plain_words_skip_the_parser() -> None:
     assert not compiling._only_words("   ")
     raw = compiling._plain_words(" a  bc ", query.Or)
     assert [(t.text, t.startchar, t.endchar) for t in raw.subqueries] == [("a", 1, 2), ("bc", 4, 6)]
+
+
+WORDS = ["recognition", "Running", "USA", "the", "The", "AND", "covid19", "2024", "x", "cats",
+         "Facebook", "naïve", "Zürich", "u.s.", "covid-19", "東京", "x_y", "Москве", "día"]
+
+
+@pytest.mark.parametrize("language", ["en", "und", "de", "ru", "es", "ja"])
+def test_a_word_is_analysed_as_the_analyzer_analyses_it(snap: Any, language: str) -> None:
+    """Terms analyses a word of ASCII letters and digits without the token chain:
+    the same tokens, stop words dropped, stems, in every language."""
+    terms, chain = snap._terms, text_analyzer()
+    for word in WORDS:
+        assert terms._analyze(word, language) == chain.analyze(word, language), word
