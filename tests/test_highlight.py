@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from clipsearch.folding import fold_in_place
 from clipsearch.index import stem
 from clipsearch.search.highlight import candidates, snippet
 from clipsearch.words import STOP_WORDS
@@ -60,3 +61,21 @@ def test_candidate_pattern_finds_exactly_what_a_full_scan_finds(seed: int) -> No
     full = snippet(text, terms, analyze)
     fast = snippet(text, terms, analyze, candidates(terms))
     assert fast == full
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "u.s.a covid.vaccine x_vaccine 3.5vaccine ..vacc vaccine.s.t vaccines",
+        "happiness happy unhappy happi.ly happ",
+        "régions, cities—city's; ponies!pony",
+    ],
+)
+def test_candidates_are_the_words_a_prefix_pattern_finds(text: str) -> None:
+    terms = {"u.s", "vaccin", "s.t", "happi", "citi", "poni", "region"}
+    prefixes = sorted({t[: max(2, len(t) - 1)] for t in terms}, key=len, reverse=True)
+    pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, prefixes))})\w*(?:\.\w+)*")
+    folded = fold_in_place(text)
+    found = candidates(terms)
+    assert found is not None
+    assert found.spans(folded) == [m.span() for m in pattern.finditer(folded)]

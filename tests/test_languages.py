@@ -154,6 +154,12 @@ def test_folding_functions() -> None:
     assert fold("ёлка") == "елка" and fold("йод") == "йод"  # й is a letter of its own
     text = "Zürich ÉTÉ"
     assert len(fold_in_place(text)) == len(text) and fold_in_place(text) == "zurich ete"
+    # Mixed runs (ASCII lowercased apart from the rest) fold as character by character;
+    # a character whose folded form is longer (ß, İ, ﬁ) stays itself.
+    mixed = "“QUOTED” Straße İstanbul ﬁle naïve 東京 Øre ABC"
+    by_char = "".join(fold_in_place(c) for c in mixed)
+    assert fold_in_place(mixed) == by_char and len(by_char) == len(mixed)
+    assert fold_in_place(mixed).startswith("“quoted” straße")
 
 
 # --------------------------------------------------------------------------- stemming

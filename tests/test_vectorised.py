@@ -223,3 +223,41 @@ def test_the_next_commit_rewrites_missing_derived_data(built) -> None:
         assert derived.load(str(index), gen, n, derived.segment_list(snap._reader)) is not None
     finally:
         snap.close()
+
+
+def _frequencies_match_whoosh(index: Path) -> None:
+    snap = Snapshot(str(index))
+    try:
+        reader = snap._reader
+        terms = [(f, raw.decode()) for f in TEXT_FIELDS for raw in reader.lexicon(f)]
+        terms += [(f, w) for f in TEXT_FIELDS for w in ("zzz-nowhere", "", "solar")]
+        assert snap._postings.doc_frequencies(terms) == [reader.doc_frequency(*t) for t in terms]
+        assert any(reader.doc_frequency(*t) > 1 for t in terms)
+    finally:
+        snap.close()
+
+
+def test_document_frequencies_from_derived_postings_are_whooshs(built) -> None:
+    _root, index = built
+    assert _uses_derived(index)
+    _frequencies_match_whoosh(index)
+    for name in os.listdir(index):
+        if name.endswith(segment_postings.SUFFIX):
+            os.remove(index / name)
+    assert not _uses_derived(index)
+    _frequencies_match_whoosh(index)
+
+
+def test_stored_fields_read_per_segment_are_whooshs(built) -> None:
+    root, index = built
+    write_clip(root / "new1.md", title="Solar panel tariffs", topics=["Climate"])
+    (root / "solar" / "00-solar.md").unlink()
+    assert update_index([root], index).ok  # two segments, one deletion
+    snap = Snapshot(str(index))
+    try:
+        reader = snap._reader
+        assert len(list(reader.leaf_readers())) > 1
+        for d in range(reader.doc_count_all()):
+            assert snap.stored(d) == reader.stored_fields(d), d
+    finally:
+        snap.close()

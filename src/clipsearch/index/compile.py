@@ -73,13 +73,19 @@ class Parser:
         Words side by side are OR'ed (ranking prefers clips with more of them), or
         AND'ed with `implicit_and`; explicit AND/OR/NOT are kept either way.  Words
         are analysed in each language of the index, or in `languages` when given."""
+        plain = _only_words(text)
         try:
-            raw = protect_quoted(self._parsers[implicit_and].parse(text, normalize=False))
+            if plain:  # what the parser would make of them, without its taggers
+                raw = _plain_words(text, query.And if implicit_and else query.Or)
+            else:
+                raw = protect_quoted(self._parsers[implicit_and].parse(text, normalize=False))
             word_count = sum(_is_word(leaf) for leaf in raw.leaves())
             q = raw.normalize()
             # Explicit operators show when words side by side are AND'ed: plain words
             # give an And of words, "a OR b" still an Or.
-            anded = self._parsers[True].parse(text, normalize=False).normalize()
+            anded = None if plain else (
+                self._parsers[True].parse(text, normalize=False).normalize()
+            )
         except QueryError:  # ours (a bad NEAR/n): already says what is wrong
             raise
         except Exception:  # Whoosh's parser fails in many ways; none says much to a user
@@ -90,11 +96,36 @@ class Parser:
         parsed = ParsedQuery(q, self._terms.narrowed(languages) if languages else self._terms)
         parsed.word_count = word_count
         parsed.pairs = parsed.adjacent_pairs(text)
-        parsed.has_operators = not (
+        parsed.has_operators = anded is not None and not (
             _is_word(anded)
             or (isinstance(anded, query.And) and all(_is_word(c) for c in anded.subqueries))
         )
         return parsed
+
+
+class _QueryTerms:
+    """The terms one query compiles against, each text's analyses worked out once: a
+    query analyses its words for the query, per word for the match rule and again
+    with its alternatives.  Lives as long as its `ParsedQuery`, never across queries."""
+
+    def __init__(self, terms: Terms):
+        self._terms = terms
+        self._analyses: dict[str, list[list[str]]] = {}
+
+    def analyses(self, text: str) -> list[list[str]]:
+        found = self._analyses.get(text)
+        if found is None:
+            found = self._analyses[text] = self._terms.analyses(text)
+        return found
+
+    def has_field(self, name: str) -> bool:
+        return self._terms.has_field(name)
+
+    def field_terms(self, field: str) -> list[str]:
+        return self._terms.field_terms(field)
+
+    def expand_prefix(self, field: str, prefix: str) -> Any:
+        return self._terms.expand_prefix(field, prefix)
 
 
 class ParsedQuery:
@@ -109,7 +140,7 @@ class ParsedQuery:
                 f"{MAX_WILDCARDS_PER_QUERY:,}: use fewer or longer prefixes"
             )
         self._q = q
-        self._terms = terms
+        self._terms = _QueryTerms(terms)
         self.words: list[str] = []
         #: Plain words as typed, repeats included: how long the query is.
         self.word_count = 0
@@ -371,6 +402,34 @@ def protect_quoted(q: Any) -> Any:
     return q
 
 
+#: The words Whoosh's operators plugin reads as operators (NEAR/n has a slash).
+_OPERATOR_WORDS = frozenset(("AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "REQUIRE"))
+
+
+_NOT_SPACE = re.compile(r"\S+")
+
+
+def _only_words(text: str) -> bool:
+    """Whether `text` is words of letters and digits only, none an operator: what
+    the parser reads as plain words (no tagger but the whitespace one matches)."""
+    words = text.split()
+    return bool(words) and all(w.isalnum() and w not in _OPERATOR_WORDS for w in words)
+
+
+def _plain_words(text: str, group: Any) -> Any:
+    """The parser's output for `_only_words` text, built directly (Whoosh's parser
+    tries each tagger at each character): one Term per word, with its place in the
+    text, in an Or (or And) spanning them."""
+    words = []
+    for m in _NOT_SPACE.finditer(text):
+        term = query.Term(None, m.group())
+        term.startchar, term.endchar = m.span()
+        words.append(term)
+    out = group(words)
+    out.startchar, out.endchar = words[0].startchar, words[-1].endchar
+    return out
+
+
 def _is_word(q: Any) -> bool:
     return isinstance(q, query.Term) and not isinstance(q, QuotedWord) and q.fieldname is None
 
@@ -394,6 +453,16 @@ class WordQuery(query.compound.CompoundQuery):
     def _matcher(self, subs: Any, searcher: Any, context: Any) -> Any:
         return query.Or._matcher(self, subs, searcher, context)
 
+    def normalize(self) -> Any:
+        # As made here (several distinct plain terms) it is already normal: Whoosh's
+        # normalisation would only copy it, hashing every term on the way.
+        subs = self.subqueries
+        if len(subs) > 1 and all(type(t) is query.Term for t in subs):
+            keys = {(t.fieldname, t.text, t.boost) for t in subs}
+            if len(keys) == len(subs):
+                return self
+        return super().normalize()
+
 
 class Apart(str):
     """An alternative of several words searched anywhere in a clip (all of them), not
@@ -402,7 +471,7 @@ class Apart(str):
     __slots__ = ()
 
 
-def _word_query(terms: Terms, word: str, weight: float = 1.0) -> Any:
+def _word_query(terms: _QueryTerms, word: str, weight: float = 1.0) -> Any:
     """A word in every text field, BM25F.  Analysed in several languages, its
     one-term forms are one word: one WordQuery over every form in every field, so
     its document frequency counts the clips of every language that have it (a clip
@@ -442,7 +511,7 @@ def _tokens_query(tokens: list[str], weight: float, apart: bool) -> Any:
     return query.Or([query.Phrase(f, tokens, boost=w * weight) for f, w in TEXT_FIELDS.items()])
 
 
-def _phrase(terms: Terms, field: str, text: str, slop: int = 1) -> Any:
+def _phrase(terms: _QueryTerms, field: str, text: str, slop: int = 1) -> Any:
     forms = [
         query.Term(field, tokens[0]) if len(tokens) == 1 else query.Phrase(field, tokens, slop=slop)
         for tokens in terms.analyses(text)
@@ -452,7 +521,7 @@ def _phrase(terms: Terms, field: str, text: str, slop: int = 1) -> Any:
     return forms[0] if len(forms) == 1 else query.Or(forms)
 
 
-def _field_term(terms: Terms, field: str, text: str, boost: float = 1.0) -> Any:
+def _field_term(terms: _QueryTerms, field: str, text: str, boost: float = 1.0) -> Any:
     if field in FACET_FIELDS:
         want = text.casefold()
         spellings = [v for v in _spellings(terms, field) if v.casefold() == want]
@@ -474,11 +543,11 @@ def _field_term(terms: Terms, field: str, text: str, boost: float = 1.0) -> Any:
     )
 
 
-def _spellings(terms: Terms, field: str) -> list[str]:
+def _spellings(terms: _QueryTerms, field: str) -> list[str]:
     return terms.field_terms(field)
 
 
-def _expansion(terms: Terms, q: Any, expanded: set[str]) -> Any:
+def _expansion(terms: _QueryTerms, q: Any, expanded: set[str]) -> Any:
     """A prefix or wildcard as an OR of at most MAX_EXPANSIONS real terms, per text field.
     `expanded` collects the words of every expansion of the query, so that together they
     stay under MAX_EXPANSIONS_PER_QUERY (a QueryError past it)."""

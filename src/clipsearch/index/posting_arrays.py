@@ -125,6 +125,8 @@ class Postings:
         docs: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         for seg, (leaf, offset) in zip(self.segments(), self._leaves, strict=True):
+            if derived and not leaf.field_length(field):
+                continue  # no document of the segment has text in it: no term either
             d, w = (seg if derived else WhooshSegment(leaf)).term(field, text)
             if len(d):
                 d = d.astype(np.int64) + offset if offset else d.astype(np.int64)
@@ -142,6 +144,24 @@ class Postings:
     def doc_frequency(self, field: str, text: str) -> int:
         """Whoosh's document frequency (deleted documents counted until a merge)."""
         return self._reader.doc_frequency(field, text)
+
+    @guarded
+    def doc_frequencies(self, terms: list[tuple[str, str]]) -> list[int]:
+        """Whoosh's document frequency of each (text field, term), deleted documents
+        counted: from the derived postings' offsets where a segment has them (a
+        look-up in Whoosh's term table costs several times more)."""
+        totals = [0] * len(terms)
+        keys = [segment_postings.term_key(f, t) for f, t in terms]
+        for seg, (leaf, _offset) in zip(self.segments(), self._leaves, strict=True):
+            # A field no document of the segment has text in holds no term.
+            held = [k for k, (f, _t) in enumerate(terms) if leaf.field_length(f)]
+            if isinstance(seg, segment_postings.SegmentPostings):
+                found = seg.sizes([keys[k] for k in held])
+            else:
+                found = [leaf.doc_frequency(*terms[k]) for k in held]
+            for k, n in zip(held, found, strict=True):
+                totals[k] += n
+        return totals
 
     @guarded
     def lengths(self, field: str) -> np.ndarray | None:

@@ -8,7 +8,7 @@ import copy
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from clipsearch.index.analysis import ENGLISH
+from clipsearch.index.analysis import ENGLISH, analyze_word
 from clipsearch.index.schema import TEXT_FIELDS
 
 
@@ -44,19 +44,28 @@ class Terms:
 
     def analyze(self, text: str) -> list[str]:
         """Text as the index's main language analyses it."""
-        return self._analyzer.analyze(text, self.languages()[0])
+        return self._analyze(text, self.languages()[0])
+
+    def _analyze(self, text: str, language: str) -> list[str]:
+        # A query word of ASCII letters and digits is one token, lowercased, kept
+        # unless a stop word, stemmed: `analyze_word`, without the analyzer's
+        # token objects (a query analyses its words several times, in each language).
+        if text.isascii() and text.isalnum():
+            token = analyze_word(text, language)
+            return [] if token is None else [token]
+        return self._analyzer.analyze(text, language)
 
     def analyses(self, text: str) -> list[list[str]]:
         """The distinct token lists a query must search for `text`: its analysis in
         the main language (none when that takes it for stop words), then in each
         other language, when different and present in the index."""
         languages = self.languages()
-        main = self._analyzer.analyze(text, languages[0])
+        main = self._analyze(text, languages[0])
         if not main:
             return []
         out = [main]
         for language in languages[1:]:
-            tokens = self._analyzer.analyze(text, language)
+            tokens = self._analyze(text, language)
             if tokens and tokens not in out and self._occurs(tokens):
                 out.append(tokens)
         return out

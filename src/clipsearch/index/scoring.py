@@ -13,11 +13,13 @@ positional check."""
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 from whoosh import query
+from whoosh.codec import whoosh3
 
 from clipsearch.errors import QueryError
 from clipsearch.index.columns import Columns
@@ -64,6 +66,75 @@ def _boosted(s: ScoreMap, boost: float) -> ScoreMap:
     return s if boost == 1.0 else ScoreMap(s.docs, s.scores * boost)
 
 
+def _phrase_in(reader: Any, q: query.Phrase, docs: list[int]) -> list[int]:
+    """Of `docs` (sorted segment-local numbers, each holding every word of the
+    phrase), those where the words follow one another in order, each at most
+    `q.slop` positions after the one before: what Whoosh's matcher for a phrase (a
+    SpanNear2, ordered, mindist 1) accepts, from the positions of these documents
+    only (that matcher worked out the spans of every document holding the words)."""
+    fmt = reader.schema[q.fieldname].format
+    if not fmt or not fmt.supports("positions"):
+        raise QueryError(f"Phrase search: {q.fieldname!r} field has no positions")
+    decode = fmt.decoder("positions")
+    per_word = []
+    for word in q.words:
+        found = _positions(reader, q.fieldname, word, docs, decode)
+        if found is None:
+            return []
+        per_word.append(found)
+    slop = q.slop
+    out = []
+    for k, d in enumerate(docs):
+        ends = per_word[0][k]
+        for positions in per_word[1:]:
+            ends = [p for p in positions[k] if any(1 <= p - e <= slop for e in ends)]
+            if not ends:
+                break
+        if ends:
+            out.append(d)
+    return out
+
+
+def _positions(
+    reader: Any, field: str, word: str, docs: list[int], decode: Any
+) -> list[list[int]] | None:
+    """The positions of `word` in each of `docs` (sorted; [] where it is not), None
+    when the segment does not hold it.  Whoosh's block matcher is read a block at a
+    time (only blocks holding one of `docs` decode their values); any other matcher
+    (inlined postings, deletions filtered) through its public calls."""
+    try:
+        text = reader.schema[field].to_bytes(word)
+    except ValueError:
+        return None
+    if (field, text) not in reader:
+        return None
+    m = reader.postings(field, text)
+    out: list[list[int]] = []
+    if isinstance(m, whoosh3.W3LeafMatcher):
+        i = 0
+        while i < len(docs) and not m._atend:
+            if docs[i] <= m._maxid:
+                if m._ids is None:
+                    m._read_ids()
+                if m._values is None:
+                    m._read_values()
+                ids, values = m._ids, m._values
+                while i < len(docs) and docs[i] <= m._maxid:
+                    j = bisect_left(ids, docs[i])
+                    out.append(decode(values[j]) if j < len(ids) and ids[j] == docs[i] else [])
+                    i += 1
+            if m._lastblock:
+                break
+            m._goto(m._nextoffset)
+        out.extend([] for _ in range(len(docs) - len(out)))
+        return out
+    for d in docs:
+        if m.is_active() and m.id() < d:
+            m.skip_to(d)
+        out.append(m.value_as("positions") if m.is_active() and m.id() == d else [])
+    return out
+
+
 class Scorer:
     """Match sets and BM25F scores of compiled queries on one commit."""
 
@@ -85,6 +156,7 @@ class Scorer:
         self._columns = columns
         self._text_fields = tuple(text_fields)
         self._k1, self._b = k1, b
+        self._own: QueryStats | None = None  # this commit's collection statistics
 
     # -- statistics
     def collection_stats(self) -> QueryStats:
@@ -131,8 +203,14 @@ class Scorer:
 
     def scores(self, q: Any, stats: QueryStats | None = None) -> ScoreMap:
         """Every matching document with its BM25F score (deleted ones not removed);
-        `stats` from outside make the scores those of a larger collection."""
-        return self._score(q, stats if stats is not None else self.query_stats(q))
+        `stats` from outside make the scores those of a larger collection.  Without
+        them, each scored unit counts its own document frequency on the arrays it
+        scores (what `query_stats` would have counted ahead, on the same arrays)."""
+        if stats is None:
+            if self._own is None:
+                self._own = self.collection_stats()
+            stats = self._own
+        return self._score(q, stats)
 
     # -- set algebra and scoring over the query tree (sorted docnum arrays)
     def _docs(self, q: Any) -> np.ndarray:
@@ -250,24 +328,15 @@ class Scorer:
                 return _EMPTY
         if candidates is None:
             return _EMPTY
+        if q.fieldname not in self._searcher.schema:
+            return _EMPTY
         out: list[int] = []
-        try:
-            for sub, offset in self._searcher.leaf_searchers():
-                n = sub.reader().doc_count_all()
-                lo, hi = np.searchsorted(candidates, [offset, offset + n])
-                local = (candidates[lo:hi] - offset).tolist()
-                if not local:
-                    continue
-                m = q.matcher(sub, sub.boolean_context())
-                for d in local:
-                    if not m.is_active():
-                        break
-                    if m.id() < d:
-                        m.skip_to(d)
-                    if m.is_active() and m.id() == d:
-                        out.append(d + offset)
-        except query.QueryError as exc:
-            raise QueryError(str(exc)) from None
+        for sub, offset in self._searcher.leaf_searchers():
+            reader = sub.reader()
+            lo, hi = np.searchsorted(candidates, [offset, offset + reader.doc_count_all()])
+            local = (candidates[lo:hi] - offset).tolist()
+            if local:
+                out.extend(d + offset for d in _phrase_in(reader, q, local))
         return np.array(out, dtype=np.int64)
 
     def _term_scores(self, field: str, text: str, boost: float, st: QueryStats) -> ScoreMap:

@@ -202,6 +202,31 @@ class SegmentPostings:
             i += 1
         return _EMPTY_DOCS, _EMPTY_WEIGHTS
 
+    def sizes(self, keys: list[bytes]) -> list[int]:
+        """The number of postings of each `term_key` (0 when the segment does not
+        hold it): document frequencies without reading the postings."""
+        hashes = self._hashes
+        if not keys or not len(hashes):
+            return [0] * len(keys)
+        wanted = np.array([key_hash(k) for k in keys], dtype=np.uint64)
+        at = np.searchsorted(hashes, wanted)
+        at[at == len(hashes)] = 0
+        terms = self._hash_terms[at].astype(np.int64)
+        hit = hashes[at] == wanted
+        blob, key_offsets, post_offsets = self._key_blob, self._key_offsets, self._post_offsets
+        out = []
+        for key, ok, t, i in zip(keys, hit.tolist(), terms.tolist(), at.tolist(), strict=True):
+            n = 0
+            while ok:  # the first entry of this hash, then any other of the same hash
+                if blob[int(key_offsets[t]) : int(key_offsets[t + 1])].tobytes() == key:
+                    n = int(post_offsets[t + 1]) - int(post_offsets[t])
+                    break
+                i += 1
+                ok = i < len(hashes) and hashes[i] == hashes[i - 1]
+                t = int(self._hash_terms[i]) if ok else t
+            out.append(n)
+        return out
+
     def lengths(self, field: str) -> np.ndarray | None:
         return self._lengths.get(field)
 

@@ -35,6 +35,30 @@ MUCH_MORE = 5
 Alternatives = dict[str, list[tuple[str, float]]]
 
 
+class QueryLookups:
+    """One query's questions to the backend about words: each word's document
+    frequency and analysis asked once, however many rules (typos, joins, splits) ask
+    about it.  Made per query and dropped with it: nothing is kept across queries."""
+
+    def __init__(self, backend: Backend):
+        self._backend = backend
+        self._dfs: dict[str, int] = {}
+        self._analyses: dict[str, list[str]] = {}
+
+    def term_df(self, word: str) -> int:
+        df = self._dfs.get(word)
+        if df is None:
+            df = self._dfs[word] = self._backend.term_df(word)
+        return df
+
+    def analyze(self, text: str) -> list[str]:
+        """The backend's analysis of `text` (not to be modified: it is shared)."""
+        tokens = self._analyses.get(text)
+        if tokens is None:
+            tokens = self._analyses[text] = self._backend.analyze(text)
+        return tokens
+
+
 class Corrector:
     """Corrections against one backend; the typo index is built on first use."""
 
@@ -58,14 +82,15 @@ class Corrector:
             if c.word != folded and script(c.word) == want
         ]
 
-    def _correctable_words(self, words: Iterable[str]) -> Iterator[tuple[str, int]]:
+    def _correctable_words(
+        self, words: Iterable[str], look: QueryLookups
+    ) -> Iterator[tuple[str, int]]:
         """(word, document frequency) of the typed words typo tolerance may touch:
         the first MAX_CORRECTED_WORDS, without numbers, codes (anything not all
         letters) and stop words."""
-        backend = self._backend
         for word in list(words)[:MAX_CORRECTED_WORDS]:
-            if word.isalpha() and backend.analyze(word):
-                yield word, backend.term_df(word)
+            if word.isalpha() and look.analyze(word):
+                yield word, look.term_df(word)
 
     def corrections(
         self,
@@ -78,8 +103,9 @@ class Corrector:
         join into one ("face book"), see joins.py; the closest alternative of each is
         written to `report`."""
         words = list(words)
-        out = self._typo_corrections(words, report)
-        self._joins(words, pairs, report, out)
+        look = QueryLookups(self._backend)
+        out = self._typo_corrections(words, report, look)
+        self._joins(words, pairs, report, out, look)
         return out
 
     def _joins(
@@ -88,16 +114,16 @@ class Corrector:
         pairs: Sequence[tuple[str, str]],
         report: dict[str, str],
         out: Alternatives,
+        look: QueryLookups,
     ) -> None:
-        backend = self._backend
-        vocab = backend.words()
+        vocab = self._backend.words()
         for word in words[:MAX_CORRECTED_WORDS]:
             if len(word) < 4 or not word.isalnum():
                 continue
-            df = backend.term_df(word)
+            df = look.term_df(word)
             if df > RARE_DF:
                 continue
-            split = joins.best_split(backend, vocab, word)
+            split = joins.best_split(look, vocab, word)
             if split is None or (df and split[1] < RARER_FACTOR * df):
                 continue
             weight = CORRECTION_WEIGHT if df else UNKNOWN_WORD_WEIGHT
@@ -107,8 +133,8 @@ class Corrector:
                 [(split[0], weight), (Apart(split[0]), weight * joins.APART_WEIGHT)]
             )
             report[word] = split[0]  # two known words beat a typo guess
-        for left, right, joined in joins.split_pairs(backend, vocab, pairs[:MAX_CORRECTED_WORDS]):
-            known = backend.term_df(left) and backend.term_df(right)
+        for left, right, joined in joins.split_pairs(look, vocab, pairs[:MAX_CORRECTED_WORDS]):
+            known = look.term_df(left) and look.term_df(right)
             weight = CORRECTION_WEIGHT if known else UNKNOWN_WORD_WEIGHT
             for word in (left, right):
                 alts = out.setdefault(word, [])
@@ -116,10 +142,11 @@ class Corrector:
                     alts.append((joined, weight))
             report[f"{left} {right}"] = joined
 
-    def _typo_corrections(self, words: Iterable[str], report: dict[str, str]) -> Alternatives:
-        backend = self._backend
+    def _typo_corrections(
+        self, words: Iterable[str], report: dict[str, str], look: QueryLookups
+    ) -> Alternatives:
         out: Alternatives = {}
-        for word, df in self._correctable_words(words):
+        for word, df in self._correctable_words(words, look):
             if df > RARE_DF:
                 continue
             weight = CORRECTION_WEIGHT if df else UNKNOWN_WORD_WEIGHT
@@ -128,11 +155,11 @@ class Corrector:
             for cand in self._candidates(word, MAX_ALTERNATIVES + 2):
                 if best_edits is not None and cand.edits > best_edits:
                     break  # only the closest candidates: one more edit is another word
-                cdf = backend.term_df(cand.word)
+                if look.analyze(cand.word) == look.analyze(word):
+                    continue  # same stem: the typed word already finds it
+                cdf = look.term_df(cand.word)  # (after the cheaper test above)
                 if cdf == 0 or (df and cdf < RARER_FACTOR * df):
                     continue
-                if backend.analyze(cand.word) == backend.analyze(word):
-                    continue  # same stem: the typed word already finds it
                 best_edits = cand.edits
                 alts.append((cand.word, weight))
                 if len(alts) == MAX_ALTERNATIVES:
@@ -150,11 +177,12 @@ class Corrector:
         if total >= FEW_HITS:
             return None
         backend = self._backend
+        look = QueryLookups(backend)
         fixed: dict[str, str] = {}
-        for word, df in self._correctable_words(parsed.words):
+        for word, df in self._correctable_words(parsed.words, look):
             # The closest candidate that occurs in more clips than the typed word.
             better = next(
-                (c.word for c in self._candidates(word, 3) if backend.term_df(c.word) > df),
+                (c.word for c in self._candidates(word, 3) if look.term_df(c.word) > df),
                 None,
             )
             if better:

@@ -7,13 +7,11 @@ corrected query.  Nothing here knows Whoosh: the backend answers every question.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
-import re
 import sys
-from collections.abc import Iterator, KeysView, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, KeysView, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +23,7 @@ from clipsearch.search import expansion, histogram, matching, ranking, stories
 from clipsearch.search import facets as facetlib
 from clipsearch.search.backend import Backend
 from clipsearch.search.corrections import FEW_HITS, Corrector
-from clipsearch.search.highlight import candidates, snippet
+from clipsearch.search.highlight import Candidates, candidates, snippet
 from clipsearch.search.request import SearchRequest
 from clipsearch.search.result import Hit, SearchResult
 from clipsearch.words import SURFACE_WORD
@@ -57,6 +55,29 @@ class _Matched:
     decision: matching.Decision
     sort: str
     expanded: list[str]
+
+
+@dataclass(slots=True)
+class _Marking:
+    """What the snippets of one search mark: the query's terms, where to look for
+    them, and the words analysed so far per language (the same words come back hit
+    after hit; kept for this search only)."""
+
+    terms: frozenset[str] = frozenset()
+    found: Candidates | None = None
+    analysed: dict[str, dict[str, str | None]] = field(default_factory=dict)
+
+    def analyzer(self, backend: Backend, language: str) -> Callable[[str], str | None]:
+        """`backend.analyze_word` in `language`, each word analysed once."""
+        seen = self.analysed.setdefault(language, {})
+
+        def analyze(word: str) -> str | None:
+            if word in seen:
+                return seen[word]
+            token = seen[word] = backend.analyze_word(word, language)
+            return token
+
+        return analyze
 
 
 class HitStream(Iterator[Hit]):
@@ -254,8 +275,8 @@ class ClipIndex:
             page = stories.collapse(rank, story, end, len(shown))[request.offset :]
         else:
             page = rank(end)[request.offset :]
-        terms, pattern = self._marking(request, m.compiled, bool(page))
-        hits = [self._hit(d, s, terms, pattern) for d, s in page]
+        marking = self._marking(request, m.compiled, bool(page))
+        hits = [self._hit(d, s, marking) for d, s in page]
         if request.group and hits:
             published, groups = backend.published(), backend.story_groups()
             hits = [
@@ -416,8 +437,8 @@ class ClipIndex:
         total, best, counted, (per_day, undated) = backend.execute(query, plan)
         page = best[request.offset :]
         backend.fetch_page([d for d, _ in page])
-        terms, pattern = self._marking(request, any_q, bool(page))
-        hits = [self._hit(d, s, terms, pattern) for d, s in page]
+        marking = self._marking(request, any_q, bool(page))
+        hits = [self._hit(d, s, marking) for d, s in page]
 
         volume = None
         if request.histogram is not None:
@@ -458,8 +479,8 @@ class ClipIndex:
         m = self._match(request)
         total = len(m.scores) if m.hits_set is None else len(m.hits_set)
         order = ranking.page(self._backend, m.scores, m.tiers, m.hits_set, total, m.sort)
-        terms, pattern = self._marking(request, m.compiled, bool(order))
-        return HitStream(len(order), (self._hit(d, s, terms, pattern) for d, s in order))
+        marking = self._marking(request, m.compiled, bool(order))
+        return HitStream(len(order), (self._hit(d, s, marking) for d, s in order))
 
     def _match(self, request: SearchRequest, like: int | None = None) -> _Matched:
         """What a request matches: filters resolved, the query parsed, corrected and
@@ -541,12 +562,12 @@ class ClipIndex:
 
     def _marking(
         self, request: SearchRequest, compiled: Compiled | None, any_hits: bool
-    ) -> tuple[frozenset[str], re.Pattern[str] | None]:
-        """The terms snippets mark, and the pattern that finds them."""
+    ) -> _Marking:
+        """What the snippets of a search's hits mark."""
         terms: frozenset[str] = frozenset()
         if request.highlight and compiled is not None:
             terms = self._backend.query_terms(compiled)
-        return terms, (candidates(terms) if any_hits and terms else None)
+        return _Marking(terms, candidates(terms) if any_hits and terms else None)
 
     def story(self, clip_id: str) -> SearchResult:
         """Every copy of the story clip `clip_id` belongs to, earliest first, as a
@@ -559,7 +580,7 @@ class ClipIndex:
         docs = list(backend.story_groups().get(own, (docnum,)))
         published = backend.published()
         docs.sort(key=lambda d: (published[d] is None, published[d] or 0, backend.clip_id(d)))
-        hits = [self._hit(d, 0.0, frozenset(), None) for d in docs]
+        hits = [self._hit(d, 0.0, _Marking()) for d in docs]
         return SearchResult(
             query="", total=len(hits), offset=0, hits=hits, facets={}, corrections={}
         )
@@ -579,7 +600,7 @@ class ClipIndex:
         for clip_id in clip_ids:
             d = self._backend.docnum_of(clip_id)
             if d is not None:
-                out.append(self._hit(d, 0.0, frozenset(), None))
+                out.append(self._hit(d, 0.0, _Marking()))
         return out
 
     def facet_values(
@@ -629,16 +650,14 @@ class ClipIndex:
         }
 
     # -- internals
-    def _hit(
-        self, docnum: int, score: float, terms: frozenset[str], pattern: re.Pattern[str] | None
-    ) -> Hit:
+    def _hit(self, docnum: int, score: float, marking: _Marking) -> Hit:
         backend = self._backend
         f = backend.stored(docnum)
         language = f.get("language") or UNDETERMINED
         highlights: dict[str, str] = {}
-        analyze = functools.partial(backend.analyze_word, language=language)
+        analyze = marking.analyzer(backend, language)
         for name in SNIPPET_FIELDS:
-            marked = snippet(f.get(name) or "", terms, analyze, pattern)
+            marked = snippet(f.get(name) or "", marking.terms, analyze, marking.found)
             if marked:
                 highlights[name] = marked
         return Hit(

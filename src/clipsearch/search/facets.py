@@ -4,6 +4,7 @@ per-document arrays inside the index (index/columns.py), never scoring anything.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -24,12 +25,17 @@ def top_counts(
     counts: Mapping[str, int], limit: int | None, selected: Iterable[str] = ()
 ) -> FacetCounts:
     """The `limit` most frequent values (ties by name), plus any `selected` value."""
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    items: Iterable[tuple[str, int]] = counts.items()
+    if limit is not None and 0 < limit < len(counts):
+        # Only values as frequent as the limit-th can be shown: sort just those.
+        cut = heapq.nlargest(limit, counts.values())[-1]
+        items = [kv for kv in items if kv[1] >= cut]
+    ranked = sorted(items, key=lambda kv: (-kv[1], kv[0]))
     shown = ranked if limit is None else ranked[:limit]
     out = dict(shown)
     for v in selected:
         out.setdefault(v, counts.get(v, 0))
-    return FacetCounts(out, max(0, len(ranked) - len(shown)))
+    return FacetCounts(out, max(0, len(counts) - len(shown)))
 
 
 def resolve(field: str, wanted: str, values: Sequence[str]) -> list[str]:

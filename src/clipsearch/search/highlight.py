@@ -20,41 +20,79 @@ from clipsearch.words import TOKEN
 MAX_CHARS = 240
 #: Characters of context kept before the first marked word.
 LEAD = 60
-_NOTHING = re.compile(r"(?!)")
+#: What follows a candidate's prefix to the end of its word (as TOKEN continues it).
+_REST = re.compile(r"\w*(?:\.\w+)*")
 
 
+class Candidates:
+    """Where the words that may analyse to one of a query's terms are in a folded
+    text: a stem without its last letter is a prefix of the words it comes from
+    (Porter turns "happy" into "happi"), so only words starting with one of those
+    prefixes need analysing.  Found with `str.find`, prefix by prefix: a regular
+    expression of the prefixes cost more to compile, per query, than to scan with,
+    and scanned slower than finding each prefix."""
 
-def candidates(terms: Collection[str]) -> re.Pattern[str] | None:
-    """A pattern for words that may analyse to one of `terms`: a stem without its last
-    letter is a prefix of the words it comes from (Porter turns "happy" into "happi"),
-    so only those words need analysing.  Build once per query."""
+    __slots__ = ("_prefixes",)
+
+    def __init__(self, prefixes: Collection[str]):
+        # Longest first: where several start, the word is matched from the longest.
+        self._prefixes = tuple(sorted(set(prefixes), key=len, reverse=True))
+
+    def spans(self, folded: str) -> list[tuple[int, int]]:
+        """(start, end) of each candidate word of `folded`, left to right, not
+        overlapping: a prefix at a word start (no letter, digit or _ before it)
+        and the rest of its word, as `(?<!\\w)(?:prefixes)\\w*(?:\\.\\w+)*` finds them."""
+        starts: dict[int, int] = {}
+        for prefix in self._prefixes:
+            i = folded.find(prefix)
+            while i >= 0:
+                if i not in starts and (i == 0 or not _is_word_char(folded[i - 1])):
+                    starts[i] = i + len(prefix)
+                i = folded.find(prefix, i + 1)
+        out: list[tuple[int, int]] = []
+        end = 0
+        for start in sorted(starts):
+            if start >= end:
+                found = _REST.match(folded, starts[start])
+                end = found.end() if found else starts[start]
+                out.append((start, end))
+        return out
+
+
+def _is_word_char(ch: str) -> bool:
+    """Whether a regular expression's `\\w` matches `ch`."""
+    return ch.isalnum() or ch == "_"
+
+
+def candidates(terms: Collection[str]) -> Candidates | None:
+    """The candidate words of `terms` (None: every word is one).  Make once per query."""
     words = [t for t in terms if t and not has_cjk(t)]
     if not words and terms:
-        return _NOTHING  # CJK pairs only: snippet() finds those itself
-    prefixes = sorted({t[: max(2, len(t) - 1)] for t in words}, key=len, reverse=True)
-    if not prefixes:
+        return Candidates(())  # CJK pairs only: snippet() finds those itself
+    if not words:
         return None
-    alternatives = "|".join(re.escape(p) for p in prefixes)
-    return re.compile(rf"(?<!\w)(?:{alternatives})\w*(?:\.\w+)*", re.IGNORECASE)
+    return Candidates(t[: max(2, len(t) - 1)] for t in words)
 
 
 def snippet(
     text: str,
     terms: Collection[str],
     analyze_word: Callable[[str], str | None],
-    pattern: re.Pattern[str] | None = None,
+    found: Candidates | None = None,
     max_chars: int = MAX_CHARS,
 ) -> str:
     """The window of `text` with the most matching words, marked; "" when none match.
-    `pattern` (from `candidates`) only narrows which words are analysed."""
+    `found` (from `candidates`) only narrows which words are analysed."""
     if not text or not terms:
         return ""
-    finder = pattern or TOKEN
     folded = fold_in_place(text)
+    places = (
+        [m.span() for m in TOKEN.finditer(folded)] if found is None else found.spans(folded)
+    )
     spans = [
-        m.span()
-        for m in finder.finditer(folded)
-        if not has_cjk(m.group()) and analyze_word(m.group()) in terms
+        (start, end)
+        for start, end in places
+        if not has_cjk(word := folded[start:end]) and analyze_word(word) in terms
     ]
     if has_cjk(folded):
         spans = sorted(spans + _cjk_spans(folded, terms))

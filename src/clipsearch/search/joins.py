@@ -31,8 +31,17 @@ Reported in `corrections` as {"facialrecognition": "facial recognition"} and
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-from clipsearch.search.backend import Backend
+
+class Lookups(Protocol):
+    """What joining and splitting ask about words (a backend, or one query's
+    look-ups of it: corrections.QueryLookups)."""
+
+    def term_df(self, word: str) -> int: ...
+
+    def analyze(self, text: str) -> list[str]: ...
+
 
 #: Weight, relative to the phrase, of a joined word's halves found apart in a clip.
 APART_WEIGHT = 0.5
@@ -42,7 +51,7 @@ MAX_JOINED_CHARS = 40
 MIN_JOINED_CHARS = 5
 
 
-def _part_df(backend: Backend, vocab: Mapping[str, int], part: str) -> int:
+def _part_df(backend: Lookups, vocab: Mapping[str, int], part: str) -> int:
     if part.isalpha():
         return vocab.get(part, 0) if len(part) >= 3 else 0
     if part.isdigit():
@@ -50,7 +59,7 @@ def _part_df(backend: Backend, vocab: Mapping[str, int], part: str) -> int:
     return 0
 
 
-def best_split(backend: Backend, vocab: Mapping[str, int], word: str) -> tuple[str, int] | None:
+def best_split(backend: Lookups, vocab: Mapping[str, int], word: str) -> tuple[str, int] | None:
     """The split of `word` into two known words with the highest min(df): ("left right",
     min df), or None."""
     if len(word) > MAX_JOINED_CHARS or not word.isalnum():
@@ -71,7 +80,7 @@ def best_split(backend: Backend, vocab: Mapping[str, int], word: str) -> tuple[s
     return best
 
 
-def joined_df(backend: Backend, vocab: Mapping[str, int], left: str, right: str) -> int:
+def joined_df(backend: Lookups, vocab: Mapping[str, int], left: str, right: str) -> int:
     """Document frequency of `left + right` when it is a known word (else 0)."""
     joined = left + right
     if len(joined) < MIN_JOINED_CHARS or not joined.isalnum():
@@ -93,7 +102,7 @@ def joined_df(backend: Backend, vocab: Mapping[str, int], left: str, right: str)
 
 
 def split_pairs(
-    backend: Backend, vocab: Mapping[str, int], pairs: Sequence[tuple[str, str]]
+    backend: Lookups, vocab: Mapping[str, int], pairs: Sequence[tuple[str, str]]
 ) -> list[tuple[str, str, str]]:
     """(left, right, joined) for the adjacent typed pairs that join into a known word."""
     return [(a, b, a + b) for a, b in pairs if joined_df(backend, vocab, a, b)]
