@@ -56,7 +56,7 @@ def _check(index: Path) -> None:
     snap = Snapshot(str(index))
     try:
         for q in _phrases():
-            assert snap._scorer._phrase_docs(q).tolist() == _whoosh_docs(snap, q), q
+            assert snap._scorer._phrase_check(q).tolist() == _whoosh_docs(snap, q), q
     finally:
         snap.close()
 
@@ -76,3 +76,28 @@ def test_phrases_match_what_whoosh_matches_with_deleted_clips(index: Path) -> No
     finally:
         snap.close()
     _check(index)
+
+
+def test_a_search_checks_each_phrase_once(index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A split-word correction is a phrase under the word's match rule, the query's
+    match and its scoring: its positions are read once per search, not per use."""
+    from clipsearch import open_index
+    from clipsearch.index.scoring import Scorer
+
+    checked: list[tuple[str, tuple[str, ...], int]] = []
+    check = Scorer._phrase_check
+
+    def counting(self: Scorer, q: query.Phrase) -> object:
+        checked.append((q.fieldname, tuple(q.words), q.slop))
+        return check(self, q)
+
+    monkeypatch.setattr(Scorer, "_phrase_check", counting)
+    with open_index(index) as idx:
+        first = idx.search("solarpanel prices")
+        assert first.corrections == {"solarpanel": "solar panel"}
+        assert first.hits
+        assert checked and len(checked) == len(set(checked))
+        checked.clear()
+        again = idx.search("solarpanel prices")  # per search: a new search checks again
+        assert checked and len(checked) == len(set(checked))
+        assert [(h.id, h.score) for h in again.hits] == [(h.id, h.score) for h in first.hits]

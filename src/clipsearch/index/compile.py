@@ -4,6 +4,7 @@ alternatives, quoted words kept, bounded wildcards)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,9 +33,15 @@ from clipsearch.index.schema import (
 
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    """An engine query, opaque to the query layer."""
+    """An engine query, opaque to the query layer.  `checked` is shared by the queries
+    compiled from one parsed query: what its phrases matched, per scorer, so one search
+    checks each phrase's positions once (never kept beyond the query, never pickled)."""
 
     q: Any
+    checked: dict[Any, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any]]:
+        return (Compiled, (self.q,))
 
 
 _TEXT_SEARCH_FIELDS = tuple(TEXT_FIELDS)
@@ -154,6 +161,7 @@ class ParsedQuery:
         self._collect(q)
         self.is_plain = _is_plain(q)
         self._expanded: set[str] = set()  # words the prefixes of one compile() expand to
+        self._checked: dict[Any, Any] = {}  # Compiled.checked of every query compiled here
 
     def _collect(self, q: Any) -> None:
         if _is_word(q):
@@ -188,7 +196,7 @@ class ParsedQuery:
         alts = alternatives or {}
         self._expanded = set()
         q = self._rewrite(self._q, alts)
-        return Compiled(q.normalize())
+        return Compiled(q.normalize(), self._checked)
 
     def word_queries(
         self, alternatives: Mapping[str, Sequence[tuple[str, float]]] | None = None
@@ -202,8 +210,10 @@ class ParsedQuery:
             exact = _word_query(self._terms, self._typed[word])
             group = [exact, *(_word_query(self._terms, a, w) for a, w in alts.get(word, ()))]
             group = [g for g in group if g is not query.NullQuery]
-            either = Compiled(query.Or(group).normalize()) if len(group) > 1 else None
-            out.append((Compiled(exact), either))
+            either = (
+                Compiled(query.Or(group).normalize(), self._checked) if len(group) > 1 else None
+            )
+            out.append((Compiled(exact, self._checked), either))
         return out
 
     # -- rewriting
@@ -616,4 +626,5 @@ def interpolated(
     words = [_stem_query(stem, weight) for stem, weight in stems if weight > 0]
     # Not normalised: Whoosh's normalisation would merge a stem with the same word of
     # the original query, losing one of the two weights.
-    return Compiled(query.Or([original.q.with_boost(original.q.boost * original_weight), *words]))
+    q = query.Or([original.q.with_boost(original.q.boost * original_weight), *words])
+    return Compiled(q, original.checked)

@@ -197,11 +197,18 @@ class Scorer:
                 self._collect_dfs(child, dfs)
 
     # -- matching and scoring
-    def match(self, q: Any) -> DocSet:
-        """Every matching document number (deleted ones not removed)."""
-        return DocSet(self._docs(q))
+    def match(self, q: Any, memo: dict[Any, np.ndarray] | None = None) -> DocSet:
+        """Every matching document number (deleted ones not removed).  `memo` holds
+        the phrase checks of one query (see `_phrase_docs`), shared by the calls that
+        match and score its parts."""
+        return DocSet(self._docs({} if memo is None else memo, q))
 
-    def scores(self, q: Any, stats: QueryStats | None = None) -> ScoreMap:
+    def scores(
+        self,
+        q: Any,
+        stats: QueryStats | None = None,
+        memo: dict[Any, np.ndarray] | None = None,
+    ) -> ScoreMap:
         """Every matching document with its BM25F score (deleted ones not removed);
         `stats` from outside make the scores those of a larger collection.  Without
         them, each scored unit counts its own document frequency on the arrays it
@@ -210,49 +217,49 @@ class Scorer:
             if self._own is None:
                 self._own = self.collection_stats()
             stats = self._own
-        return self._score(q, stats)
+        return self._score({} if memo is None else memo, q, stats)
 
     # -- set algebra and scoring over the query tree (sorted docnum arrays)
-    def _docs(self, q: Any) -> np.ndarray:
+    def _docs(self, memo: dict[Any, np.ndarray], q: Any) -> np.ndarray:
         if isinstance(q, query.Term):
             return self._postings.docs(q.fieldname, q.text)
         if isinstance(q, query.Or | query.DisjunctionMax | WordQuery):
-            return union_all(self._docs(child) for child in q.subqueries)
+            return union_all(self._docs(memo, child) for child in q.subqueries)
         if isinstance(q, query.And):
             positives = [c for c in q.subqueries if not isinstance(c, query.Not)]
             negatives = [c.query for c in q.subqueries if isinstance(c, query.Not)]
-            sets = sorted((self._docs(c) for c in positives), key=len)
+            sets = sorted((self._docs(memo, c) for c in positives), key=len)
             out = sets[0] if sets else self._columns.live_docs().docs
             for other in sets[1:]:
                 out = intersect(out, other)
             for neg in negatives:
-                out = out[~member(out, self._docs(neg))]
+                out = out[~member(out, self._docs(memo, neg))]
             return out
         if isinstance(q, query.AndNot):
-            a = self._docs(q.a)
-            return a[~member(a, self._docs(q.b))]
+            a = self._docs(memo, q.a)
+            return a[~member(a, self._docs(memo, q.b))]
         if isinstance(q, query.AndMaybe):
-            return self._docs(q.a)
+            return self._docs(memo, q.a)
         if isinstance(q, query.Require):
-            return intersect(self._docs(q.a), self._docs(q.b))
+            return intersect(self._docs(memo, q.a), self._docs(memo, q.b))
         if isinstance(q, query.Not):
             live = self._columns.live_docs().docs
-            return live[~member(live, self._docs(q.query))]
+            return live[~member(live, self._docs(memo, q.query))]
         if isinstance(q, NearQuery):
             return union_all(self._whoosh_docs(span) for span in q.spans)  # one per field
         if q is query.NullQuery:
             return _EMPTY
         if isinstance(q, query.Phrase):
-            return self._phrase_docs(q)
+            return self._phrase_docs(memo, q)
         return self._whoosh_docs(q)
 
-    def _score(self, q: Any, st: QueryStats) -> ScoreMap:
+    def _score(self, memo: dict[Any, np.ndarray], q: Any, st: QueryStats) -> ScoreMap:
         if isinstance(q, query.Term):
             return self._term_scores(q.fieldname, q.text, q.boost, st)
         if isinstance(q, WordQuery):
             return self._bm25f(q, st)
         if isinstance(q, query.DisjunctionMax):
-            parts = [self._score(child, st) for child in q.subqueries]
+            parts = [self._score(memo, child, st) for child in q.subqueries]
             docs = union_all(p.docs for p in parts)
             best = np.zeros(len(docs))
             seen = np.zeros(len(docs), dtype=bool)
@@ -263,32 +270,32 @@ class Scorer:
                 seen[pos[better]] = True
             return _boosted(ScoreMap(docs[seen], best[seen]), q.boost)
         if isinstance(q, query.Or):
-            parts = [self._score(child, st) for child in q.subqueries]
+            parts = [self._score(memo, child, st) for child in q.subqueries]
             docs, vals = _summed([(p.docs, p.scores) for p in parts])
             return _boosted(ScoreMap(docs, vals), q.boost)
         if isinstance(q, query.And):
-            keep = self._docs(q)
+            keep = self._docs(memo, q)
             parts = []
             for child in q.subqueries:
                 if isinstance(child, query.Not):
                     continue
-                s = self._score(child, st).within(keep)
+                s = self._score(memo, child, st).within(keep)
                 parts.append((s.docs, s.scores))
             return _boosted(ScoreMap(*_summed(parts)), q.boost)
         if isinstance(q, query.AndNot):
-            s = self._score(q.a, st)
-            drop = member(s.docs, self._docs(q.b))
+            s = self._score(memo, q.a, st)
+            drop = member(s.docs, self._docs(memo, q.b))
             return ScoreMap(s.docs[~drop], s.scores[~drop])
         if isinstance(q, query.AndMaybe):
-            a, b = self._score(q.a, st), self._score(q.b, st)
+            a, b = self._score(memo, q.a, st), self._score(memo, q.b, st)
             vals = a.scores.copy()
             inside = member(b.docs, a.docs)
             vals[np.searchsorted(a.docs, b.docs[inside])] += b.scores[inside]
             return ScoreMap(a.docs, vals)
         if isinstance(q, query.Require):
-            return self._score(q.a, st).within(self._docs(q.b))
+            return self._score(memo, q.a, st).within(self._docs(memo, q.b))
         if isinstance(q, query.Phrase):
-            keep = self._phrase_docs(q)
+            keep = self._phrase_docs(memo, q)
             parts = []
             for word in q.words:
                 s = self._term_scores(q.fieldname, word, q.boost, st).within(keep)
@@ -297,15 +304,15 @@ class Scorer:
         if isinstance(q, NearQuery):
             # Like a phrase: the operands' scores (each word BM25F over all fields, with
             # its corrections), added up on the documents where they are near.
-            keep = self._docs(q)
+            keep = self._docs(memo, q)
             parts = []
             for part in q.parts:
-                s = self._score(part, st).within(keep)
+                s = self._score(memo, part, st).within(keep)
                 parts.append((s.docs, s.scores))
             return _boosted(ScoreMap(*_summed(parts)), q.boost)
         if q is query.NullQuery:
             return ScoreMap()
-        return ScoreMap.constant(self._docs(q), q.boost)
+        return ScoreMap.constant(self._docs(memo, q), q.boost)
 
     @guarded
     def _whoosh_docs(self, q: Any) -> np.ndarray:
@@ -315,8 +322,18 @@ class Scorer:
         except query.QueryError as exc:
             raise QueryError(str(exc)) from None
 
+    def _phrase_docs(self, memo: dict[Any, np.ndarray], q: query.Phrase) -> np.ndarray:
+        """The documents where a phrase occurs, checked once per query: the same phrase
+        comes back in a query's match rule, its match and its scoring (a split-word
+        correction is a phrase in every text field, under each word and the query)."""
+        key = (q.fieldname, tuple(q.words), q.slop)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = self._phrase_check(q)
+        return found
+
     @guarded
-    def _phrase_docs(self, q: Any) -> np.ndarray:
+    def _phrase_check(self, q: query.Phrase) -> np.ndarray:
         """The documents where a phrase occurs: those holding all its words (from the
         posting arrays), then Whoosh's positional check on those documents only."""
         docs = self._postings.docs

@@ -285,10 +285,15 @@ class Snapshot:
 
     def match(self, compiled: Compiled) -> DocSet:
         """Every matching live document number, without scoring."""
-        docs = self._scorer.match(compiled.q)
+        docs = self._scorer.match(compiled.q, self._checked(compiled))
         if self._reader.has_deletions():
             docs = docs & self.live_docs()
         return docs
+
+    def _checked(self, compiled: Compiled) -> dict[Any, Any]:
+        """The phrase checks of `compiled`'s query on this snapshot (shards of one
+        process share the query)."""
+        return compiled.checked.setdefault(self._scorer, {})
 
     def query_stats(self, compiled: Compiled) -> QueryStats:
         """The statistics scoring `compiled` uses here (to add up across shards)."""
@@ -297,7 +302,7 @@ class Snapshot:
     def scores(self, compiled: Compiled, stats: QueryStats | None = None) -> ScoreMap:
         """Every matching live document with its BM25F score; `stats` from outside
         (summed over shards) score it as part of a larger collection."""
-        out = self._scorer.scores(compiled.q, stats)
+        out = self._scorer.scores(compiled.q, stats, self._checked(compiled))
         if self._reader.has_deletions():
             out = out.within(self.live_docs())
         return out
