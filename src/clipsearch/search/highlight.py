@@ -89,13 +89,15 @@ def snippet(
     places = (
         [m.span() for m in TOKEN.finditer(folded)] if found is None else found.spans(folded)
     )
-    spans = [
-        (start, end)
-        for start, end in places
-        if not has_cjk(word := folded[start:end]) and analyze_word(word) in terms
-    ]
     if has_cjk(folded):
+        spans = [
+            (start, end)
+            for start, end in places
+            if not has_cjk(word := folded[start:end]) and analyze_word(word) in terms
+        ]
         spans = sorted(spans + _cjk_spans(folded, terms))
+    else:  # no word of it is CJK
+        spans = [(start, end) for start, end in places if analyze_word(folded[start:end]) in terms]
     if not spans:
         return ""
     best, best_n, j = 0, 0, 0
