@@ -34,8 +34,9 @@ from clipsearch.index.schema import (
 @dataclass(frozen=True, slots=True)
 class Compiled:
     """An engine query, opaque to the query layer.  `checked` is shared by the queries
-    compiled from one parsed query: what its phrases matched, per scorer, so one search
-    checks each phrase's positions once (never kept beyond the query, never pickled)."""
+    compiled from one parsed query: what its phrases and words matched, per scorer, so
+    one search checks each phrase's positions once (never kept beyond the query, never
+    pickled)."""
 
     q: Any
     checked: dict[Any, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)

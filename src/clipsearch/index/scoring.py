@@ -199,8 +199,8 @@ class Scorer:
     # -- matching and scoring
     def match(self, q: Any, memo: dict[Any, np.ndarray] | None = None) -> DocSet:
         """Every matching document number (deleted ones not removed).  `memo` holds
-        the phrase checks of one query (see `_phrase_docs`), shared by the calls that
-        match and score its parts."""
+        what one query's phrases and words matched (`_phrase_docs`, `_word_docs`),
+        shared by the calls that match and score its parts."""
         return DocSet(self._docs({} if memo is None else memo, q))
 
     def scores(
@@ -223,7 +223,9 @@ class Scorer:
     def _docs(self, memo: dict[Any, np.ndarray], q: Any) -> np.ndarray:
         if isinstance(q, query.Term):
             return self._postings.docs(q.fieldname, q.text)
-        if isinstance(q, query.Or | query.DisjunctionMax | WordQuery):
+        if isinstance(q, WordQuery):
+            return self._word_docs(memo, q)
+        if isinstance(q, query.Or | query.DisjunctionMax):
             return union_all(self._docs(memo, child) for child in q.subqueries)
         if isinstance(q, query.And):
             positives = [c for c in q.subqueries if not isinstance(c, query.Not)]
@@ -313,6 +315,19 @@ class Scorer:
         if q is query.NullQuery:
             return ScoreMap()
         return ScoreMap.constant(self._docs(memo, q), q.boost)
+
+    def _word_docs(self, memo: dict[Any, np.ndarray], q: WordQuery) -> np.ndarray:
+        """The documents holding a word in some field, united once per query: a word
+        matched as typed comes back with its alternatives in the match rule."""
+        subs = q.subqueries
+        if not all(type(t) is query.Term for t in subs):
+            return union_all(self._docs(memo, child) for child in subs)
+        key = ("word", *((t.fieldname, t.text) for t in subs))
+        found = memo.get(key)
+        if found is None:
+            docs = self._postings.docs
+            found = memo[key] = union_all(docs(t.fieldname, t.text) for t in subs)
+        return found
 
     @guarded
     def _whoosh_docs(self, q: Any) -> np.ndarray:
