@@ -36,7 +36,7 @@ from clipsearch.index.storage import (
     write_lock,
     write_vocabulary,
 )
-from clipsearch.index.whoosh_fixes import patch_segment_flush
+from clipsearch.index.whoosh_fixes import patch_segment_flush, patch_text_indexing
 
 if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
     from clipsearch.ingest.clip import Clip
@@ -141,6 +141,7 @@ class Writer:
         read the clip files themselves, handed to them with `add_file`."""
         procs = min(os.cpu_count() or 1, 4)
         patch_segment_flush()
+        patch_text_indexing()
         if bulk and procs > 1:
             # Sub-writers get their own arguments: they never lock (the parent does).
             self._w = BulkWriter(
