@@ -140,28 +140,42 @@ def positions(value: Any) -> dict[str, list[int]]:
     language = getattr(value, "language", ENGLISH)
     text = str(value)
     stops, stem_fn = _stop_words(language), stemmer(language)
+    if text.isascii():  # the chain's LowercaseFilter
+        return _numbered(TOKEN.findall(text.lower()), stops, stem_fn)
+    text = normalise(text)
+    if not has_cjk(text):  # FoldFilter, one term a token (folding makes no CJK)
+        return _numbered([fold(token) for token in TOKEN.findall(text)], stops, stem_fn)
     out: dict[str, list[int]] = {}
     pos = -1
-    if text.isascii():  # one token, one term: lowercased (the chain's LowercaseFilter)
-        for i, word in enumerate(TOKEN.findall(text.lower())):
-            if word in stops:
-                continue
-            pos = i if pos < 0 else pos + 1
-            term = word if stem_fn is None else stem_fn(word)
-            found = out.get(term)
-            if found is None:
-                out[term] = [pos]
-            else:
-                found.append(pos)
-        return out
-    for i, token in enumerate(TOKEN.findall(normalise(text))):
-        word = token.lower() if token.isascii() else fold(token)  # FoldFilter
-        for piece in (word,) if word.isascii() or not has_cjk(word) else _pairs(word):
+    for i, token in enumerate(TOKEN.findall(text)):
+        word = fold(token)
+        for piece in (word,) if not has_cjk(word) else _pairs(word):
             if not piece or piece in stops:  # StopFilter(minsize=1)
                 continue
             pos = i if pos < 0 else pos + 1
             term = piece if stem_fn is None else stem_fn(piece)
             out.setdefault(term, []).append(pos)
+    return out
+
+
+def _numbered(
+    words: list[str], stops: frozenset[str], stem_fn: Callable[[str], str] | None
+) -> dict[str, list[int]]:
+    """`positions` of a text whose every token makes one word (or none: a stop word,
+    or nothing left after folding)."""
+    out: dict[str, list[int]] = {}
+    kept = [w for w in words if w and w not in stops]
+    if not kept:
+        return out
+    first = 0
+    while not words[first] or words[first] in stops:
+        first += 1
+    for pos, term in enumerate(kept if stem_fn is None else map(stem_fn, kept), first):
+        found = out.get(term)
+        if found is None:
+            out[term] = [pos]
+        else:
+            found.append(pos)
     return out
 
 
