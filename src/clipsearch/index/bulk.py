@@ -10,11 +10,11 @@ then pickled every document to a worker, kept one core busy with YAML and MinHas
 while the workers waited for work.  Other bulk writes (an update of many files, a
 shard's build from clips its router already read) hand the workers documents.
 
-A worker also writes its segment's derived postings (segment_postings.py) as soon
-as the segment is finished, from files still in the page cache, instead of the
-parent reading both segments back one after the other after the commit.  Should
-the commit not happen, those files are removed with the segment's own (they carry
-its name).
+A worker also writes its segment's derived postings (segment_postings.py) as it
+finishes the segment (whoosh_fixes.patch_segment_flush), instead of the parent
+reading both segments back one after the other after the commit.  Should the
+commit not happen, those files are removed with the segment's own (they carry its
+name).
 
 Whoosh's own multi-process writer is fixed here too: workers ignore Ctrl-C (the
 parent cancels) and die with their parent (they share its lock on the index),
@@ -33,11 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from whoosh import multiproc, writing
-from whoosh.reading import SegmentReader
 
 from clipsearch.errors import StorageError
-from clipsearch.index import segment_postings, signatures, stories
-from clipsearch.index.schema import TEXT_FIELDS, clip_words, document, stored_stat
+from clipsearch.index import signatures, stories
+from clipsearch.index.schema import clip_words, document, stored_stat
 
 #: Clip files one worker job reads (small enough that the two workers finish close
 #: together, large enough that a job's MinHashes are one numpy batch).
@@ -132,13 +131,7 @@ class BulkTask(multiproc.SubWriterTask):
                 self.resultqueue.put(("read", *self._read_files(writer, job, words)))
             else:
                 self._process_file(*job)
-        segment = writer._finalize_segment()
-        with contextlib.suppress(Exception):  # derived data: the parent writes it instead
-            leaf = SegmentReader(self.storage, ix.schema, segment)
-            try:
-                segment_postings.write(self.storage.folder, leaf, TEXT_FIELDS)
-            finally:
-                leaf.close()
+        segment = writer._finalize_segment()  # with its derived postings (whoosh_fixes)
         self.resultqueue.put(("done", segment, words), timeout=5)
 
     def _read_files(

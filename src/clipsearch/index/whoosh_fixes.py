@@ -6,6 +6,7 @@ ctypes or asyncio."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from whoosh.codec import whoosh3
@@ -110,24 +111,48 @@ class _SegmentLengths:
 
 def patch_segment_flush() -> None:
     """Write a new segment's postings with its lengths decoded once per document
-    (`_SegmentLengths`), applied once before the first write."""
+    (`_SegmentLengths`), and its derived postings file (segment_postings.InHand)
+    from the postings on their way to the codec instead of reading the segment back
+    after the commit; applied once before the first write."""
     from whoosh import writing
 
     if getattr(writing.SegmentWriter, "_clipsearch_flush_patched", False):
         return
 
     def flush_segment(self: Any) -> None:
+        from clipsearch.index import segment_postings
+        from clipsearch.index.schema import TEXT_FIELDS
+
         self.perdocwriter.close()
         pdr = self.per_document_reader() if self.codec.length_stats else None
         lengths = _SegmentLengths(pdr, pdr.doc_count_all()) if pdr is not None else None
-        self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
+        hand = None
+        if getattr(self.storage, "folder", None) and pdr is not None:
+            hand = segment_postings.InHand(TEXT_FIELDS)
+        items = self.pool.iter_postings()
+        self.fieldwriter.add_postings(self.schema, lengths, hand.tee(items) if hand else items)
         self.fieldwriter.close()
+        if hand is not None:
+            hand.read_lengths(pdr)
+            self._clipsearch_in_hand = hand
         if pdr:
             pdr.close()
 
-    writing.SegmentWriter._flush_segment = flush_segment
-    writing.SegmentWriter._clipsearch_flush_patched = True
+    assemble = writing.SegmentWriter._assemble_segment
 
+    def assemble_segment(self: Any) -> None:
+        assemble(self)
+        # After assembling: that removes every loose file named after the segment.
+        hand = getattr(self, "_clipsearch_in_hand", None)
+        if hand is not None:
+            self._clipsearch_in_hand = None
+            # Derived data: should this fail, the writer makes it after the commit.
+            with contextlib.suppress(Exception):
+                hand.write(self.storage.folder, self.newsegment.segment_id())
+
+    writing.SegmentWriter._flush_segment = flush_segment
+    writing.SegmentWriter._assemble_segment = assemble_segment
+    writing.SegmentWriter._clipsearch_flush_patched = True
 
 
 def patch_text_indexing() -> None:
