@@ -27,7 +27,7 @@ import contextlib
 import os
 import queue
 import signal
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -172,6 +172,7 @@ class BulkWriter(multiproc.MpWriter):
         self.records: dict[str, tuple] = {}
         self._files: list[FileJob] = []
         self._order: list[str] = []  # every path handed out, in order
+        self._received: deque[Any] = deque()  # messages taken while handing out files
         self._stopped = False
         self._segments: list[Any] | None = None  # the workers', once they all finished
 
@@ -191,6 +192,11 @@ class BulkWriter(multiproc.MpWriter):
     def _enqueue_files(self) -> None:
         if len(self.tasks) < self.procs:
             self._new_task()
+        # What the workers sent so far, taken while handing out: left in the pipe, it
+        # would wait in each worker's memory, pickled, until the last file is out.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._received.append(self.resultqueue.get_nowait())
         self.jobqueue.put(self._files)
         self._files = []
 
@@ -214,13 +220,16 @@ class BulkWriter(multiproc.MpWriter):
         pending: dict[str, FileRead] = {}
         cursor, segments, failed = 0, [], []
         while len(segments) + len(failed) < len(self.tasks):
-            running = any(task.is_alive() for task in self.tasks)
-            try:  # a worker that ended has flushed what it sent
-                got = self.resultqueue.get(timeout=0.5 if running else 1)
-            except queue.Empty:
-                if not running:
-                    break
-                continue
+            if self._received:
+                got = self._received.popleft()
+            else:
+                running = any(task.is_alive() for task in self.tasks)
+                try:  # a worker that ended has flushed what it sent
+                    got = self.resultqueue.get(timeout=0.5 if running else 1)
+                except queue.Empty:
+                    if not running:
+                        break
+                    continue
             if isinstance(got, _Failed):
                 failed.append(got.detail)
             elif got[0] == "read":
