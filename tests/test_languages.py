@@ -324,3 +324,72 @@ def test_whoosh_stemmers_stand_in_without_pystemmer(monkeypatch: pytest.MonkeyPa
         assert stemmer("ta") is None  # a language only PyStemmer has: folded only
     finally:
         stemmer.cache_clear()
+
+
+# ----------------------------------------------------------- the writer's analysis pass
+
+_MIXED_TEXTS = [
+    "The U.S. economy grew 3.5% in Q3, the fastest since 2019.",
+    "Zürich's ZÜRICH zurich Zu\u0308rich: naïve café, façade, ÆSIR Øresund ß",
+    "iPhone発売日は9月 東京 서울에서 the a of 北京 x",
+    "Les élèves de l'école et le président; der Präsident und die Schüler",
+    "Москва ёлка Ёлка и в на, Αθήνα τα και, العربية و في",
+    "the the a an of to",  # only stop words
+    "",
+    "\u0301 \u0640 ـــ a\u0301b",  # loose marks, tatweel
+    "Ⅻ ﬁle ｆｕｌｌ ＷＩＤＴＨ ²³ 1.2.3 a..b _x_ __",
+]
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr", "ru", "ja", "und", "xx"])
+@pytest.mark.parametrize("text", _MIXED_TEXTS)
+def test_the_writers_analysis_pass_is_the_analyzer_chain(language: str, text: str) -> None:
+    """`index_postings` (what the writer indexes) makes exactly the terms, counts,
+    weights and encoded positions of Whoosh's Positions format over ClipAnalyzer."""
+    from whoosh import formats
+
+    from clipsearch.index.analysis import ClipAnalyzer, LanguageText, index_postings
+
+    fmt = formats.Positions()
+    value = LanguageText(text * 2, language)
+    chain = sorted(
+        (term.encode("utf-8"), freq, weight, encoded)
+        for term, freq, weight, encoded in fmt.word_values(value, ClipAnalyzer(), mode="index")
+    )
+    assert sorted(index_postings(value, fmt.field_boost)) == chain
+
+
+def test_positions_number_the_kept_words_from_the_first_ones_place() -> None:
+    from clipsearch.index.analysis import LanguageText, positions
+
+    assert positions(LanguageText("The U.S. economy grew, the economy", "en")) == {
+        "u.": [1], "economi": [2, 4], "grew": [3]
+    }
+    # a CJK run's pairs take the next positions; "the" is no stop word in Japanese
+    assert positions(LanguageText("the 東京タワー x", "ja")) == {
+        "the": [0], "東京": [1], "京タ": [2], "タワ": [3], "ワー": [4], "x": [5]
+    }
+
+
+def test_the_writers_analysis_pass_on_random_text() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from whoosh import formats
+
+    from clipsearch.index.analysis import ClipAnalyzer, LanguageText, index_postings
+
+    fmt = formats.Positions()
+    chars = list("aAbé É.ü ß 9_-'\u0301\u0640日本語한국ёЁ the of ")
+    alphabet = st.sampled_from(chars + ["the ", "a "])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(alphabet, max_size=60).map("".join), st.sampled_from(["en", "de", "und"]))
+    def check(text: str, language: str) -> None:
+        value = LanguageText(text, language)
+        chain = sorted(
+            (t.encode("utf-8"), f, w, v)
+            for t, f, w, v in fmt.word_values(value, ClipAnalyzer(), mode="index")
+        )
+        assert sorted(index_postings(value, fmt.field_boost)) == chain
+
+    check()

@@ -490,10 +490,11 @@ def _listing(index: Path) -> list[str]:
     return sorted(p.name for p in index.iterdir())
 
 
-@pytest.fixture(params=["one process", "bulk"])
+@pytest.fixture(params=["one process", "bulk", "bulk rebuild"])
 def cancelled(request, tmp_path, monkeypatch):
-    """(root, index, listing): an index of five clips and 40 new clips waiting under
-    root, written in one process or by the multi-process bulk writer."""
+    """(root, index, listing, rebuild): an index of five clips and 40 new clips
+    waiting under root, written in one process or by the multi-process bulk writer,
+    whose workers read the files themselves in a rebuild."""
     from clipsearch.ingest import sync
 
     root = tmp_path / "clips"
@@ -502,9 +503,9 @@ def cancelled(request, tmp_path, monkeypatch):
     update_index([root], index)
     for n in range(40):
         put(root / f"new{n:02d}.md", title=f"New pier notice {n}", date="2022-03-01")
-    if request.param == "bulk":
+    if request.param != "one process":
         monkeypatch.setattr(sync, "BULK_THRESHOLD", 1)
-    return root, index, _listing(index)
+    return root, index, _listing(index), request.param == "bulk rebuild"
 
 
 def _assert_untouched(index: Path, listing: list[str], root: Path) -> None:
@@ -516,24 +517,24 @@ def _assert_untouched(index: Path, listing: list[str], root: Path) -> None:
 
 
 def test_a_strict_stop_of_a_bulk_write_leaves_the_folder_as_it_was(cancelled):
-    root, index, listing = cancelled
+    root, index, listing, rebuild = cancelled
     bad = root / "zz_bad.md"
     bad.write_text("---\ntitle: [unclosed\n---\n")
-    with pytest.raises(StrictStop):
-        update_index([root], index, strict=True)
+    with pytest.raises(StrictStop, match="zz_bad.md"):
+        update_index([root], index, strict=True, rebuild=rebuild)
     bad.unlink()
     _assert_untouched(index, listing, root)
 
 
 def test_an_interrupted_run_leaves_the_folder_as_it_was(cancelled):
-    root, index, listing = cancelled
+    root, index, listing, rebuild = cancelled
 
     def ctrl_c(done: int, total: int) -> None:
         if done == 30:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        update_index([root], index, progress=ctrl_c)
+        update_index([root], index, progress=ctrl_c, rebuild=rebuild)
     _assert_untouched(index, listing, root)
 
 
@@ -547,7 +548,7 @@ def test_a_commit_that_fails_or_is_interrupted_leaves_the_folder_as_it_was(
 
     from clipsearch.errors import StorageError
 
-    root, index, listing = cancelled
+    root, index, listing, rebuild = cancelled
 
     def fail(self, segments):
         raise error
@@ -555,11 +556,12 @@ def test_a_commit_that_fails_or_is_interrupted_leaves_the_folder_as_it_was(
     with monkeypatch.context() as m:
         m.setattr(writing.SegmentWriter, "_commit_toc", fail)
         with pytest.raises(StorageError if isinstance(error, OSError) else KeyboardInterrupt):
-            update_index([root], index)
+            update_index([root], index, rebuild=rebuild)
     _assert_untouched(index, listing, root)
 
 
-def test_a_writer_process_that_fails_stops_the_commit(tmp_path, monkeypatch):
+@pytest.mark.parametrize("rebuild", [False, True])
+def test_a_writer_process_that_fails_stops_the_commit(tmp_path, monkeypatch, rebuild):
     """Whoosh committed without the segment of a worker that died, losing its clips
     silently; now the run fails (exit status 3 in the CLI) and writes nothing."""
     from whoosh import writing
@@ -586,5 +588,47 @@ def test_a_writer_process_that_fails_stops_the_commit(tmp_path, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(writing.SegmentWriter, "_finalize_segment", full_disk_in_workers)
         with pytest.raises(StorageError, match="No space left on device"):
-            update_index([root], index)
+            update_index([root], index, rebuild=rebuild)
     _assert_untouched(index, listing, root)
+
+
+def test_a_bulk_build_whose_workers_read_the_files_reports_what_one_process_does(
+    tmp_path, monkeypatch
+):
+    """A fresh bulk build's workers parse the clips themselves; the parent still keeps
+    the later path of a duplicate id, reports every bad file and warning in order,
+    and the index answers as one written in one process (scores, stories, words)."""
+    from conftest import write_corpus
+
+    from clipsearch.ingest import sync
+
+    root = write_corpus(tmp_path / "clips")
+    _dup(root, "dup/a.md", "Early pier path loses")
+    _dup(root, "dup/b.md", "Late pier path wins")
+    put(root / "warn.md", title="Single topic pier", topics="AI")
+    (root / "bad1.md").write_text("---\ntitle: [unclosed\n---\n")
+    (root / "zz" / "bad2.md").parent.mkdir()
+    (root / "zz" / "bad2.md").write_text("no frontmatter\n")
+    one = update_index([root], tmp_path / "one")
+    monkeypatch.setattr(sync, "BULK_THRESHOLD", 1)
+    seen: list[int] = []
+    bulk = update_index([root], tmp_path / "bulk", progress=lambda done, total: seen.append(done))
+    # every file counted once, in order: 2 bad, 1 duplicate beside those added
+    assert seen == list(range(1, len(seen) + 1)) and seen[-1] == bulk.added + 3
+    for report in (one, bulk):
+        report.elapsed = 0.0
+        report.index = ""
+    assert bulk.to_dict() == one.to_dict()
+    assert len(bulk.skipped) == 2 and len(bulk.duplicates) == 1 and len(bulk.warnings) == 1
+    assert sorted(p.name for p in (tmp_path / "bulk").iterdir() if p.suffix == ".vpst")
+
+    def answers(index: Path) -> list:
+        with open_index(index) as idx:
+            out = []
+            for q in ("pier", "vaccine", "vacine", "harbour report", ""):
+                r = idx.search(q, limit=100, group=bool(q))
+                out.append(sorted((h.id, h.score, h.story, h.copies, h.language) for h in r.hits))
+                out.append((r.total, r.facets, r.corrections))
+            return out
+
+    assert answers(tmp_path / "bulk") == answers(tmp_path / "one")

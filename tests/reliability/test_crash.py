@@ -68,7 +68,7 @@ def _kill_point(point: str, index: Path, proc: subprocess.Popen[str]) -> bool:
     elif point == "commit":  # workers done and reaped: the parent writes the commit
         reached = wait_for(lambda: bool(children(proc.pid)), 30, proc)
         reached = reached and wait_for(lambda: not children(proc.pid), 30, proc, poll=0.002)
-    elif point == "derived data":  # after the commit: a segment's postings arrays
+    elif point == "derived data":  # a segment's postings arrays (as it is finished)
         before = _files(index, ".vpst")
         reached = wait_for(
             lambda: bool(_files(index, ".vpst.tmp") | (_files(index, ".vpst") - before)),

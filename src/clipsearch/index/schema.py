@@ -40,6 +40,14 @@ MAX_WILDCARDS_PER_QUERY = 64
 TERM_CACHE_POSTINGS = 1_000_000
 
 
+def stored_stat(stat: str, digest: str | None, via: str = "") -> str:
+    """The stat column's value: the stat, for a racy file its content digest, and
+    the root of a file reached through a symlink ("mtime:size[:digest[:via]]")."""
+    if via:
+        return f"{stat}:{digest or ''}:{via}"
+    return f"{stat}:{digest}" if digest else stat
+
+
 def clip_words(clip: Clip) -> set[str]:
     """The distinct unstemmed words of a clip's searchable text: what typos are corrected to."""
     return surface_words((clip.title, clip.excerpt, clip.body, clip.related_text))

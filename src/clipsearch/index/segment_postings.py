@@ -19,7 +19,7 @@ import pickle
 import struct
 import zlib
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -59,10 +59,7 @@ def write(path: str, leaf: Any, fields: Iterable[str]) -> None:
     }
     postfile = terms_reader._postfile
     # Flat buffers, not an object per term: a segment holds millions of postings.
-    key_blob = bytearray()
-    key_ends = array("q")
-    hashes = array("Q")
-    sizes = array("q")
+    terms = _Terms()
     deltas = array("i")  # per block, ids delta-encoded from 0 (segment-local: < 2**31)
     block_starts = array("q")
     weights = array("f")
@@ -104,33 +101,99 @@ def write(path: str, leaf: Any, fields: Iterable[str]) -> None:
                 if last:
                     break
                 position += 4 + abs(size)
-        key = term_key(name, keybytes[2:])
-        key_blob += key
-        key_ends.append(len(key_blob))
-        hashes.append(key_hash(key))
-        sizes.append(count)
+        terms.add(name, keybytes[2:], count)
     docs = _decode_blocks(np.frombuffer(deltas, dtype=np.int32), block_starts)
     del deltas
-    post_offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
-    np.cumsum(np.frombuffer(sizes, dtype=np.int64), out=post_offsets[1:])
-    hash_array = np.frombuffer(hashes, dtype=np.uint64)
-    order = np.argsort(hash_array, kind="stable")
-    key_offsets = np.zeros(len(key_ends) + 1, dtype=np.int64)
-    key_offsets[1:] = np.frombuffer(key_ends, dtype=np.int64)
-    n_docs = leaf.doc_count_all()
-    arrays = {
-        "hashes": hash_array[order],
-        "hash_terms": order.astype(np.int64),
-        "key_offsets": key_offsets,
-        "key_blob": np.frombuffer(key_blob, dtype=np.uint8),
-        "post_offsets": post_offsets,
-        "post_docs": docs,
-        "post_weights": np.frombuffer(weights, dtype=np.float32),
-    }
-    for name in fields:
-        arrays["len_" + name] = decoded_lengths(leaf, name)
-    meta = {"format": FORMAT, "segment": leaf.segment().segment_id(), "doc_count": n_docs}
-    arrayfile.write(os.path.join(path, file_name(meta["segment"])), meta, arrays)
+    lengths = {name: decoded_lengths(leaf, name) for name in fields}
+    terms.write(path, leaf.segment().segment_id(), leaf.doc_count_all(), docs, weights, lengths)
+
+
+class _Terms:
+    """The terms of a segment's postings file, in the segment's order: keys, their
+    hashes and posting counts, in flat buffers."""
+
+    def __init__(self) -> None:
+        self.key_blob = bytearray()
+        self.key_ends = array("q")
+        self.hashes = array("Q")
+        self.sizes = array("q")
+
+    def add(self, field: str, text: bytes, count: int) -> None:
+        key = term_key(field, text)
+        self.key_blob += key
+        self.key_ends.append(len(self.key_blob))
+        self.hashes.append(key_hash(key))
+        self.sizes.append(count)
+
+    def write(
+        self, path: str, segment_id: str, n_docs: int, docs: np.ndarray, weights: array,
+        lengths: dict[str, np.ndarray],
+    ) -> None:
+        post_offsets = np.zeros(len(self.sizes) + 1, dtype=np.int64)
+        np.cumsum(np.frombuffer(self.sizes, dtype=np.int64), out=post_offsets[1:])
+        hash_array = np.frombuffer(self.hashes, dtype=np.uint64)
+        order = np.argsort(hash_array, kind="stable")
+        key_offsets = np.zeros(len(self.key_ends) + 1, dtype=np.int64)
+        key_offsets[1:] = np.frombuffer(self.key_ends, dtype=np.int64)
+        arrays = {
+            "hashes": hash_array[order],
+            "hash_terms": order.astype(np.int64),
+            "key_offsets": key_offsets,
+            "key_blob": np.frombuffer(self.key_blob, dtype=np.uint8),
+            "post_offsets": post_offsets,
+            "post_docs": docs,
+            "post_weights": np.frombuffer(weights, dtype=np.float32),
+        }
+        for name, values in lengths.items():
+            arrays["len_" + name] = values
+        meta = {"format": FORMAT, "segment": segment_id, "doc_count": n_docs}
+        arrayfile.write(os.path.join(path, file_name(segment_id)), meta, arrays)
+
+
+class InHand:
+    """The derived postings of a segment Whoosh is writing, gathered from the sorted
+    postings its writer hands to the codec (`tee`), then written (`write`) without
+    reading the new segment back: the same file `write` makes from the segment."""
+
+    def __init__(self, fields: Iterable[str]):
+        self._order = tuple(fields)
+        self._fields = frozenset(self._order)
+        self._terms = _Terms()
+        self._docs = array("i")
+        self._weights = array("f")
+        self._lengths: dict[str, np.ndarray] = {}
+        self._n_docs = 0
+
+    def tee(self, items: Iterable[tuple]) -> Iterator[tuple]:
+        """`items` ((field, term bytes, docnum, weight, value), sorted), passed on."""
+        fields, terms = self._fields, self._terms
+        add_doc, add_weight = self._docs.append, self._weights.append
+        field = text = None
+        count = 0
+        for item in items:
+            yield item
+            if item[0] not in fields:
+                continue
+            if item[1] != text or item[0] != field:
+                if count:
+                    terms.add(field, text, count)  # type: ignore[arg-type]
+                field, text, count = item[0], item[1], 0
+            add_doc(item[2])
+            add_weight(item[3])
+            count += 1
+        if count:
+            terms.add(field, text, count)  # type: ignore[arg-type]
+
+    def read_lengths(self, perdoc: Any) -> None:
+        """Take the field lengths from the segment's per-document reader (written
+        before its postings)."""
+        self._lengths = {name: perdoc_lengths(perdoc, name) for name in self._order}
+        self._n_docs = perdoc.doc_count_all()
+
+    def write(self, path: str, segment_id: str) -> None:
+        """Write the file (after `tee` and `read_lengths`)."""
+        docs = np.frombuffer(self._docs, dtype=np.int32)
+        self._terms.write(path, segment_id, self._n_docs, docs, self._weights, self._lengths)
 
 
 def _decode_blocks(deltas: np.ndarray, block_starts: array) -> np.ndarray:
@@ -149,11 +212,16 @@ def _decode_blocks(deltas: np.ndarray, block_starts: array) -> np.ndarray:
 def decoded_lengths(leaf: Any, field: str) -> np.ndarray:
     """Per document of the segment, the length of `field` as BM25F reads it
     (`doc_field_length`: the one-byte approximation decoded; 0 without the field)."""
+    return perdoc_lengths(leaf._perdoc, field)
+
+
+def perdoc_lengths(perdoc: Any, field: str) -> np.ndarray:
+    """`decoded_lengths` from a segment's per-document reader (W3PerDocReader)."""
     from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
     from whoosh.util.numeric import byte_to_length
 
-    n_docs = leaf.doc_count_all()
-    reader = leaf._perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
+    n_docs = perdoc.doc_count_all()
+    reader = perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
     if reader is None:
         return np.zeros(n_docs, dtype=np.int32)
     raw = np.fromiter((reader[d] for d in range(n_docs)), dtype=np.uint8, count=n_docs)

@@ -230,6 +230,20 @@ def signatures(items: Sequence[Texts]) -> list[Signature]:
     return [Signature(mh, *rest) for mh, rest in zip(minhashes(hash_lists), partial, strict=True)]
 
 
+def clip_texts(clip: Any) -> Texts:
+    """What a signature is made of, from a clip as read (ingest.clip.Clip)."""
+    return (
+        clip.title,
+        clip.excerpt,
+        clip.body,
+        clip.related_text,
+        clip.provider,
+        clip.url,
+        clip.published,
+        clip.topics,
+    )
+
+
 def texts_of(stored: dict[str, Any]) -> Texts:
     """What a signature is made of, from an indexed clip's stored fields."""
     return (

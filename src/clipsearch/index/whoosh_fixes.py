@@ -1,19 +1,18 @@
 """Fixes to Whoosh 2.7 behaviour that clipsearch depends on.  The reading fixes apply
-at import; the multi-process writer's when a bulk write starts (`patch_bulk_writer`),
-so a search never imports multiprocessing, ctypes or asyncio."""
+at import; the segment writer's and text indexing's when a write starts
+(`patch_segment_flush`, `patch_text_indexing`).  The
+multi-process writer's are in bulk.py, so a search never imports multiprocessing,
+ctypes or asyncio."""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-from dataclasses import dataclass
 from typing import Any
 
 from whoosh.codec import whoosh3
 from whoosh.filedb import structfile
 
-from clipsearch.errors import StorageError
+from clipsearch.index.analysis import ClipAnalyzer, index_postings
 
 
 class _ViewFile:
@@ -48,28 +47,6 @@ class _ViewFile:
 
     def close(self) -> None:
         self._buf = memoryview(b"")
-
-
-@dataclass(frozen=True)
-class _Failed:
-    """What a worker process sends back instead of its segment when it fails."""
-
-    detail: str
-
-
-def _die_with_parent(parent_pid: int | None) -> None:
-    """Make a worker process exit when its parent dies (kill -9, the OOM killer): it
-    shares the parent's lock on the index and would otherwise keep it forever."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
-    except (OSError, AttributeError):
-        return
-    if parent_pid is not None and os.getppid() != parent_pid:  # died before prctl
-        os._exit(1)
 
 
 def _patch_reading() -> None:
@@ -113,87 +90,6 @@ def _patch_reading() -> None:
 _patch_reading()
 
 
-def patch_bulk_writer() -> None:
-    """Fixes to Whoosh's multi-process writer, applied once before the first bulk
-    write: workers ignore Ctrl-C (the parent cancels) and die with their parent, and
-    cancelling terminates them (they would hold the inherited index lock forever)."""
-    import queue
-
-    from whoosh import multiproc, writing
-
-    if getattr(multiproc.MpWriter, "_clipsearch_patched", False):
-        return
-    task_run = multiproc.SubWriterTask.run
-
-    def sub_writer_run(self: Any) -> None:
-        # Ctrl-C goes to the whole process group: the parent cancels the build, so
-        # the workers ignore it instead of each printing a traceback.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        _die_with_parent(self._parent_pid)
-        try:
-            task_run(self)
-        except BaseException as exc:  # noqa: BLE001 - told to the parent, which stops
-            detail = (exc.strerror or str(exc)) if isinstance(exc, OSError) else repr(exc)
-            with contextlib.suppress(Exception):
-                self.resultqueue.put(_Failed(detail[:300]), timeout=5)
-                self.resultqueue.close()
-                self.resultqueue.join_thread()
-            os._exit(1)
-
-    multiproc.SubWriterTask.run = sub_writer_run
-    whoosh_commit = multiproc.MpWriter._commit
-
-    def mp_commit(self: Any, mergetype: Any, optimize: Any, merge: Any) -> None:
-        # Whoosh's own commit waits a second for each worker's segment and commits
-        # without the ones that did not come: a worker that died (a full disk, the
-        # OOM killer) silently lost its clips.  Here a missing segment stops the
-        # commit, and the writer removes what was written.
-        if not self.multisegment:
-            return whoosh_commit(self, mergetype, optimize, merge)
-        if self.docbuffer:
-            self._enqueue()
-        for _task in self.tasks:
-            self.jobqueue.put(None)
-        finalsegments = self._merge_segments(mergetype, optimize, merge)
-        results: list[Any] = []
-        while len(results) < len(self.tasks):
-            running = any(task.is_alive() for task in self.tasks)
-            try:  # a worker that ended has flushed what it sent
-                results.append(self.resultqueue.get(timeout=0.5 if running else 1))
-            except queue.Empty:
-                if not running:
-                    break
-        for task in self.tasks:
-            task.join()
-        failed = [r.detail for r in results if isinstance(r, _Failed)]
-        if failed or len(results) != len(self.tasks) or any(t.exitcode for t in self.tasks):
-            detail = failed[0] if failed else "a writer process ended without its segment"
-            raise StorageError(self.storage.folder, f"writing the index failed: {detail}")
-        finalsegments += [segment for _run, _names, segment in results]
-        if self._added:
-            finalsegments.append(self._finalize_segment())
-        else:
-            self._close_segment()
-        self._commit_toc(finalsegments)
-        self._finish()
-
-    multiproc.MpWriter._commit = mp_commit
-
-    def mp_cancel(self: Any) -> None:
-        # Whoosh's cancel only flags its own copy of each task; the forked workers
-        # would wait on the job queue forever, holding the inherited index lock.
-        try:
-            for task in self.tasks:
-                if task.is_alive():
-                    task.terminate()
-                    task.join(5)
-        finally:
-            writing.SegmentWriter.cancel(self)
-
-    multiproc.MpWriter.cancel = mp_cancel
-    multiproc.MpWriter._clipsearch_patched = True
-
-
 class _SegmentLengths:
     """A new segment's field lengths as lists, for writing its postings: Whoosh
     asks the length of every posting's document through its column reader (a
@@ -215,21 +111,70 @@ class _SegmentLengths:
 
 def patch_segment_flush() -> None:
     """Write a new segment's postings with its lengths decoded once per document
-    (`_SegmentLengths`), applied once before the first write."""
+    (`_SegmentLengths`), and its derived postings file (segment_postings.InHand)
+    from the postings on their way to the codec instead of reading the segment back
+    after the commit; applied once before the first write."""
     from whoosh import writing
 
     if getattr(writing.SegmentWriter, "_clipsearch_flush_patched", False):
         return
 
     def flush_segment(self: Any) -> None:
+        from clipsearch.index import segment_postings
+        from clipsearch.index.schema import TEXT_FIELDS
+
         self.perdocwriter.close()
         pdr = self.per_document_reader() if self.codec.length_stats else None
         lengths = _SegmentLengths(pdr, pdr.doc_count_all()) if pdr is not None else None
-        self.fieldwriter.add_postings(self.schema, lengths, self.pool.iter_postings())
+        hand = None
+        if getattr(self.storage, "folder", None) and pdr is not None:
+            hand = segment_postings.InHand(TEXT_FIELDS)
+        items = self.pool.iter_postings()
+        self.fieldwriter.add_postings(self.schema, lengths, hand.tee(items) if hand else items)
         self.fieldwriter.close()
+        if hand is not None:
+            hand.read_lengths(pdr)
+            self._clipsearch_in_hand = hand
         if pdr:
             pdr.close()
 
+    assemble = writing.SegmentWriter._assemble_segment
+
+    def assemble_segment(self: Any) -> None:
+        assemble(self)
+        # After assembling: that removes every loose file named after the segment.
+        hand = getattr(self, "_clipsearch_in_hand", None)
+        if hand is not None:
+            self._clipsearch_in_hand = None
+            # Derived data: should this fail, the writer makes it after the commit.
+            with contextlib.suppress(Exception):
+                hand.write(self.storage.folder, self.newsegment.segment_id())
+
     writing.SegmentWriter._flush_segment = flush_segment
+    writing.SegmentWriter._assemble_segment = assemble_segment
     writing.SegmentWriter._clipsearch_flush_patched = True
 
+
+def patch_text_indexing() -> None:
+    """Index the text fields with `analysis.index_postings` (the terms and positions
+    of ClipAnalyzer's chain without a Token object per word: the analyzer chain
+    was 28% of a bulk worker's time), applied once before the first write; any
+    other field, analyzer or format keeps Whoosh's own `index`."""
+    from whoosh import fields, formats
+
+    if getattr(fields.TEXT, "_clipsearch_index_patched", False):
+        return
+    whoosh_index = fields.TEXT.index
+
+    def index(self: Any, value: Any, **kwargs: Any) -> Any:
+        if (
+            type(self.format) is formats.Positions
+            and isinstance(self.analyzer, ClipAnalyzer)
+            and isinstance(value, str)
+            and kwargs.get("mode", "index") == "index"
+        ):
+            return index_postings(value, self.format.field_boost)
+        return whoosh_index(self, value, **kwargs)
+
+    fields.TEXT.index = index
+    fields.TEXT._clipsearch_index_patched = True

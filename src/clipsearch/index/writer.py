@@ -16,7 +16,13 @@ from whoosh.util.filelock import try_for
 
 from clipsearch.errors import IndexLockedError, StorageError
 from clipsearch.index import signatures, stories, vocabulary
-from clipsearch.index.schema import INDEX_NAME, clip_words, document
+from clipsearch.index.bulk import BulkWriter, FileJob, FileRead, ReadClip
+from clipsearch.index.schema import (
+    INDEX_NAME,
+    clip_words,
+    document,
+    stored_stat,  # noqa: F401  (re-exported)
+)
 from clipsearch.index.storage import (
     check_before_locking,
     compatible,
@@ -30,7 +36,7 @@ from clipsearch.index.storage import (
     write_lock,
     write_vocabulary,
 )
-from clipsearch.index.whoosh_fixes import patch_bulk_writer, patch_segment_flush
+from clipsearch.index.whoosh_fixes import patch_segment_flush, patch_text_indexing
 
 if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
     from clipsearch.ingest.clip import Clip
@@ -56,14 +62,6 @@ class IndexedFile:
     id: str
     digest: str = ""
     via: str = ""
-
-
-def stored_stat(stat: str, digest: str | None, via: str = "") -> str:
-    """The stat column's value: the stat, for a racy file its content digest, and
-    the root of a file reached through a symlink ("mtime:size[:digest[:via]]")."""
-    if via:
-        return f"{stat}:{digest or ''}:{via}"
-    return f"{stat}:{digest}" if digest else stat
 
 
 def _indexed_file(path: str, value: str, clip_id: str) -> IndexedFile:
@@ -137,15 +135,44 @@ class Writer:
             return {f.path: f for f in _indexed_files(reader)}
 
     @guarded
-    def begin(self, bulk: bool = False) -> None:
+    def begin(self, bulk: bool = False, read_clip: ReadClip | None = None) -> None:
+        """Start writing; `bulk` with the multi-process writer (bulk.py) when there
+        is more than one core.  `read_clip` (a fresh bulk build only): the workers
+        read the clip files themselves, handed to them with `add_file`."""
         procs = min(os.cpu_count() or 1, 4)
         patch_segment_flush()
-        kwargs: dict[str, Any] = {"limitmb": 256, "_lk": False}
+        patch_text_indexing()
         if bulk and procs > 1:
-            patch_bulk_writer()
             # Sub-writers get their own arguments: they never lock (the parent does).
-            kwargs.update(procs=procs, multisegment=True, batchsize=256, subargs={"limitmb": 256})
-        self._w = self._ix.writer(**kwargs)
+            self._w = BulkWriter(
+                self._ix, read_clip=read_clip if self.fresh else None, sign=self._stories,
+                procs=procs, batchsize=256, subargs={"limitmb": 256}, limitmb=256, _lk=False,
+            )
+        else:
+            self._w = self._ix.writer(limitmb=256, _lk=False)
+
+    @property
+    def reads_files(self) -> bool:
+        """Whether the clip files are read by the bulk writer's workers (`add_file`)."""
+        return isinstance(self._w, BulkWriter) and self._w.read_clip is not None
+
+    @guarded
+    def add_file(self, path: str, stat: str, racy: bool = False, via: str = "") -> None:
+        """Have a worker read and index a clip file (when `reads_files`); what it
+        found comes from `files_read`."""
+        self._dirty = True
+        self._w.add_file(FileJob(path, stat, racy, via))
+
+    def files_read(self) -> Iterator[FileRead]:
+        """What the workers read of each file given to `add_file`, in that order, as
+        they read it (every parsable clip is already added; the caller drops a
+        duplicate with `delete_after_commit`)."""
+        try:
+            yield from self._w.finish()
+        except OSError as exc:
+            raise StorageError(self.path, exc) from None
+        self._new_words.update(self._w.words)
+        self._signatures.update(self._w.records)
 
     def _writer(self) -> Any:
         if self._w is None:
@@ -163,17 +190,7 @@ class Writer:
         self._new_words.update(clip_words(clip))
         if not self._stories:
             return
-        texts = (
-            clip.title,
-            clip.excerpt,
-            clip.body,
-            clip.related_text,
-            clip.provider,
-            clip.url,
-            clip.published,
-            clip.topics,
-        )
-        self._unsigned.append((clip.path, stat, texts))
+        self._unsigned.append((clip.path, stat, signatures.clip_texts(clip)))
         if len(self._unsigned) >= SIGNATURE_BATCH:
             self._sign()
 

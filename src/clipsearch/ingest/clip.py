@@ -360,3 +360,12 @@ def read_clip(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Clip:
         ) from None
     digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
     return replace(clip_from_text(text, path), digest=digest)
+
+
+def read_outcome(path: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Clip | ClipError:
+    """`read_clip`, the error returned instead of raised (what a bulk build's worker
+    process sends back to the run that reports it)."""
+    try:
+        return read_clip(path, max_bytes=max_bytes)
+    except ClipError as exc:
+        return exc

@@ -7,18 +7,23 @@ reason and the rest are indexed and committed.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from clipsearch import index as store
 from clipsearch.errors import ClipsearchError
 from clipsearch.index import IndexedFile
 from clipsearch.ingest import DEFAULT_MAX_BYTES
-from clipsearch.ingest.clip import Clip, ClipError, read_clip
+from clipsearch.ingest.clip import Clip, ClipError, read_outcome
 from clipsearch.ingest.discover import Discovery, Found, discover, is_under
 from clipsearch.paths import shown_path
+
+if TYPE_CHECKING:
+    from clipsearch.index.bulk import FileRead
 
 #: From this many files to (re)index, use the multi-process bulk writer.
 BULK_THRESHOLD = 2000
@@ -177,7 +182,10 @@ def sync_discovered(
             and (k.via in found.scope or any(is_under(p, s) for s in found.scope))
             and not any(is_under(p, u) for u in found.unreadable)
         )
-        writer.begin(bulk=bulk and len(todo) >= BULK_THRESHOLD)
+        bulk = bulk and len(todo) >= BULK_THRESHOLD
+        # A fresh bulk build's workers read the files themselves (both cores parse).
+        reader = functools.partial(read_outcome, max_bytes=max_bytes)
+        writer.begin(bulk=bulk, read_clip=reader if bulk and not preread else None)
         for p in gone:
             writer.delete_path(p)
             report.removed += 1
@@ -186,10 +194,18 @@ def sync_discovered(
             [k for p, k in known.items() if p not in reading and p not in gone], writer, report
         )
         run = _Run(owner, writer, report, strict, max_bytes, preread or {})
-        for done, f in enumerate(todo, 1):
-            if progress is not None:
-                progress(done, len(todo))
-            run.index(f, known.get(f.path))
+        if writer.reads_files:  # a fresh build: no file is known yet
+            for f in todo:
+                writer.add_file(f.path, f.stat, f.racy, f.via)
+            for done, (f, read) in enumerate(zip(todo, writer.files_read(), strict=True), 1):
+                if progress is not None:
+                    progress(done, len(todo))
+                run.index(f, None, read)
+        else:
+            for done, f in enumerate(todo, 1):
+                if progress is not None:
+                    progress(done, len(todo))
+                run.index(f, known.get(f.path))
         writer.commit()
     except BaseException:
         writer.cancel()
@@ -236,33 +252,34 @@ class _Run:
         self.strict, self.max_bytes, self.preread = strict, max_bytes, preread
         self.counted: dict[str, str] = {}  # path added in this run -> what it counted as
 
-    def index(self, f: Found, old: IndexedFile | None) -> None:
+    def index(self, f: Found, old: IndexedFile | None, read: FileRead | None = None) -> None:
+        """Read `f` and add it, or, given what a bulk worker `read` of it (and added
+        already: a fresh build, where every file is new), only count it."""
         report, writer = self.report, self.writer
-        try:
-            clip = self.preread.pop(f.path, None) or read_clip(f.path, max_bytes=self.max_bytes)
-            if isinstance(clip, ClipError):
-                raise clip
-        except ClipError as exc:
-            report.skipped.append(Skipped(f.path, str(exc)))
-            if self.strict:
-                raise StrictStop(str(exc)) from None
-            if old is not None:  # it was good before; a broken edit must not leave stale text
-                writer.delete_path(f.path)
-                report.removed += 1
-            return
-        report.warnings.extend(clip.warnings)
-        holder = self.owner.get(clip.id)
+        clip: Clip | None = None
+        if read is None:
+            got = self.preread.pop(f.path, None) or read_outcome(f.path, max_bytes=self.max_bytes)
+            if isinstance(got, ClipError):
+                return self._bad(f, old, str(got))
+            clip = got
+            clip_id, digest = clip.id, clip.digest
+            report.warnings.extend(clip.warnings)
+        elif read.error:
+            return self._bad(f, old, read.error)
+        else:
+            clip_id, digest = read.id, read.digest
+            report.warnings.extend(read.warnings)
+        holder = self.owner.get(clip_id)
         if holder is not None and holder > f.path:  # an indexed file with a later path
-            report.duplicates.append(_duplicate(clip.id, f.path, holder))
+            report.duplicates.append(_duplicate(clip_id, f.path, holder))
             if old is not None:  # its old text (maybe under another id) must not stay
                 writer.delete_path(f.path)
             return
         if holder is not None and holder < f.path:
             self._drop(holder)
-            report.duplicates.append(_duplicate(clip.id, holder, f.path))
-        self.owner[clip.id] = f.path
-        stat = store.stored_stat(f.stat, clip.digest if f.racy else None, f.via)
-        if old is not None and old.stat == f.stat and old.digest == clip.digest:
+            report.duplicates.append(_duplicate(clip_id, holder, f.path))
+        self.owner[clip_id] = f.path
+        if old is not None and old.stat == f.stat and old.digest == digest:
             report.unchanged += 1  # a racy file checked by content: the same
             if f.racy and old.via == f.via:
                 return  # still racy: keep checking it by content
@@ -275,7 +292,17 @@ class _Run:
             report.added += 1
             kind = "added"
         self.counted[f.path] = kind
-        writer.add(clip, stat, replace=old is not None)
+        if clip is not None:
+            stat = store.stored_stat(f.stat, digest if f.racy else None, f.via)
+            writer.add(clip, stat, replace=old is not None)
+
+    def _bad(self, f: Found, old: IndexedFile | None, reason: str) -> None:
+        self.report.skipped.append(Skipped(f.path, reason))
+        if self.strict:
+            raise StrictStop(reason)
+        if old is not None:  # it was good before; a broken edit must not leave stale text
+            self.writer.delete_path(f.path)
+            self.report.removed += 1
 
     def _drop(self, path: str) -> None:
         """Remove the losing file of a duplicate id: from the committed index, or, when
