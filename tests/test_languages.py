@@ -393,3 +393,33 @@ def test_the_writers_analysis_pass_on_random_text() -> None:
         assert sorted(index_postings(value, fmt.field_boost)) == chain
 
     check()
+
+
+def test_which_analyses_occur_is_what_whooshs_term_table_holds(built) -> None:
+    """A query's analyses in the index's other languages are kept only where their
+    tokens occur; the snapshot answers from the derived postings' offsets, which must
+    agree with Whoosh's own term table for every token, present or not."""
+    from whoosh.index import open_dir
+
+    from clipsearch.index.schema import INDEX_NAME, TEXT_FIELDS
+    from clipsearch.index.snapshot import Snapshot
+
+    words = set()
+    for clip in FIXTURES.glob("*.md"):
+        for word in clip.read_text(encoding="utf-8").split():
+            word = word.strip(".,:;!?\"'()«»„“”")
+            for language in ("en", "de", "fr", "es", "ru", "und"):
+                token = analyze_word(word, language) if word else None
+                if token:
+                    words.add(token)
+    words |= {"zzzunseen", "qqq"}
+    tokens = sorted(words)
+    snap = Snapshot(str(built[1]))
+    try:
+        reader = open_dir(str(built[1]), indexname=INDEX_NAME).reader()
+        expected = {t for t in tokens if any((f, t) in reader for f in TEXT_FIELDS)}
+        reader.close()
+        assert len(expected) > 50 and "zzzunseen" not in expected
+        assert snap.occurring(tokens) == expected
+    finally:
+        snap.close()

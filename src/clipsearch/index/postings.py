@@ -25,8 +25,12 @@ class Terms:
         reader: Any,
         schema: Any,
         languages: Callable[[], Sequence[str]] | None = None,
+        frequencies: Callable[[list[tuple[str, str]]], list[int]] | None = None,
     ):
         self._reader = reader
+        # Document frequencies of (field, term) pairs, deleted documents counted: the
+        # derived postings answer from their offsets, cheaper than Whoosh's term table.
+        self._frequencies = frequencies
         self._schema = schema
         self._analyzer = schema["title"].analyzer
         self._index_languages = languages or (lambda: (ENGLISH,))
@@ -75,8 +79,13 @@ class Terms:
 
     def occurring(self, tokens: Iterable[str]) -> set[str]:
         """The tokens some text field holds."""
-        reader = self._reader
-        return {t for t in tokens if any((f, t) in reader for f in TEXT_FIELDS)}
+        if self._frequencies is None:
+            reader = self._reader
+            return {t for t in tokens if any((f, t) in reader for f in TEXT_FIELDS)}
+        distinct = list(dict.fromkeys(tokens))
+        counts = self._frequencies([(f, t) for t in distinct for f in TEXT_FIELDS])
+        width = len(TEXT_FIELDS)
+        return {t for i, t in enumerate(distinct) if any(counts[i * width : (i + 1) * width])}
 
     def has_field(self, name: str) -> bool:
         return name in self._schema.names()

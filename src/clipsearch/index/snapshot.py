@@ -45,7 +45,12 @@ class Snapshot:
         self._searcher = self._ix.searcher()
         self._reader = self._searcher.reader()
         schema = self._ix.schema
-        self._terms = Terms(self._reader, schema, languages=self.languages)
+        self._terms = Terms(
+            self._reader,
+            schema,
+            languages=self.languages,
+            frequencies=lambda pairs: self._postings.doc_frequencies(pairs),
+        )
         self._languages: tuple[str, ...] | None = None
         # The numpy-backed parts load when an index is opened for searching, so
         # importing clipsearch (a command that does not search) needs no numpy.
