@@ -632,3 +632,58 @@ def test_a_bulk_build_whose_workers_read_the_files_reports_what_one_process_does
             return out
 
     assert answers(tmp_path / "bulk") == answers(tmp_path / "one")
+
+
+def _live_children() -> list[int]:
+    """This process's children that have not ended (Linux /proc; zombies excluded)."""
+    me, out = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == me and fields[0] != "Z":
+                out.append(int(entry))
+    return out
+
+
+@pytest.mark.parametrize("rebuild", [False, True], ids=["bulk", "bulk rebuild"])
+def test_ctrl_c_while_a_worker_is_forked_leaves_no_worker_and_no_files(
+    tmp_path, monkeypatch, rebuild
+):
+    """Ctrl-C landing between a worker's fork and its registration left a worker the
+    cancel could not see: it went on writing its segment after the clean-up.  The
+    fork is now shielded from Ctrl-C, which lands once the worker is known."""
+    import multiprocessing
+    import signal
+
+    from clipsearch.ingest import sync
+
+    root = tmp_path / "clips"
+    five(root)
+    index = tmp_path / "index"
+    update_index([root], index)
+    for n in range(40):
+        put(root / f"new{n:02d}.md", title=f"New pier notice {n}", date="2022-03-01")
+    listing = _listing(index)
+    others = set(_live_children())  # what other tests' fixtures keep running
+    monkeypatch.setattr(sync, "BULK_THRESHOLD", 1)
+    fork = multiprocessing.Process._Popen
+    sent: list[bool] = []
+
+    def fork_then_ctrl_c(process):
+        popen = fork(process)
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGINT)  # before `start` records the child
+        return popen
+
+    with monkeypatch.context() as m:
+        m.setattr(multiprocessing.Process, "_Popen", staticmethod(fork_then_ctrl_c))
+        with pytest.raises(KeyboardInterrupt):
+            update_index([root], index, rebuild=rebuild)
+    assert sent
+    assert set(_live_children()) - others == set()
+    _assert_untouched(index, listing, root)

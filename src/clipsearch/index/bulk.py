@@ -111,6 +111,7 @@ class BulkTask(multiproc.SubWriterTask):
         # Ctrl-C goes to the whole process group: the parent cancels the build, so
         # the workers ignore it instead of each printing a traceback.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked at the fork
         _die_with_parent(self._parent)
         try:
             self._work()
@@ -179,7 +180,16 @@ class BulkWriter(multiproc.MpWriter):
     def _new_task(self) -> BulkTask:
         task = BulkTask(self)
         self.tasks.append(task)
-        task.start()
+        # Ctrl-C is held off while the worker is forked: landing between the fork
+        # and `start` recording the child, it left a worker `cancel` could not see
+        # (it went on writing its segment after the clean-up), and one landing in the
+        # child before it ignores Ctrl-C printed a traceback.  A Ctrl-C held here is
+        # raised once `start` returns, with the worker known.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            task.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return task
 
     def add_file(self, job: FileJob) -> None:
