@@ -490,6 +490,17 @@ def _listing(index: Path) -> list[str]:
     return sorted(p.name for p in index.iterdir())
 
 
+def _five_indexed_forty_waiting(tmp_path: Path) -> tuple[Path, Path]:
+    """(root, index): an index of five clips, and 40 new clips waiting under root."""
+    root = tmp_path / "clips"
+    five(root)
+    index = tmp_path / "index"
+    update_index([root], index)
+    for n in range(40):
+        put(root / f"new{n:02d}.md", title=f"New pier notice {n}", date="2022-03-01")
+    return root, index
+
+
 @pytest.fixture(params=["one process", "bulk", "bulk rebuild"])
 def cancelled(request, tmp_path, monkeypatch):
     """(root, index, listing, rebuild): an index of five clips and 40 new clips
@@ -497,12 +508,7 @@ def cancelled(request, tmp_path, monkeypatch):
     whose workers read the files themselves in a rebuild."""
     from clipsearch.ingest import sync
 
-    root = tmp_path / "clips"
-    five(root)
-    index = tmp_path / "index"
-    update_index([root], index)
-    for n in range(40):
-        put(root / f"new{n:02d}.md", title=f"New pier notice {n}", date="2022-03-01")
+    root, index = _five_indexed_forty_waiting(tmp_path)
     if request.param != "one process":
         monkeypatch.setattr(sync, "BULK_THRESHOLD", 1)
     return root, index, _listing(index), request.param == "bulk rebuild"
@@ -661,12 +667,7 @@ def test_ctrl_c_while_a_worker_is_forked_leaves_no_worker_and_no_files(
 
     from clipsearch.ingest import sync
 
-    root = tmp_path / "clips"
-    five(root)
-    index = tmp_path / "index"
-    update_index([root], index)
-    for n in range(40):
-        put(root / f"new{n:02d}.md", title=f"New pier notice {n}", date="2022-03-01")
+    root, index = _five_indexed_forty_waiting(tmp_path)
     listing = _listing(index)
     others = set(_live_children())  # what other tests' fixtures keep running
     monkeypatch.setattr(sync, "BULK_THRESHOLD", 1)
