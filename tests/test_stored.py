@@ -1,10 +1,14 @@
-"""Stored fields read with positioned reads (index/stored.py) are Whoosh's own: for
-every document of every segment, after updates, deletions and merges; a commit that
-a newer one replaced still reads its own documents; a closed one raises the same
-clear error as before; a damaged column is reported, never read past."""
+"""A commit opened for searching reads Whoosh's files with positioned reads
+(index/pread.py), not through a mapping: every document's stored fields are what
+Whoosh reads through its mapping, after updates, deletions and merges and in a
+segment outside a compound file; nothing of a segment file is mapped into the
+process; a commit a newer one replaced still reads its own files; a closed one
+raises the same clear error as before and holds no file open; a file cut short
+while open is reported, not read past."""
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -13,7 +17,8 @@ from conftest import write_clip, write_corpus
 
 from clipsearch import open_index, update_index
 from clipsearch.errors import IndexIncompatibleError
-from clipsearch.index import Snapshot, stored
+from clipsearch.index import Snapshot
+from clipsearch.index.pread import PreadFile
 
 
 @pytest.fixture
@@ -24,24 +29,48 @@ def built(tmp_path: Path) -> tuple[Path, Path]:
     return root, index
 
 
+def _mapped(index: Path) -> list[str]:
+    """The index's files this process maps."""
+    with open("/proc/self/maps", encoding="utf-8") as fh:
+        return [line.split()[-1] for line in fh if str(index) in line]
+
+
+def _open_files(index: Path) -> list[str]:
+    """The index's files this process holds open."""
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(index)):
+            out.append(target)
+    return out
+
+
+def _whooshs(index: Path) -> list[dict]:
+    """Every document's stored fields as Whoosh reads them through its mapping."""
+    from whoosh import index as whoosh_index
+
+    with whoosh_index.open_dir(str(index), indexname="clips").reader() as reader:
+        return [reader.stored_fields(d) for d in range(reader.doc_count_all())]
+
+
 def _assert_whooshs(index: Path, segments: int | None = None) -> None:
-    """Every document's stored fields equal Whoosh's, each read by a column here."""
+    gc.collect()
+    already = set(_mapped(index))  # what this process's own writers left mapped
     snap = Snapshot(str(index))
     try:
-        reader = snap._reader
-        leaves = [leaf for leaf, _ in reader.leaf_readers() if leaf.doc_count_all()]
+        leaves = [leaf for leaf, _ in snap._reader.leaf_readers() if leaf.doc_count_all()]
         if segments is not None:
             assert len(leaves) == segments
-        columns = snap._ix.stored_columns()
-        assert {leaf.segment().segment_id() for leaf in leaves} <= set(columns)
-        for d in range(reader.doc_count_all()):
-            assert snap.stored(d) == reader.stored_fields(d), d
-        for leaf in leaves:  # each segment's column, document by document
-            column = columns[leaf.segment().segment_id()]
-            for d in range(leaf.doc_count_all()):
-                assert column.fields(d) == leaf.stored_fields(d)
+        got = [snap.stored(d) for d in range(snap._reader.doc_count_all())]
+        assert [snap._reader.stored_fields(d) for d in range(len(got))] == got
+        mapped = set(_mapped(index)) - already
+        assert not [n for n in mapped if n.endswith((".seg", ".col", ".trm", ".pst"))]
     finally:
         snap.close()
+    assert got == _whooshs(index)
 
 
 def test_every_document_of_a_fresh_build_is_whooshs(built) -> None:
@@ -58,6 +87,9 @@ def test_after_updates_deletions_and_merges_every_document_is_whooshs(built) -> 
         assert update_index([root], index).ok
         _assert_whooshs(index)
     assert not first & _segment_ids(index)  # the first build's segment was merged away
+    with open_index(index) as idx:  # and the answers come through the positioned reads
+        hits = idx.search("solar panel tariffs").hits
+        assert hits and all(h.title.startswith("Solar panel tariffs") for h in hits[:3])
 
 
 def test_a_segment_not_in_a_compound_file_is_read_too(built) -> None:
@@ -84,11 +116,13 @@ def _segment_ids(index: Path) -> set[str]:
         snap.close()
 
 
-def test_a_segment_of_many_documents_reads_whooshs_stored_offsets(tmp_path: Path) -> None:
-    """Whoosh writes the column's offsets (not only its lengths) past 2**15 rows:
-    both layouts are read by Whoosh's own column reader over positioned reads."""
+def test_a_file_read_by_positioned_reads_reads_as_whooshs_over_a_buffer(tmp_path: Path) -> None:
+    """PreadFile against Whoosh's BufferFile over the same bytes: positioned and
+    sequential reads, arrays, parts of it, and the column of many documents whose
+    offsets Whoosh writes (past 2**15 rows)."""
     from whoosh.codec.whoosh3 import STORED_COLUMN
     from whoosh.filedb.filestore import RamStorage
+    from whoosh.filedb.structfile import BufferFile
 
     values = [{"n": i, "text": "x" * (i % 7)} if i % 5 else None for i in range(40_000)]
     store = RamStorage()
@@ -101,11 +135,26 @@ def test_a_segment_of_many_documents_reads_whooshs_stored_offsets(tmp_path: Path
     data = store.open_file("col").read()
     assert data.endswith(b"X")  # Whoosh's mark of a column with its offsets written
     path = tmp_path / "col"
-    path.write_bytes(b"pad" + data)
+    path.write_bytes(b"pad" + data + b"tail")
     with open(path, "rb", buffering=0) as fh:
-        column = stored.SegmentStored(fh, 3, len(data), len(values))
-        got = [column.fields(i) for i in range(len(values))]
-    assert got == [v or {} for v in values]
+        mine, buffered = PreadFile(fh, 3, len(data)), BufferFile(memoryview(data))
+        column = STORED_COLUMN.reader(mine, 0, len(data), len(values))
+        assert [column[i] for i in range(len(values))] == values
+        for f in (mine, buffered):
+            f.seek(0)
+        for pos, n in [(0, 1), (5, 100), (len(data) - 3, 10), (len(data), 4)]:
+            assert mine.get(pos, n) == buffered.get(pos, n), (pos, n)
+        assert mine.get_int(17) == buffered.get_int(17)
+        assert mine.get_array(8, "I", 30) == buffered.get_array(8, "I", 30)
+        assert mine.read(7) == buffered.read(7) and mine.tell() == buffered.tell() == 7
+        assert mine.read_array("H", 5) == buffered.read_array("H", 5)
+        assert mine.read_varint() == buffered.read_varint()
+        part, whole = mine.subset(100, 50), buffered.subset(100, 50)
+        assert part.read() == whole.read() and part.get(40, 20) == whole.get(40, 20)
+        mine.seek(-4, 2)
+        assert mine.read() == data[-4:]  # never past its region ("tail")
+        line = PreadFile(fh, 3 + len(data) + 1, 3)
+        assert line.readline() == b"ail"
 
 
 def test_a_replaced_commit_reads_its_own_documents(built) -> None:
@@ -122,23 +171,31 @@ def test_a_replaced_commit_reads_its_own_documents(built) -> None:
         snap.close()
 
 
-def test_a_closed_commit_raises_the_clear_error(built) -> None:
-    snap = Snapshot(str(built[1]))
+def test_a_closed_commit_raises_the_clear_error_and_holds_no_file(built) -> None:
+    index = built[1]
+    snap = Snapshot(str(index))
     snap.stored(0)
-    columns = list(snap._ix.stored_columns().values())
+    assert any(f.endswith(".seg") for f in _open_files(index))
     snap.close()
-    assert columns and all(c.closed for c in columns)  # no file left open
+    assert not [f for f in _open_files(index) if f.endswith(".seg")]
     with pytest.raises(IndexIncompatibleError, match="ReaderClosed"):
         snap.stored(0)
-    idx = open_index(built[1])
-    assert idx.search("vaccine").hits
-    idx.close()
+    with open_index(index) as idx:
+        assert idx.search("vaccine").hits
 
 
-def test_a_damaged_column_is_an_error_not_a_read_past_its_end(tmp_path: Path) -> None:
-    path = tmp_path / "col"
-    path.write_bytes(b"\0" * 10)
-    with open(path, "rb", buffering=0) as fh:
-        column = stored.SegmentStored(fh, 4, 100, 3)  # says 100 bytes; the file has 6
-        with pytest.raises(EOFError):
-            column.fields(0)
+def test_a_segment_file_cut_short_while_open_is_reported(built) -> None:
+    """Through a mapping, reading past a file's new end kills the process (SIGBUS);
+    read by positioned reads, it is a damaged index with the rebuild hint."""
+    index = built[1]
+    snap = Snapshot(str(index))
+    try:
+        snap.stored(0)
+        for name in os.listdir(index):
+            if name.endswith(".seg"):
+                os.truncate(index / name, 64)
+        with pytest.raises(IndexIncompatibleError, match="rebuild"):
+            for d in range(snap._reader.doc_count_all()):
+                snap.stored(d)
+    finally:
+        snap.close()

@@ -26,10 +26,9 @@ if TYPE_CHECKING:
     from clipsearch.index.docsets import DocSet, ScoreMap
 
 
-#: Per segment (reader, first docnum, its stored-fields column or None), their starts,
-#: the schema's field names, and whether stored fields are read per segment
-#: (Snapshot.stored).
-_StoredFrom = tuple[list[tuple[Any, int, Any]], list[int], frozenset[str], bool]
+#: Per segment (reader, first docnum), their starts, the schema's field names, and
+#: whether stored fields are read per segment (Snapshot.stored).
+_StoredFrom = tuple[list[tuple[Any, int]], list[int], frozenset[str], bool]
 
 
 class Snapshot:
@@ -80,7 +79,6 @@ class Snapshot:
     # -- lifecycle
     def close(self) -> None:
         self._searcher.close()
-        self._ix.close()  # the stored fields' files
 
     def begin(self) -> None:
         """Nothing to prepare: one index answers whole or not at all."""
@@ -381,27 +379,18 @@ class Snapshot:
         # field up in the schema (a Python call each) to drop fields a schema change
         # removed; a set of the schema's names does the same (it has no dynamic
         # fields, else Whoosh's way).  A third of the cost of a hit's stored fields.
-        # The fields are read with positioned reads, not through Whoosh's mapping of
-        # the segment file (stored.py: a long-lived process stays small).
         if self._stored_from is None:
-            columns = self._ix.stored_columns()
-            parts = [
-                (leaf, offset, columns.get(leaf.segment().segment_id()))
-                for leaf, offset in leaves(self._reader)
-            ]
+            parts = leaves(self._reader)
             schema = self._ix.schema
             plain = bool(parts) and not schema._dyn_fields
-            self._stored_from = (parts, [p[1] for p in parts], frozenset(schema.names()), plain)
+            self._stored_from = (parts, [o for _, o in parts], frozenset(schema.names()), plain)
         parts, starts, names, plain = self._stored_from
         if not plain or docnum < 0:
             return self._reader.stored_fields(docnum)
-        leaf, offset, column = parts[max(0, bisect_right(starts, docnum) - 1)]
+        leaf, offset = parts[max(0, bisect_right(starts, docnum) - 1)]
         if leaf.is_closed:
             return self._reader.stored_fields(docnum)  # Whoosh says it is closed
-        if column is None:
-            fields = leaf._perdoc.stored_fields(docnum - offset)
-        else:
-            fields = column.fields(docnum - offset)
+        fields = leaf._perdoc.stored_fields(docnum - offset)
         return {k: v for k, v in fields.items() if k in names}
 
     @guarded

@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from whoosh import index
 from whoosh.filedb.filestore import FileStorage
@@ -23,9 +23,6 @@ from clipsearch.errors import (
 )
 from clipsearch.index import vocabulary
 from clipsearch.index.schema import INDEX_NAME, META_FILE, SCHEMA_VERSION, make_schema
-
-if TYPE_CHECKING:
-    from clipsearch.index.stored import SegmentStored
 
 
 def check(path: str) -> None:
@@ -267,7 +264,9 @@ def _open_latest(path: str, check_segments: bool) -> Any:
         try:
             if not check_segments:
                 return index.open_dir(path, indexname=INDEX_NAME)
-            commit = FileStorage(path).open_index(INDEX_NAME, indexclass=_Commit)
+            from clipsearch.index.pread import PreadStorage  # read, not mapped: pread.py
+
+            commit = PreadStorage(path).open_index(INDEX_NAME, indexclass=_Commit)
             commit.open_segments()  # missing files show now
             return commit
         except FileNotFoundError:
@@ -285,37 +284,23 @@ class _Commit(index.FileIndex):
     its files are there).  This one reads the commit's table of contents once, and
     the reader that opened its segments is the one the next `reader()` (or
     `searcher()`) hands out; `close()` closes it if nobody took it.  It never
-    writes: a writer needs the newest commit, read under the lock.
-
-    The stored fields of its documents are read through files of its own
-    (`stored_columns`, stored.py), opened with its segments."""
+    writes: a writer needs the newest commit, read under the lock.  Its files are
+    read with positioned reads, not memory-mapped (pread.py): a long-lived search
+    process keeps none of them resident."""
 
     def __init__(self, storage: Any, schema: Any = None, indexname: str = INDEX_NAME):
         # As FileIndex.__init__, which reads the table of contents and drops it.
         self.storage, self._schema, self.indexname = storage, schema, indexname
         self._toc = index.TOC.read(storage, indexname, schema=schema)
         self._opened: Any = None
-        self._stored: dict[Any, SegmentStored] = {}
 
     def _read_toc(self) -> Any:
         return self._toc
 
     def open_segments(self) -> None:
-        """Open a reader of every segment now, for the next `reader()` call, and the
-        files of its stored fields."""
-        from clipsearch.index import stored  # Whoosh's codec: loaded to read a commit
-
+        """Open a reader of every segment now, for the next `reader()` call."""
         self.close()
         self._opened = self.reader()
-        try:
-            self._stored = stored.open_commit(self.storage.folder, list(self._toc.segments))
-        except BaseException:
-            self.close()
-            raise
-
-    def stored_columns(self) -> dict[Any, SegmentStored]:
-        """Per segment id, its stored-fields column (read by positioned reads)."""
-        return self._stored
 
     def reader(self, reuse: Any = None) -> Any:
         opened, self._opened = self._opened, None
@@ -330,13 +315,9 @@ class _Commit(index.FileIndex):
         raise TypeError("an index commit opened for reading cannot be written")
 
     def close(self) -> None:
-        """Close the reader nobody took, and the stored fields' files."""
         opened, self._opened = self._opened, None
         if opened is not None:
             opened.close()
-        columns, self._stored = self._stored, {}
-        for column in columns.values():
-            column.close()
 
 
 _TOC_NAME = re.compile(rf"^_{INDEX_NAME}_(\d+)\.toc$")
@@ -370,7 +351,7 @@ def read_vocabulary(path: str, generation: int | None) -> Mapping[str, int] | No
             return None
     words = vocabulary.load(path, generation) or vocabulary.load_legacy(path, generation)
     if words is None and searching:
-        with open_whoosh(path, check_segments=False).reader() as reader:
+        with open_whoosh(path).reader() as reader:  # read, not mapped into a search
             words = vocabulary.from_stored_fields(reader)
     return words
 
