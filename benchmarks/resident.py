@@ -76,14 +76,34 @@ def file_parts(path: str) -> list[tuple[int, str]] | None:
             parts = [(directory.range(n)[0], "seg " + n.split(".", 1)[1]) for n in directory.list()]
             directory.close()
         return sorted(parts)
-    from clipsearch.index import arrayfile
-
-    arrays = arrayfile.layout(path)
+    arrays = array_layout(path)
     if arrays is None:
         return None
     ext = os.path.basename(path).split(".", 1)[1] if path.endswith(".vpst") else path
     ext = os.path.basename(ext)
     return sorted((at, f"{ext} {name}") for name, (at, _size) in arrays.items())
+
+
+def array_layout(path: str) -> dict[str, tuple[int, int]] | None:
+    """Per array of one of clipsearch's array files, its (offset, size), as
+    index/arrayfile.py lays them out (read here, so that any tree can be measured)."""
+    head = struct.Struct("<8sQ")
+    try:
+        with open(path, "rb") as fh:
+            tag, length = head.unpack(fh.read(head.size))
+            if tag != b"CLIPARR1":
+                return None
+            header = json.loads(fh.read(length))
+    except (OSError, ValueError, struct.error):
+        return None
+    start = -(-(head.size + length) // 64) * 64
+    out = {}
+    for name, (dtype, shape, offset) in header["arrays"].items():
+        count = 1
+        for n in shape:
+            count *= n
+        out[name] = (start + int(offset), count * int(dtype.lstrip("<>|=")[1:] or 1))
+    return out
 
 
 def parts_mb(maps: list[tuple[str, int, int, int, float]], folder: str) -> dict[str, float]:

@@ -88,16 +88,3 @@ def test_a_damaged_file_is_refused_and_a_truncated_one_not_read_past(tmp_path: P
         fh.truncate(64)
     with pytest.raises(EOFError):
         positioned["docs"][0:100]
-
-
-def test_layout_names_each_array_with_its_place(tmp_path: Path) -> None:
-    path = str(tmp_path / "a.bin")
-    arrays = _arrays()
-    arrayfile.write(path, {}, arrays)
-    layout = arrayfile.layout(path)
-    assert layout is not None and set(layout) == set(arrays)
-    with open(path, "rb") as fh:
-        at, size = layout["docs"]
-        fh.seek(at)
-        assert fh.read(size) == arrays["docs"].tobytes()
-    assert arrayfile.layout(str(tmp_path / "missing.bin")) is None

@@ -59,24 +59,6 @@ def write(path: str, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) 
     os.replace(tmp, path)
 
 
-def layout(path: str) -> dict[str, tuple[int, int]] | None:
-    """Per array of the file at `path`, its (file offset, size in bytes); None when it
-    is no such file.  What a report of which parts a process holds resident needs."""
-    try:
-        with open(path, "rb") as fh:
-            tag, length = _HEAD.unpack(fh.read(_HEAD.size))
-            if tag != MAGIC or length > 1 << 26:
-                return None
-            header = json.loads(fh.read(length))
-        start = _aligned(_HEAD.size + length)
-        return {
-            name: (start + int(offset), int(np.prod(shape)) * np.dtype(dtype).itemsize)
-            for name, (dtype, shape, offset) in header["arrays"].items()
-        }
-    except (OSError, ValueError, TypeError, KeyError, struct.error):
-        return None
-
-
 class PositionedArray:
     """A one-dimensional array of an array file, read by positioned reads: a slice
     (step 1) or an item is read from the file when asked for, into a new array.  The
