@@ -16,7 +16,7 @@ Swapping the engine means rewriting this package only.
     posting_arrays.py posting lists and field lengths of a commit as arrays
     segment_postings.py one segment's derived postings file (memory-mapped)
     derived.py       derived data beside each commit: columns, segment postings
-    arrayfile.py     named numpy arrays in one file, atomic, memory-mapped (or read)
+    arrayfile.py     named numpy arrays in one file, atomic, memory-mapped
     pread.py         Whoosh's files of a commit read with os.pread, not memory-mapped
     docsets.py       match sets and score tables as numpy arrays
     stats.py         collection statistics BM25F scores with (summed over shards)
