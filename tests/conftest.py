@@ -434,6 +434,16 @@ def idx(corpus: Corpus):
 
 
 @pytest.fixture
+def built(tmp_path: Path) -> tuple[Path, Path]:
+    """The fixture corpus indexed into this test's own folder (it may write to it);
+    returns (clip folder, index folder)."""
+    root = write_corpus(tmp_path / "clips")
+    index = tmp_path / "index"
+    assert update_index([root], index).ok
+    return root, index
+
+
+@pytest.fixture
 def make_index(tmp_path: Path) -> Callable[..., tuple[Path, Path]]:
     """Write clips (name -> write_clip keyword arguments) and index them; returns
     (clip folder, index folder)."""

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import write_clip, write_corpus
+from conftest import write_clip
 
 from clipsearch import open_index, update_index
 from clipsearch.index import Snapshot, derived
@@ -34,14 +34,6 @@ def _loaded(index: Path) -> bool:
     finally:
         snap.close()
     return derived.load(str(index), gen, n) is not None
-
-
-@pytest.fixture
-def built(tmp_path: Path) -> tuple[Path, Path]:
-    root = write_corpus(tmp_path / "clips")
-    index = tmp_path / "index"
-    assert update_index([root], index).ok
-    return root, index
 
 
 def test_a_commit_writes_derived_data_that_gives_the_same_answers(built) -> None:

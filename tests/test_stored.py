@@ -13,20 +13,12 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import write_clip, write_corpus
+from conftest import write_clip
 
 from clipsearch import open_index, update_index
 from clipsearch.errors import IndexIncompatibleError
 from clipsearch.index import Snapshot
 from clipsearch.index.pread import PreadFile
-
-
-@pytest.fixture
-def built(tmp_path: Path) -> tuple[Path, Path]:
-    root = write_corpus(tmp_path / "clips")
-    index = tmp_path / "index"
-    assert update_index([root], index).ok
-    return root, index
 
 
 def _mapped(index: Path) -> list[str]:

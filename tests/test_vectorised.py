@@ -109,14 +109,6 @@ def _uses_derived(index: Path) -> bool:
         snap.close()
 
 
-@pytest.fixture
-def built(tmp_path: Path) -> tuple[Path, Path]:
-    root = write_corpus(tmp_path / "clips")
-    index = tmp_path / "index"
-    assert update_index([root], index).ok
-    return root, index
-
-
 def test_a_build_writes_segment_postings_that_are_used(built) -> None:
     _root, index = built
     assert any(n.endswith(segment_postings.SUFFIX) for n in os.listdir(index))

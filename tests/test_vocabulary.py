@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import write_clip, write_corpus
+from conftest import write_clip
 
 from clipsearch import open_index, update_index
 from clipsearch.index import vocabulary
@@ -54,14 +54,6 @@ def _stored(index: Path) -> vocabulary.Vocabulary | None:
     gen = latest_generation(str(index))
     assert gen is not None
     return vocabulary.load(str(index), gen)
-
-
-@pytest.fixture
-def built(tmp_path: Path) -> tuple[Path, Path]:
-    root = write_corpus(tmp_path / "clips")
-    index = tmp_path / "index"
-    assert update_index([root], index).ok
-    return root, index
 
 
 # --- the file itself ---------------------------------------------------------

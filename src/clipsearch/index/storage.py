@@ -22,6 +22,7 @@ from clipsearch.errors import (
     StorageError,
 )
 from clipsearch.index import vocabulary
+from clipsearch.index.pread import PreadStorage
 from clipsearch.index.schema import INDEX_NAME, META_FILE, SCHEMA_VERSION, make_schema
 
 
@@ -264,8 +265,6 @@ def _open_latest(path: str, check_segments: bool) -> Any:
         try:
             if not check_segments:
                 return index.open_dir(path, indexname=INDEX_NAME)
-            from clipsearch.index.pread import PreadStorage  # read, not mapped: pread.py
-
             commit = PreadStorage(path).open_index(INDEX_NAME, indexclass=_Commit)
             commit.open_segments()  # missing files show now
             return commit
