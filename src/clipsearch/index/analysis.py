@@ -214,6 +214,19 @@ def index_postings(value: Any, field_boost: float = 1.0) -> list[tuple[bytes, in
     ]
 
 
+def index_columns(
+    value: Any, field_boost: float = 1.0
+) -> tuple[list[bytes], list[int], list[float], list[bytes]]:
+    """`index_postings` as four lists (term bytes, frequencies, weights, encoded
+    positions): what a writer keeping its postings in arrays takes, without a
+    tuple per term made and taken apart."""
+    found = positions(value)
+    lists = list(found.values())
+    freqs = list(map(len, lists))
+    weights = [f * field_boost for f in freqs]
+    return [t.encode("utf-8") for t in found], freqs, weights, list(map(encoded_positions, lists))
+
+
 def analyze_word(word: str, language: str = ENGLISH) -> str | None:
     """One word as a clip of `language` indexes it (None for a stop word)."""
     word = fold(word)

@@ -23,12 +23,14 @@ from pickle import dumps
 from typing import Any
 
 import numpy as np
-from whoosh import writing
+from whoosh import fields, formats, writing
+from whoosh.analysis import IDTokenizer
 from whoosh.codec import whoosh3
 from whoosh.system import pack_int, pack_long, pack_ushort
 from whoosh.util import numeric
 
 from clipsearch.index import segment_postings
+from clipsearch.index.analysis import ClipAnalyzer, index_columns
 
 #: A W3 term info without inlined postings (Whoosh's W3TermInfo._struct).
 _TERM_INFO = struct.Struct("!BfIBBfII")
@@ -51,6 +53,21 @@ def supported(schema: Any, codec: Any = None) -> bool:
         and codec._inlinelimit <= 1
         and not any(field.separate_spelling() for _name, field in schema.items())
     )
+
+
+def _kind(field: Any) -> str:
+    """How a field's postings are made: "text" (a ClipAnalyzer field with
+    positions: `analysis.index_columns`, the postings of its patched `index`),
+    "id" (a plain ID field: its one term is its value) or "whoosh" (`field.index`)."""
+    if type(field.format) is formats.Positions and isinstance(field.analyzer, ClipAnalyzer):
+        return "text"
+    if (
+        type(field) is fields.ID
+        and type(field.format) is formats.Existence
+        and type(field.analyzer) is IDTokenizer
+    ):
+        return "id"
+    return "whoosh"
 
 
 class _TermIds(dict):
@@ -81,6 +98,7 @@ class FreshSegmentWriter(writing.SegmentWriter):
     def __init__(self, ix: Any, **kwargs: Any):
         super().__init__(ix, **kwargs)
         self.postings: dict[str, _FieldPostings] = {}
+        self._kinds: dict[str, str] = {}
 
     def add_reader(self, reader: Any) -> None:
         raise NotImplementedError("a fresh segment writer only adds documents")
@@ -105,11 +123,18 @@ class FreshSegmentWriter(writing.SegmentWriter):
                 length = 0
                 if field.indexed:
                     fieldboost = self._field_boost(fields, fieldname, docboost)
-                    items = field.index(value)
-                    if not isinstance(items, list):
-                        items = list(items)
-                    if items:
-                        length = self._add_postings(fieldname, docnum, items, fieldboost)
+                    kind = self._kinds.get(fieldname)
+                    if kind is None:
+                        kind = self._kinds[fieldname] = _kind(field)
+                    if kind == "text" and isinstance(value, str):
+                        columns = index_columns(value, field.format.field_boost)
+                    elif kind == "id" and isinstance(value, str):
+                        columns = ([value.encode("utf-8")], [1], [field.format.field_boost], [b""])
+                    else:
+                        items = list(field.index(value))
+                        columns = tuple(zip(*items, strict=True)) if items else ((),)
+                    if columns[0]:
+                        length = self._add_postings(fieldname, docnum, columns, fieldboost)
                         if not field.scorable:
                             length = 0
                 vformat = field.vector
@@ -129,12 +154,15 @@ class FreshSegmentWriter(writing.SegmentWriter):
         self._added = True
         self.docnum += 1
 
-    def _add_postings(self, fieldname: str, docnum: int, items: list, fieldboost: float) -> int:
-        """Add one document's postings of a field; its length (the frequencies' sum)."""
+    def _add_postings(
+        self, fieldname: str, docnum: int, columns: tuple, fieldboost: float
+    ) -> int:
+        """Add one document's postings of a field (term bytes, frequencies, weights,
+        encoded values); its length (the frequencies' sum)."""
         got = self.postings.get(fieldname)
         if got is None:
             got = self.postings[fieldname] = _FieldPostings()
-        texts, freqs, weights, values = zip(*items, strict=True)
+        texts, freqs, weights, values = columns
         got.terms.extend(map(got.ids.__getitem__, texts))
         got.docs.extend(repeat(docnum, len(texts)))
         # x * 1.0 is x (an int becomes the float the array stores anyway)
