@@ -223,8 +223,11 @@ def index_columns(
     found = positions(value)
     lists = list(found.values())
     freqs = list(map(len, lists))
-    weights = [f * field_boost for f in freqs]
-    return [t.encode("utf-8") for t in found], freqs, weights, list(map(encoded_positions, lists))
+    # Integer weights are the floats a writer's float64 array makes of them.
+    weights: list[Any] = freqs if field_boost == 1.0 else [f * field_boost for f in freqs]
+    once = _ONCE.get  # encoded_positions' own cache, looked up without a call
+    values = [(once(p[0]) if len(p) == 1 else None) or encoded_positions(p) for p in lists]
+    return [t.encode("utf-8") for t in found], freqs, weights, values
 
 
 def analyze_word(word: str, language: str = ENGLISH) -> str | None:
