@@ -71,7 +71,7 @@ def _files(ix: index.Index) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[index.Index, index.Index]:
+def built(tmp_path_factory) -> tuple[index.Index, index.Index, list[dict]]:
     patch_segment_flush()
     patch_text_indexing()
     base = tmp_path_factory.mktemp("fresh")
@@ -79,11 +79,11 @@ def built(tmp_path_factory) -> tuple[index.Index, index.Index]:
     assert fresh_segment.supported(make_schema())
     whoosh_ix = _write(base / "whoosh", writing.SegmentWriter, docs)
     fresh_ix = _write(base / "fresh", fresh_segment.FreshSegmentWriter, docs)
-    return whoosh_ix, fresh_ix
+    return whoosh_ix, fresh_ix, docs
 
 
 def test_the_segment_files_are_byte_for_byte_whooshs(built):
-    whoosh_ix, fresh_ix = built
+    whoosh_ix, fresh_ix, _docs = built
     ours, theirs = _files(fresh_ix), _files(whoosh_ix)
     assert sorted(ours) == sorted(theirs)
     assert {".pst", ".trm"} <= set(ours)
@@ -91,8 +91,16 @@ def test_the_segment_files_are_byte_for_byte_whooshs(built):
         assert ours[name] == theirs[name], name
 
 
+def test_a_field_written_a_few_terms_at_a_time_is_the_same(built, tmp_path, monkeypatch):
+    whoosh_ix, _fresh_ix, docs = built
+    monkeypatch.setattr(fresh_segment, "_TERMS_RUN", 50)
+    assert _files(_write(tmp_path / "runs", fresh_segment.FreshSegmentWriter, docs)) == _files(
+        whoosh_ix
+    )
+
+
 def test_a_term_in_more_than_one_block_and_positions_read_back(built):
-    whoosh_ix, fresh_ix = built
+    whoosh_ix, fresh_ix, _docs = built
     with whoosh_ix.reader() as a, fresh_ix.reader() as b:
         assert a.doc_frequency("title", "common") >= 300  # three blocks of 128
         assert ("body", "東京".encode()) in a and ("body", "zurich".encode()) in a
@@ -111,7 +119,7 @@ def test_a_term_in_more_than_one_block_and_positions_read_back(built):
 def test_the_derived_postings_are_those_of_the_written_segment(built):
     """The worker's `.vpst` (from the postings in hand) equals the file made by
     reading the segment back (segment_postings.write)."""
-    _whoosh_ix, fresh_ix = built
+    _whoosh_ix, fresh_ix, _docs = built
     folder = fresh_ix.storage.folder
     with fresh_ix.reader() as reader:
         (leaf, _offset), = reader.leaf_readers()
@@ -153,7 +161,7 @@ def test_deletes_a_later_add_and_a_merge_into_the_fresh_segment(built, tmp_path)
                 for t in r.all_terms() if t[0] in TEXT_FIELDS
             ] + [s.doc_count(), [s.stored_fields(d).get("id") for d in range(r.doc_count_all())]]
 
-    whoosh_ix, fresh_ix = built
+    whoosh_ix, fresh_ix, _docs = built
     a, b = tmp_path / "a", tmp_path / "b"
     shutil.copytree(whoosh_ix.storage.folder, a)
     shutil.copytree(fresh_ix.storage.folder, b)
@@ -161,7 +169,7 @@ def test_deletes_a_later_add_and_a_merge_into_the_fresh_segment(built, tmp_path)
 
 
 def test_it_refuses_what_it_would_write_wrongly(built):
-    _whoosh_ix, fresh_ix = built
+    _whoosh_ix, fresh_ix, _docs = built
     from whoosh.codec.whoosh3 import W3Codec
 
     assert not fresh_segment.supported(make_schema(), W3Codec(inlinelimit=4))

@@ -36,6 +36,8 @@ from clipsearch.index.analysis import ClipAnalyzer, index_columns
 _TERM_INFO = struct.Struct("!BfIBBfII")
 #: A row's key and value lengths in a Whoosh hash table (filetables._lengths).
 _ROW_LENGTHS = struct.Struct("!ii")
+#: Postings `_PostingsOut._terms` writes at a time.
+_TERMS_RUN = 1 << 18
 #: Postings written to the postings file at a time (bytes kept before a write).
 _WRITE_CHUNK = 1 << 22
 
@@ -271,12 +273,25 @@ class _PostingsOut:
         w32 = w64.astype(np.float32)
         counts = np.bincount(term_of, minlength=n_terms)[by_text]
         values = got.values
-        values = [values[i] for i in order.tolist()]
         got.__init__()  # what was sorted is not needed twice
         sorted_texts = [texts[t] for t in by_text]
         if hand is not None:
             hand.extend(fieldname, sorted_texts, counts, docs, w32)
-        self._terms(prefix, fmt, sorted_texts, docs, w64, w32, values, counts, lengths[docs])
+        lens = lengths[docs]
+        # A run of terms at a time: the per-posting lists `_terms` makes (Python
+        # ints and floats) would otherwise cost ~100 bytes a posting of the field.
+        ends = np.cumsum(counts)
+        t0 = 0
+        while t0 < n_terms:
+            p0 = int(ends[t0 - 1]) if t0 else 0
+            t1 = max(t0 + 1, int(np.searchsorted(ends, p0 + _TERMS_RUN, side="right")))
+            p1 = int(ends[t1 - 1])
+            run_values = [values[i] for i in order[p0:p1].tolist()]
+            self._terms(
+                prefix, fmt, sorted_texts[t0:t1], docs[p0:p1], w64[p0:p1], w32[p0:p1],
+                run_values, counts[t0:t1], lens[p0:p1],
+            )
+            t0 = t1
 
     def _terms(
         self, prefix: bytes, fmt: Any, texts: list[bytes], docs: np.ndarray, w64: np.ndarray,
