@@ -144,11 +144,13 @@ class FreshSegmentWriter(writing.SegmentWriter):
                     vitems = vformat.word_values(value, field.analyzer, mode="index")
                     vitems = sorted((text, weight, vb) for text, _, weight, vb in vitems)
                     perdocwriter.add_vector_items(fieldname, field, vitems)
-                customval = fields.get("_stored_%s" % fieldname, value)
-                perdocwriter.add_field(fieldname, field, customval if field.stored else None, length)
+                customval = fields.get(f"_stored_{fieldname}", value)
+                stored = customval if field.stored else None
+                perdocwriter.add_field(fieldname, field, stored, length)
                 column = field.column_type
                 if column and customval is not None:
-                    perdocwriter.add_column_value(fieldname, column, field.to_column_value(customval))
+                    column_value = field.to_column_value(customval)
+                    perdocwriter.add_column_value(fieldname, column, column_value)
         except Exception:
             perdocwriter.cancel_doc()
             raise
@@ -338,14 +340,14 @@ class _PostingsOut:
         keys, infos = [prefix + text for text in texts], []
         magic = whoosh3.WHOOSH3_HEADER_MAGIC
         pack_info = _TERM_INFO.pack
-        block = 0
+        first = 0
         for t, nb in enumerate(n_blocks.tolist()):
             start = self._pos
             parts.append(magic)
             written = 4
             weight = 0
-            last = block + nb - 1
-            for block in range(block, block + nb):
+            last = first + nb - 1
+            for block in range(first, first + nb):
                 a, b = bounds[block], bounds[block + 1]
                 bw = w32_list[a:b]
                 if ones[block]:
@@ -364,15 +366,13 @@ class _PostingsOut:
                 if comp:
                     data = zlib.compress(data, comp)
                 mw = maxw[block]
-                info = dumps(
-                    (b - a, lastid[block], mw if mw > 0 else 0, comp, minbyte[block], maxbyte[block]),
-                    2,
-                )
+                mw = mw if mw > 0 else 0
+                info = dumps((b - a, lastid[block], mw, comp, minbyte[block], maxbyte[block]), 2)
                 size = len(info) + len(data)
                 parts += (pack_int(-size if block == last else size), info, data)
                 written += 4 + size
                 weight += sum(bw)
-            block = last + 1
+            first = last + 1
             self._pos += written
             self._pending += written
             value = pack_info(
