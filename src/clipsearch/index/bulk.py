@@ -35,7 +35,7 @@ from typing import Any
 from whoosh import multiproc, writing
 
 from clipsearch.errors import StorageError
-from clipsearch.index import signatures, stories
+from clipsearch.index import fresh_segment, signatures, stories
 from clipsearch.index.schema import clip_words, document, stored_stat
 
 #: Clip files one worker job reads (small enough that the two workers finish close
@@ -125,7 +125,10 @@ class BulkTask(multiproc.SubWriterTask):
 
     def _work(self) -> None:
         ix = self.storage.open_index(self.indexname)
-        writer = self.writer = writing.SegmentWriter(ix, _lk=False, **self.kwargs)
+        make = writing.SegmentWriter
+        if fresh_segment.supported(ix.schema, self.kwargs.get("codec")):
+            make = fresh_segment.FreshSegmentWriter  # its postings in arrays, not a pool
+        writer = self.writer = make(ix, _lk=False, **self.kwargs)
         words: Counter[str] = Counter()
         while (job := self.jobqueue.get()) is not None:
             if isinstance(job, list):

@@ -184,6 +184,21 @@ class InHand:
         if count:
             terms.add(field, text, count)  # type: ignore[arg-type]
 
+    def extend(
+        self, field: str, texts: list[bytes], counts: np.ndarray, docs: np.ndarray,
+        weights: np.ndarray,
+    ) -> None:
+        """One field's postings at once (what `tee` gathers from its items): its
+        terms in order, their posting counts, and all their document numbers and
+        float32 weights, term after term."""
+        if field not in self._fields:
+            return
+        add = self._terms.add
+        for text, count in zip(texts, counts.tolist(), strict=True):
+            add(field, text, count)
+        self._docs.frombytes(docs.astype(np.int32).tobytes())
+        self._weights.frombytes(weights.astype(np.float32).tobytes())
+
     def read_lengths(self, perdoc: Any) -> None:
         """Take the field lengths from the segment's per-document reader (written
         before its postings)."""

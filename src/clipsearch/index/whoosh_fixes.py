@@ -134,7 +134,7 @@ def patch_segment_flush() -> None:
         self.fieldwriter.close()
         if hand is not None:
             hand.read_lengths(pdr)
-            self._clipsearch_in_hand = hand
+            self.postings_in_hand = hand
         if pdr:
             pdr.close()
 
@@ -143,9 +143,9 @@ def patch_segment_flush() -> None:
     def assemble_segment(self: Any) -> None:
         assemble(self)
         # After assembling: that removes every loose file named after the segment.
-        hand = getattr(self, "_clipsearch_in_hand", None)
+        hand = getattr(self, "postings_in_hand", None)
         if hand is not None:
-            self._clipsearch_in_hand = None
+            self.postings_in_hand = None
             # Derived data: should this fail, the writer makes it after the commit.
             with contextlib.suppress(Exception):
                 hand.write(self.storage.folder, self.newsegment.segment_id())

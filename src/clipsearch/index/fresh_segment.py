@@ -1,0 +1,393 @@
+"""A bulk worker's new segment, written by Whoosh's own per-document writer but
+with its postings kept in flat arrays per field and written to the Whoosh 3 codec
+term by term, instead of a tuple per posting through Whoosh's sorting pool (sorted,
+spilled to disk and merged back beyond `limitmb`) and a method call per posting into
+its postings writer: 35% of a worker's time went there, and the spills made a large
+build's cost grow faster than its clips.
+
+The files are Whoosh's: the same bytes its SegmentWriter writes for the same
+documents (tests compare them), so stock Whoosh reads, merges and deletes in the
+segment as in any other.  Only a writer that adds documents to a segment of its own
+uses this (a bulk build's worker): merging other segments in still needs Whoosh's
+pool.  It holds every posting of its segment in memory (about 24 bytes a posting
+beside the encoded positions, which the documents' analysis made anyway)."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from array import array
+from hashlib import md5
+from itertools import repeat
+from pickle import dumps
+from typing import Any
+
+import numpy as np
+from whoosh import fields, formats, writing
+from whoosh.analysis import IDTokenizer
+from whoosh.codec import whoosh3
+from whoosh.system import pack_int, pack_long, pack_ushort
+from whoosh.util import numeric
+
+from clipsearch.index import segment_postings
+from clipsearch.index.analysis import ClipAnalyzer, index_columns
+
+#: A W3 term info without inlined postings (Whoosh's W3TermInfo._struct).
+_TERM_INFO = struct.Struct("!BfIBBfII")
+#: A row's key and value lengths in a Whoosh hash table (filetables._lengths).
+_ROW_LENGTHS = struct.Struct("!ii")
+#: Postings `_PostingsOut._terms` writes at a time.
+_TERMS_RUN = 1 << 18
+#: Postings written to the postings file at a time (bytes kept before a write).
+_WRITE_CHUNK = 1 << 22
+
+
+def supported(schema: Any, codec: Any = None) -> bool:
+    """Whether this writer writes what Whoosh's would for `schema` with `codec`
+    (None: Whoosh's default): the W3 codec without inlined postings (broken in
+    Whoosh 2.7) and no field that adds spelling words to the postings."""
+    if codec is None:
+        from whoosh.codec import default_codec
+
+        codec = default_codec()
+    return (
+        type(codec) is whoosh3.W3Codec
+        and codec._inlinelimit <= 1
+        and not any(field.separate_spelling() for _name, field in schema.items())
+    )
+
+
+def _kind(field: Any) -> str:
+    """How a field's postings are made: "text" (a ClipAnalyzer field with
+    positions: `analysis.index_columns`, the postings of its patched `index`),
+    "id" (a plain ID field: its one term is its value) or "whoosh" (`field.index`)."""
+    if type(field.format) is formats.Positions and isinstance(field.analyzer, ClipAnalyzer):
+        return "text"
+    if (
+        type(field) is fields.ID
+        and type(field.format) is formats.Existence
+        and type(field.analyzer) is IDTokenizer
+    ):
+        return "id"
+    return "whoosh"
+
+
+class _TermIds(dict):
+    """A field's terms, numbered in order of first occurrence."""
+
+    def __missing__(self, key: bytes) -> int:
+        n = self[key] = len(self)
+        return n
+
+
+class _FieldPostings:
+    """One field's postings in order of addition (so by document, then by term)."""
+
+    __slots__ = ("ids", "terms", "docs", "weights", "values")
+
+    def __init__(self) -> None:
+        self.ids = _TermIds()
+        self.terms = array("i")
+        self.docs = array("i")
+        self.weights = array("d")
+        self.values: list[bytes | None] = []
+
+
+class FreshSegmentWriter(writing.SegmentWriter):
+    """Whoosh's SegmentWriter for a segment that only gets new documents
+    (`add_document`); its postings go to `_FieldPostings`, not the pool."""
+
+    def __init__(self, ix: Any, **kwargs: Any):
+        super().__init__(ix, **kwargs)
+        self.postings: dict[str, _FieldPostings] = {}
+        self._kinds: dict[str, str] = {}
+
+    def add_reader(self, reader: Any) -> None:
+        raise NotImplementedError("a fresh segment writer only adds documents")
+
+    def add_document(self, **fields: Any) -> None:
+        """Whoosh's add_document (2.7), the postings of a field added together."""
+        self._check_state()
+        perdocwriter = self.perdocwriter
+        schema = self.schema
+        docnum = self.docnum
+        docboost = self._doc_boost(fields)
+        fieldnames = sorted(name for name in fields if not name.startswith("_"))
+        self._check_fields(schema, fieldnames)
+
+        perdocwriter.start_doc(docnum)
+        try:
+            for fieldname in fieldnames:
+                value = fields.get(fieldname)
+                if value is None:
+                    continue
+                field = schema[fieldname]
+                length = 0
+                if field.indexed:
+                    fieldboost = self._field_boost(fields, fieldname, docboost)
+                    kind = self._kinds.get(fieldname)
+                    if kind is None:
+                        kind = self._kinds[fieldname] = _kind(field)
+                    if kind == "text" and isinstance(value, str):
+                        columns = index_columns(value, field.format.field_boost)
+                    elif kind == "id" and isinstance(value, str):
+                        columns = ([value.encode("utf-8")], [1], [field.format.field_boost], [b""])
+                    else:
+                        items = list(field.index(value))
+                        columns = tuple(zip(*items, strict=True)) if items else ((),)
+                    if columns[0]:
+                        length = self._add_postings(fieldname, docnum, columns, fieldboost)
+                        if not field.scorable:
+                            length = 0
+                vformat = field.vector
+                if vformat:
+                    vitems = vformat.word_values(value, field.analyzer, mode="index")
+                    vitems = sorted((text, weight, vb) for text, _, weight, vb in vitems)
+                    perdocwriter.add_vector_items(fieldname, field, vitems)
+                customval = fields.get(f"_stored_{fieldname}", value)
+                stored = customval if field.stored else None
+                perdocwriter.add_field(fieldname, field, stored, length)
+                column = field.column_type
+                if column and customval is not None:
+                    column_value = field.to_column_value(customval)
+                    perdocwriter.add_column_value(fieldname, column, column_value)
+        except Exception:
+            perdocwriter.cancel_doc()
+            raise
+        perdocwriter.finish_doc()
+        self._added = True
+        self.docnum += 1
+
+    def _add_postings(
+        self, fieldname: str, docnum: int, columns: tuple, fieldboost: float
+    ) -> int:
+        """Add one document's postings of a field (term bytes, frequencies, weights,
+        encoded values); its length (the frequencies' sum)."""
+        got = self.postings.get(fieldname)
+        if got is None:
+            got = self.postings[fieldname] = _FieldPostings()
+        texts, freqs, weights, values = columns
+        got.terms.extend(map(got.ids.__getitem__, texts))
+        got.docs.extend(repeat(docnum, len(texts)))
+        # x * 1.0 is x (an int becomes the float the array stores anyway)
+        got.weights.extend(weights if fieldboost == 1.0 else [w * fieldboost for w in weights])
+        got.values.extend(values)
+        return sum(freqs)
+
+    def _flush_segment(self) -> None:
+        from clipsearch.index.schema import TEXT_FIELDS
+
+        self.perdocwriter.close()
+        pdr = self.per_document_reader()
+        hand = None
+        if getattr(self.storage, "folder", None):
+            hand = segment_postings.InHand(TEXT_FIELDS)
+        write_postings(self.fieldwriter, self.schema, pdr, self.postings, hand)
+        self.postings = {}
+        self.fieldwriter.close()
+        if hand is not None:
+            hand.read_lengths(pdr)
+            self.postings_in_hand = hand  # written once the segment is assembled
+        pdr.close()
+
+
+def write_postings(
+    fieldwriter: Any, schema: Any, perdoc: Any, postings: dict[str, _FieldPostings],
+    hand: segment_postings.InHand | None = None,
+) -> None:
+    """Write every field's postings through a W3FieldWriter's files, as its
+    `add_postings` would from the sorted pool; the derived postings of the text
+    fields go to `hand` on the way."""
+    out = _PostingsOut(fieldwriter)
+    for fieldname in sorted(postings):
+        got = postings[fieldname]
+        if not len(got.docs):
+            continue
+        lengths = segment_postings.perdoc_lengths(perdoc, fieldname)
+        out.field(fieldname, schema[fieldname].format, got, lengths, hand)
+    out.flush()
+
+
+class _PostingsOut:
+    """Writes terms to a W3FieldWriter's postings file and terms table."""
+
+    def __init__(self, fieldwriter: Any):
+        codec = fieldwriter._codec
+        self._blocklimit, self._compression = codec._blocklimit, codec._compression
+        self._postfile = fieldwriter._postfile
+        self._tindex = fieldwriter._tindex
+        self._fieldmap = fieldwriter._fieldmap
+        self._pos = self._postfile.tell()
+        self._parts: list[bytes] = []
+        self._pending = 0
+        # The terms table's rows, as OrderedHashWriter.add writes them.
+        self._tfile = self._tindex.dbfile
+        self._tpos = self._tfile.tell()
+        self._rows: list[bytes] = []
+
+    def flush(self) -> None:
+        if self._parts:
+            self._postfile.write(b"".join(self._parts))
+            self._parts.clear()  # in place: `_terms` holds it
+            self._pending = 0
+        if self._rows:
+            self._tfile.write(b"".join(self._rows))
+            self._rows.clear()
+            self._tindex.lastkey = self._lastkey
+
+    def _add_rows(self, keys: list[bytes], values: list[bytes]) -> None:
+        """OrderedHashWriter.add of each key and value (keys in order), the rows
+        kept for one write and the hashes taken as its md5_hash does."""
+        tindex = self._tindex
+        if tindex.hashtype != 0 or (keys and keys[0] <= tindex.lastkey):
+            for key, value in zip(keys, values, strict=True):
+                self.flush()
+                tindex.add(key, value)
+            return
+        buckets, index_add, rows = tindex.buckets, tindex.index.append, self._rows
+        pack_lengths, pos = _ROW_LENGTHS.pack, self._tpos
+        for key, value in zip(keys, values, strict=True):
+            index_add(pos)
+            rows += (pack_lengths(len(key), len(value)), key, value)
+            h = int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big")
+            buckets[h & 255].append((h, pos))
+            pos += 8 + len(key) + len(value)
+        self._tpos = pos
+        if keys:
+            self._lastkey = keys[-1]
+
+    def field(
+        self, fieldname: str, fmt: Any, got: _FieldPostings, lengths: np.ndarray,
+        hand: segment_postings.InHand | None,
+    ) -> None:
+        fieldid = self._fieldmap[fieldname] = len(self._fieldmap)
+        prefix = pack_ushort(fieldid)
+        texts = list(got.ids)
+        n_terms = len(texts)
+        by_text = sorted(range(n_terms), key=texts.__getitem__)
+        rank = np.empty(n_terms, dtype=np.int64)
+        rank[by_text] = np.arange(n_terms)
+        term_of = np.frombuffer(got.terms, dtype=np.int32)
+        # Stable: each term's postings stay in document order.
+        order = np.argsort(rank[term_of], kind="stable")
+        docs = np.frombuffer(got.docs, dtype=np.int32)[order]
+        w64 = np.frombuffer(got.weights, dtype=np.float64)[order]
+        w32 = w64.astype(np.float32)
+        counts = np.bincount(term_of, minlength=n_terms)[by_text]
+        values = got.values
+        got.__init__()  # what was sorted is not needed twice
+        sorted_texts = [texts[t] for t in by_text]
+        if hand is not None:
+            hand.extend(fieldname, sorted_texts, counts, docs, w32)
+        lens = lengths[docs]
+        # A run of terms at a time: the per-posting lists `_terms` makes (Python
+        # ints and floats) would otherwise cost ~100 bytes a posting of the field.
+        ends = np.cumsum(counts)
+        t0 = 0
+        while t0 < n_terms:
+            p0 = int(ends[t0 - 1]) if t0 else 0
+            t1 = max(t0 + 1, int(np.searchsorted(ends, p0 + _TERMS_RUN, side="right")))
+            p1 = int(ends[t1 - 1])
+            run_values = [values[i] for i in order[p0:p1].tolist()]
+            self._terms(
+                prefix, fmt, sorted_texts[t0:t1], docs[p0:p1], w64[p0:p1], w32[p0:p1],
+                run_values, counts[t0:t1], lens[p0:p1],
+            )
+            t0 = t1
+
+    def _terms(
+        self, prefix: bytes, fmt: Any, texts: list[bytes], docs: np.ndarray, w64: np.ndarray,
+        w32: np.ndarray, values: list, counts: np.ndarray, lens: np.ndarray,
+    ) -> None:
+        limit, comp = self._blocklimit, self._compression
+        term_starts = np.zeros(len(counts), dtype=np.int64)
+        np.cumsum(counts[:-1], out=term_starts[1:])
+        term_ends = term_starts + counts
+        n_blocks = (counts + limit - 1) // limit
+        first_block = np.zeros(len(counts), dtype=np.int64)
+        np.cumsum(n_blocks[:-1], out=first_block[1:])
+        within = np.arange(int(n_blocks.sum())) - np.repeat(first_block, n_blocks)
+        starts = np.repeat(term_starts, n_blocks) + within * limit
+        ends = np.minimum(starts + limit, np.repeat(term_ends, n_blocks))
+        # Per block and per term, what Whoosh's postings writer tracks posting by
+        # posting: the largest weight (as given, not rounded to float32: it is
+        # pickled), the weights' kind, the shortest non-zero and longest length.
+        maxw = np.maximum.reduceat(w64, starts).tolist()
+        minw32 = np.minimum.reduceat(w32, starts)
+        maxw32 = np.maximum.reduceat(w32, starts)
+        same = (minw32 == maxw32).tolist()
+        ones = ((minw32 == 1.0) & (maxw32 == 1.0)).tolist()
+        lens = lens.astype(np.int64)
+        big = np.iinfo(np.int64).max
+        nonzero = np.where(lens > 0, lens, big)
+        minlen = np.minimum.reduceat(nonzero, starts)
+        minbyte = _length_bytes(np.where(minlen == big, 0, minlen)).tolist()
+        maxbyte = _length_bytes(np.maximum.reduceat(lens, starts)).tolist()
+        term_minlen = np.minimum.reduceat(nonzero, term_starts)
+        term_minbyte = _length_bytes(np.where(term_minlen == big, 0, term_minlen)).tolist()
+        term_maxbyte = _length_bytes(np.maximum.reduceat(lens, term_starts)).tolist()
+        term_maxw = np.maximum(np.maximum.reduceat(w64, term_starts), 0.0).tolist()
+        firsts, lasts = docs[term_starts].tolist(), docs[term_ends - 1].tolist()
+        lastid = docs[ends - 1].tolist()
+        deltas = np.diff(docs.astype(np.int64), prepend=0)
+        deltas[starts] = docs[starts]
+        delta_list, w32_list = deltas.tolist(), w32.tolist()
+        fixed = fmt.fixed_value_size()
+        keep_values = fixed is None or fixed < 0
+        bounds = starts.tolist() + [len(docs)]
+
+        parts = self._parts
+        keys, infos = [prefix + text for text in texts], []
+        magic = whoosh3.WHOOSH3_HEADER_MAGIC
+        pack_info = _TERM_INFO.pack
+        first = 0
+        for t, nb in enumerate(n_blocks.tolist()):
+            start = self._pos
+            parts.append(magic)
+            written = 4
+            weight = 0
+            last = first + nb - 1
+            for block in range(first, first + nb):
+                a, b = bounds[block], bounds[block + 1]
+                bw = w32_list[a:b]
+                if ones[block]:
+                    mini_w: Any = None
+                elif same[block]:
+                    mini_w = bw[0]
+                else:
+                    mini_w = tuple(bw)
+                if keep_values:
+                    mini_v: Any = tuple(filter(None, values[a:b]))
+                elif fixed == 0:
+                    mini_v = None
+                else:
+                    mini_v = b"".join(filter(None, values[a:b]))
+                data = dumps((tuple(delta_list[a:b]), mini_w, mini_v), 2)
+                if comp:
+                    data = zlib.compress(data, comp)
+                mw = maxw[block]
+                mw = mw if mw > 0 else 0
+                info = dumps((b - a, lastid[block], mw, comp, minbyte[block], maxbyte[block]), 2)
+                size = len(info) + len(data)
+                parts += (pack_int(-size if block == last else size), info, data)
+                written += 4 + size
+                weight += sum(bw)
+            first = last + 1
+            self._pos += written
+            self._pending += written
+            value = pack_info(
+                0, weight, int(counts[t]), term_minbyte[t], term_maxbyte[t], term_maxw[t],
+                firsts[t], lasts[t],
+            )
+            infos.append(value + pack_long(start) + pack_int(written))
+            if self._pending >= _WRITE_CHUNK:
+                self.flush()
+        self._add_rows(keys, infos)
+
+
+_BYTE_LENGTHS = np.array([numeric.byte_to_length(b) for b in range(256)], dtype=np.int64)
+
+
+def _length_bytes(lengths: np.ndarray) -> np.ndarray:
+    """Whoosh's length_to_byte of each length (0 for 0)."""
+    return np.minimum(np.searchsorted(_BYTE_LENGTHS, lengths, side="left"), 255)

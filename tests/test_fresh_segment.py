@@ -1,0 +1,181 @@
+"""The fresh segment writer (fresh_segment.py) writes the very files Whoosh's own
+SegmentWriter writes for the same documents, which stock Whoosh then reads, deletes
+in and merges like any other segment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from whoosh import index, writing
+
+from clipsearch.index import fresh_segment, segment_postings
+from clipsearch.index.analysis import LanguageText
+from clipsearch.index.schema import INDEX_NAME, TEXT_FIELDS, document, make_schema
+from clipsearch.index.whoosh_fixes import patch_segment_flush, patch_text_indexing
+from clipsearch.ingest.clip import read_clip
+from tests.conftest import EDGE_CLIPS, FIXTURES, write_corpus
+
+
+def _documents(tmp_path: Path) -> list[dict]:
+    """The test corpus, the edge and language clips, and made-up documents: a
+    word in every one of them (postings in several blocks), words repeated (several
+    positions), empty and missing fields, a field boost, unicode and CJK."""
+    root = write_corpus(tmp_path / "clips")
+    paths = sorted(root.rglob("*.md")) + sorted(root.rglob("*.txt"))
+    paths += sorted(EDGE_CLIPS.glob("*.md")) + sorted((FIXTURES / "languages").glob("*.md"))
+    docs = []
+    for path in paths:
+        try:
+            clip = read_clip(path)
+        except Exception:  # noqa: BLE001 - the one broken clip
+            continue
+        docs.append(document(clip, f"1:{len(docs)}"))
+    for i in range(300):
+        words = " ".join(f"w{(i * 7 + k) % 53}" for k in range(i % 17))
+        doc = {
+            "id": f"made-{i}",
+            "path": f"/made/{i}.md",
+            "stat": b"1:2",
+            "title": LanguageText(f"common harbour report {words} report", "en"),
+            "body": LanguageText("" if i % 5 == 0 else f"Zürich café {words} 東京都 common", "de"),
+            "language": "de",
+            "topic": "a\x1fb c" if i % 3 else "",
+            "quality": i,
+        }
+        if i % 4 == 0:
+            doc["excerpt"] = LanguageText("", "en")
+        if i % 9 == 0:
+            doc["_title_boost"] = 2.5
+        docs.append(doc)
+    return docs
+
+
+def _write(path: Path, make: type, docs: list[dict]) -> index.Index:
+    path.mkdir()
+    ix = index.create_in(str(path), make_schema(), indexname=INDEX_NAME)
+    writer = make(ix)
+    for doc in docs:
+        writer.add_document(**doc)
+    writer.commit()
+    return index.open_dir(str(path), INDEX_NAME)
+
+
+def _files(ix: index.Index) -> dict[str, bytes]:
+    """The segment's files by extension (their names carry its random id)."""
+    (segment,) = ix._segments()
+    inside = segment.open_compound_file(ix.storage)
+    sid = segment.segment_id()
+    return {name.replace(sid, ""): inside.open_file(name).read() for name in inside.list()}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[index.Index, index.Index, list[dict]]:
+    patch_segment_flush()
+    patch_text_indexing()
+    base = tmp_path_factory.mktemp("fresh")
+    docs = _documents(base)
+    assert fresh_segment.supported(make_schema())
+    whoosh_ix = _write(base / "whoosh", writing.SegmentWriter, docs)
+    fresh_ix = _write(base / "fresh", fresh_segment.FreshSegmentWriter, docs)
+    return whoosh_ix, fresh_ix, docs
+
+
+def test_the_segment_files_are_byte_for_byte_whooshs(built):
+    whoosh_ix, fresh_ix, _docs = built
+    ours, theirs = _files(fresh_ix), _files(whoosh_ix)
+    assert sorted(ours) == sorted(theirs)
+    assert {".pst", ".trm"} <= set(ours)
+    for name in theirs:
+        assert ours[name] == theirs[name], name
+
+
+def test_a_field_written_a_few_terms_at_a_time_is_the_same(built, tmp_path, monkeypatch):
+    whoosh_ix, _fresh_ix, docs = built
+    monkeypatch.setattr(fresh_segment, "_TERMS_RUN", 50)
+    assert _files(_write(tmp_path / "runs", fresh_segment.FreshSegmentWriter, docs)) == _files(
+        whoosh_ix
+    )
+
+
+def test_a_term_in_more_than_one_block_and_positions_read_back(built):
+    whoosh_ix, fresh_ix, _docs = built
+    with whoosh_ix.reader() as a, fresh_ix.reader() as b:
+        assert a.doc_frequency("title", "common") >= 300  # three blocks of 128
+        assert ("body", "東京".encode()) in a and ("body", b"zurich") in a
+        assert list(a.all_terms()) == list(b.all_terms())
+        for field, term in a.all_terms():
+            if field in TEXT_FIELDS:
+                want = list(a.postings(field, term).items_as("positions"))
+                assert list(b.postings(field, term).items_as("positions")) == want
+        assert [a.term_info(*t).__dict__ for t in a.all_terms()] == [
+            b.term_info(*t).__dict__ for t in b.all_terms()
+        ]
+        n = a.doc_count_all()
+        assert [a.stored_fields(d) for d in range(n)] == [b.stored_fields(d) for d in range(n)]
+
+
+def test_the_derived_postings_are_those_of_the_written_segment(built):
+    """The worker's `.vpst` (from the postings in hand) equals the file made by
+    reading the segment back (segment_postings.write)."""
+    _whoosh_ix, fresh_ix, _docs = built
+    folder = fresh_ix.storage.folder
+    with fresh_ix.reader() as reader:
+        (leaf, _offset), = reader.leaf_readers()
+        sid = leaf.segment().segment_id()
+        n = leaf.doc_count_all()
+        in_hand = segment_postings.load(folder, sid, n, TEXT_FIELDS)
+        assert in_hand is not None
+        again = Path(folder) / "again"
+        again.mkdir()
+        segment_postings.write(str(again), leaf, TEXT_FIELDS)
+        read_back = segment_postings.load(str(again), sid, n, TEXT_FIELDS)
+    for field in TEXT_FIELDS:
+        assert np.array_equal(in_hand.lengths(field), read_back.lengths(field))
+    for term in ("common", "report", "harbour", "zurich", "w3"):
+        for field in TEXT_FIELDS:
+            ours, theirs = in_hand.term(field, term), read_back.term(field, term)
+            assert np.array_equal(ours[0], theirs[0]) and np.array_equal(ours[1], theirs[1])
+
+
+def test_deletes_a_later_add_and_a_merge_into_the_fresh_segment(built, tmp_path):
+    """Whoosh deletes in the fresh segment, adds a segment beside it and merges the
+    two, with the same result as for its own segment."""
+    import shutil
+
+    def later(ix_path: Path) -> list:
+        ix = index.open_dir(str(ix_path), INDEX_NAME)
+        with ix.writer() as w:
+            w.delete_by_term("id", "made-7")
+            w.delete_by_term("id", "made-200")
+        with ix.writer() as w:
+            w.add_document(id="late", path="/late.md", title=LanguageText("common late", "en"))
+        with ix.writer() as w:
+            w.optimize = True
+        with ix.searcher() as s:
+            assert len(ix._segments()) == 1
+            r = s.reader()
+            return [
+                (t, list(r.postings(*t).items_as("positions")))
+                for t in r.all_terms() if t[0] in TEXT_FIELDS
+            ] + [s.doc_count(), [s.stored_fields(d).get("id") for d in range(r.doc_count_all())]]
+
+    whoosh_ix, fresh_ix, _docs = built
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(whoosh_ix.storage.folder, a)
+    shutil.copytree(fresh_ix.storage.folder, b)
+    assert later(a) == later(b)
+
+
+def test_it_refuses_what_it_would_write_wrongly(built):
+    _whoosh_ix, fresh_ix, _docs = built
+    from whoosh.codec.whoosh3 import W3Codec
+
+    assert not fresh_segment.supported(make_schema(), W3Codec(inlinelimit=4))
+    writer = fresh_segment.FreshSegmentWriter(fresh_ix)
+    try:
+        with fresh_ix.reader() as reader, pytest.raises(NotImplementedError):
+            writer.add_reader(reader)
+    finally:
+        writer.cancel()
