@@ -111,6 +111,8 @@ class Writer:
         self._signatures: dict[str, tuple] = {}  # path -> signature record (stories.py)
         self._unsigned: list[tuple[str, str, signatures.Texts]] = []  # (path, stat, texts)
         self._vocab: dict[str, int] | None = None
+        #: The starting commit's vocabulary file, whose buckets the new one keeps.
+        self._old_words: vocabulary.Vocabulary | None = None
         self._stories = os.environ.get(NO_STORIES_ENV) != "1"
         #: (generation, documents, segments) of the commit this session started from.
         self._start: tuple[int, int, list[list[Any]]] | None = None
@@ -123,6 +125,8 @@ class Writer:
                 self._ix = open_whoosh(path, check_segments=False)  # a rebuild never reads them
                 words = read_vocabulary(path, self._ix.latest_generation())
                 self._vocab = None if words is None else dict(words.items())
+                if isinstance(words, vocabulary.Vocabulary):
+                    self._old_words = words
                 if not self.fresh:
                     self._start = _commit_of(self._ix.storage)
         except BaseException:
@@ -235,12 +239,17 @@ class Writer:
                     w.delete_by_term("path", path)
                 w.commit()
             vocab = {} if self.fresh else self._vocab
+            previous = None if self.fresh else self._old_words
             if vocab is None:  # stale or missing: an earlier run died after its commit
                 vocab = self._vocabulary_from_stored_fields()
             for word, n in self._new_words.items():
                 vocab[word] = vocab.get(word, 0) + n
             generation, docs = self._ix.latest_generation(), self._ix.doc_count_all()
-            write_vocabulary(self.path, generation, docs, vocab)
+            if previous is None:
+                write_vocabulary(self.path, generation, docs, vocab)
+            else:  # an update: the buckets of the words it adds are remade, no others
+                vocabulary.write(self.path, generation, docs, vocab, previous=previous)
+                vocabulary.remove_legacy(self.path)
             self._write_derived()
             if self.created:
                 mark_ready(self.path)  # last: only a complete first build is an index
