@@ -140,11 +140,17 @@ def _documents(reader: Any) -> list[tuple[str, str] | None]:
     """(path, stat) per document number; None for deleted documents."""
     out: list[tuple[str, str] | None] = [None] * reader.doc_count_all()
     for leaf, offset in leaves(reader):
-        paths = leaf.column_reader("path")
-        stats = leaf.column_reader("stat")
+        paths, stats = _column(leaf, "path"), _column(leaf, "stat")
         for d in leaf.all_doc_ids():
             out[offset + d] = (paths[d], stats[d].decode("utf-8"))
     return out
+
+
+def _column(leaf: Any, name: str) -> Any:
+    """Every value of one segment's column, read in one pass (not a call a document)."""
+    col = leaf.column_reader(name)
+    values = list(col)
+    return values if len(values) == leaf.doc_count_all() else col
 
 
 def record(stat: str, s: sig.Signature) -> tuple:
