@@ -194,7 +194,8 @@ def facet_from_spellings(
     values = tuple(max(s.items(), key=lambda kv: (kv[1], kv[0]))[0] for s in spellings)
     n_values = len(values)
     docs = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
-    pairs = np.unique(docs * max(n_values, 1) + value_of[codes])  # by document, then value
+    # by document, then value (numpy's own unique imports numpy.ma: 35 ms of a run)
+    pairs = sorted_unique(docs * max(n_values, 1) + value_of[codes])
     pair_docs, pair_values = pairs // max(n_values, 1), pairs % max(n_values, 1)
     doc_offsets = np.zeros(n_docs + 1, dtype=np.int64)
     np.cumsum(np.bincount(pair_docs, minlength=n_docs)[:n_docs], out=doc_offsets[1:])
