@@ -16,9 +16,9 @@ than choosing among all 97 of its languages.  Two shortcuts decide without the m
 py3langid ships its model LZMA-compressed: decompressing it took about 0.9 s of every
 index run that met one clip the shortcuts do not decide (an incremental run adding a
 few hundred clips), more than the rest of such a run's reading.  The first load
-writes the model's arrays, restricted to DETECTED, uncompressed to the user's cache
-folder (`model_cache`); later loads read them in a few milliseconds.  The cache is
-named by py3langid's version, its model file's size and time and DETECTED, written
+writes the model's arrays, restricted to DETECTED, uncompressed (numpy's .npy format)
+to the user's cache folder (`model_cache`); later loads take about 0.1 s.  The cache
+is named by py3langid's version, its model file's size and time and DETECTED, written
 atomically and rebuilt when unreadable: the arrays and so every detection are the
 same either way (tests compare them).
 
@@ -167,7 +167,7 @@ def model_cache() -> str | None:
         )
     except Exception:  # noqa: BLE001 - another py3langid layout: load it uncached
         return None
-    return os.path.join(folder, name + ".arrays")
+    return os.path.join(folder, name + ".npy")
 
 
 #: The identifier's array parts the cache keeps (py3langid's constructor arguments).
@@ -175,45 +175,55 @@ _PARTS = ("nb_ptc", "nb_pc", "tk_nextmove", "tk_output", "tk_row")
 
 
 def _save(identifier: Any, cache: str) -> None:
-    """Write the (restricted) model's arrays to `cache` (arrayfile.py: written
-    atomically, opened by memory-mapping); best effort."""
+    """Write the (restricted) model's arrays to `cache`, one after the other in
+    numpy's .npy format, through a temporary file renamed; best effort."""
+    import tempfile  # not at the top: a search imports this module, never this
+
     import numpy as np
 
-    from clipsearch.index import arrayfile
-
     try:
-        arrays = {}
+        arrays = []
         for part in _PARTS:
             value = getattr(identifier, part)
-            arrays[part] = (
+            arrays.append(
                 np.frombuffer(value, dtype=value.typecode)
                 if isinstance(value, array)
                 else np.asarray(value)
             )
+        arrays.append(np.asarray(list(identifier.nb_classes)))
         os.makedirs(os.path.dirname(cache), exist_ok=True)
-        arrayfile.write(cache, {"classes": list(identifier.nb_classes)}, arrays)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(cache), suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for arr in arrays:
+                    np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
+            os.replace(tmp, cache)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
     except Exception:  # noqa: BLE001 - a read-only or full disk: no cache, same model
-        with contextlib.suppress(OSError):
-            os.remove(cache + ".tmp")
+        pass
 
 
 def _from_cache(langid: Any, cache: str) -> Any:
-    """The identifier from the arrays in `cache`, or None when it is missing or
-    unreadable."""
-    from clipsearch.index import arrayfile
+    """The identifier from the arrays in `cache`, or None when it is missing,
+    truncated or otherwise unreadable."""
+    import numpy as np
 
-    got = arrayfile.read(cache)
-    if got is None:
-        return None
     try:
-        meta, parts = got
-        classes = [str(c) for c in meta["classes"]]
+        with open(cache, "rb") as fh:
+            got = [np.lib.format.read_array(fh, allow_pickle=False) for _ in range(6)]
+            if fh.read(1):
+                return None
+        parts = dict(zip(_PARTS, got, strict=False))
+        classes = [str(c) for c in got[-1].tolist()]
         ptc, pc = parts["nb_ptc"], parts["nb_pc"]
         if ptc.ndim != 2 or ptc.shape[1] != len(classes) or len(pc) != len(classes):
             return None
         nextmove, row = array(parts["tk_nextmove"].dtype.char), array(parts["tk_row"].dtype.char)
-        nextmove.frombytes(memoryview(parts["tk_nextmove"]).cast("B"))
-        row.frombytes(memoryview(parts["tk_row"]).cast("B"))
+        nextmove.frombytes(parts["tk_nextmove"].tobytes())
+        row.frombytes(parts["tk_row"].tobytes())
         identifier = langid.LanguageIdentifier(
             ptc,
             pc,
