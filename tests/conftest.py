@@ -415,6 +415,20 @@ class Corpus:
     specs: list[Spec]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterable[Path]:
+    """The language model's cache (language.py) in this session's folder, never the
+    user's (child processes inherit it)."""
+    folder = tmp_path_factory.mktemp("model-cache")
+    before = os.environ.get("CLIPSEARCH_CACHE")
+    os.environ["CLIPSEARCH_CACHE"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("CLIPSEARCH_CACHE", None)
+    else:
+        os.environ["CLIPSEARCH_CACHE"] = before
+
+
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     """The fixture corpus, indexed once per session.  Tests must not write to it."""

@@ -100,3 +100,98 @@ def test_a_write_that_cannot_write_derived_data_still_commits(built, monkeypatch
         assert len(idx) == expected_total
         assert idx.search("harbour extra").total == 1
     assert not _loaded(index)  # the old file is of the previous commit
+
+
+def _written_and_fresh(index: Path) -> tuple[dict, dict]:
+    """The columns derived.bin holds for the index's commit, and the same columns
+    built from the index alone (nothing carried)."""
+    from clipsearch.index.columns import Columns
+    from clipsearch.index.storage import open_whoosh
+
+    ix = open_whoosh(str(index), check_segments=False)
+    with ix.reader() as reader:
+        got = derived.load(
+            str(index), reader.generation(), reader.doc_count_all(), derived.segment_list(reader)
+        )
+        assert got is not None
+        fresh = Columns(str(index), reader, ix.schema).arrays()
+        return {k: v.copy() for k, v in got.items()}, fresh
+
+
+def _segments(index: Path) -> set[str]:
+    from clipsearch.index.storage import open_whoosh
+
+    with open_whoosh(str(index), check_segments=False).reader() as reader:
+        return {seg for seg, _n in derived.segment_list(reader)}
+
+
+def test_columns_carried_from_the_last_commit_equal_freshly_built_ones(
+    built, monkeypatch
+) -> None:
+    """Adds, case variants of facet values (the displayed spelling follows the
+    majority), modified and deleted clips, and Whoosh's merges of small segments:
+    after every run the columns carried over from the commit before are exactly the
+    columns built from the index, and the kept segments were carried, not re-read."""
+    from clipsearch.index.columns import Carried
+
+    root, index = built
+    carried: set[str] = set()
+    start = Carried.start
+
+    def spy(self, leaf):
+        got = start(self, leaf)
+        if got is not None:
+            carried.add(leaf.segment().segment_id())
+        return got
+
+    monkeypatch.setattr(Carried, "start", spy)
+    segments_before = _segments(index)
+    merged = False
+    steps = [
+        lambda k: write_clip(root / f"new{k}.md", title=f"Harbour crane {k}", topics=["CLIMATE"]),
+        lambda k: write_clip(
+            root / f"new{k}.md", title=f"Wind farm {k}", topics=["climate", "Energy"],
+            provider="REUTERS",
+        ),
+        lambda k: (root / "solar" / "00-solar.md").unlink(),
+        lambda k: write_clip(root / "new0.md", title="Harbour crane, edited", topics=["Ports"]),
+        lambda k: (root / "new1.md").unlink(),
+    ] + [
+        lambda k: write_clip(root / f"more{k}.md", title=f"Tidal power {k}", topics=["climate"])
+        for _ in range(10)
+    ]
+    for k, step in enumerate(steps):
+        step(k)
+        carried.clear()
+        assert update_index([root], index).ok
+        segments = _segments(index)
+        kept = segments_before & segments
+        assert carried == kept, k  # every kept segment carried, nothing else
+        written, fresh = _written_and_fresh(index)
+        assert written.keys() == fresh.keys()
+        for name, arr in fresh.items():
+            assert arr.dtype == written[name].dtype, (k, name)
+            assert arr.shape == written[name].shape and (arr == written[name]).all(), (k, name)
+        merged = merged or bool(segments_before - segments)
+        segments_before = segments
+    assert merged  # the runs above made Whoosh merge segments at least once
+    assert carried  # and the last one still carried some
+    answers = _answers(index)
+    (index / derived.DERIVED_FILE).unlink()
+    assert _answers(index) == answers
+
+
+def test_derived_data_of_another_commit_is_never_carried(built, tmp_path) -> None:
+    """A derived file that is not the starting commit's is not carried from: the
+    columns are built from the index."""
+    root, index = built
+    old = tmp_path / "old.bin"
+    shutil.copy(index / derived.DERIVED_FILE, old)
+    (root / "solar" / "00-solar.md").unlink()
+    assert update_index([root], index).ok
+    shutil.copy(old, index / derived.DERIVED_FILE)  # a stale file: of the commit before
+    write_clip(root / "new.md", title="Harbour cranes go electric", topics=["Climate"])
+    assert update_index([root], index).ok
+    written, fresh = _written_and_fresh(index)
+    for name, arr in fresh.items():
+        assert (arr == written[name]).all(), name

@@ -11,15 +11,18 @@ frontmatter that detection would not give."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from conftest import write_clip
 
 from clipsearch import RequestError, open_index, update_index
+from clipsearch import language as detection
 from clipsearch.cli import main
 from clipsearch.folding import fold, fold_in_place, normalise
 from clipsearch.index.analysis import analyze_word
@@ -423,3 +426,64 @@ def test_which_analyses_occur_is_what_whooshs_term_table_holds(built) -> None:
         assert snap.occurring(tokens) == expected
     finally:
         snap.close()
+
+
+# --------------------------------------------------------------------------- the model's cache
+
+
+def _fresh_identifier() -> Any:
+    from py3langid import langid
+
+    identifier = langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
+    identifier.set_languages(detection.DETECTED)
+    return identifier
+
+
+def test_the_cached_model_detects_exactly_what_py3langid_s_file_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first load writes the cache, the next reads it: every probability of
+    every language is the same as from py3langid's own file."""
+    monkeypatch.setenv(detection.CACHE_ENV, str(tmp_path / "cache"))
+    cache = detection.model_cache()
+    assert cache is not None and cache.startswith(str(tmp_path))
+    texts = [p.read_text(encoding="utf-8") for p in sorted(FIXTURES.iterdir())]
+    texts += ["", "12345", "Der Hund und die Katze", "the cat and the dog"]
+    reference = _fresh_identifier()
+    detection._identifier.cache_clear()
+    try:
+        written = detection._identifier()  # loads py3langid's file, writes the cache
+        assert os.path.exists(cache)
+        detection._identifier.cache_clear()
+        cached = detection._identifier()  # from the cache
+        assert cached is not written
+        assert list(cached.nb_classes) == list(reference.nb_classes)
+        for text in texts:
+            want = reference.rank(text)
+            assert written.rank(text) == want
+            assert cached.rank(text) == want
+    finally:
+        detection._identifier.cache_clear()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty folder name"])
+def test_a_damaged_or_unusable_cache_is_never_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(detection.CACHE_ENV, "" if damage == "empty folder name" else str(folder))
+    detection._identifier.cache_clear()
+    try:
+        detection._identifier()
+        if damage != "empty folder name":
+            cache = Path(detection.model_cache() or "")
+            raw = cache.read_bytes()
+            cache.write_bytes(raw[: len(raw) // 2] if damage == "truncate" else b"x" * len(raw))
+        else:
+            assert detection.model_cache() is None and not folder.exists()
+        detection._identifier.cache_clear()
+        text = "Le président a annoncé des élections pour le mois prochain."
+        assert detection._identifier().rank(text) == _fresh_identifier().rank(text)
+        assert detect(text) == "fr"
+    finally:
+        detection._identifier.cache_clear()

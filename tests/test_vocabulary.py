@@ -98,6 +98,42 @@ def test_pickles_as_a_plain_dict(tmp_path: Path) -> None:
     assert pickle.loads(pickle.dumps(stored)) == {"alpha": 2, "beta": 1}
 
 
+@pytest.mark.parametrize("share", [0.0, 0.01, 0.3, 1.0])
+def test_a_grown_vocabulary_is_the_file_written_from_scratch(tmp_path: Path, share) -> None:
+    """An update's file, kept from the previous commit's buckets plus the new words'
+    (new words in old buckets, new buckets, higher counts, words with digits or a
+    newline), is byte for byte the file written from the whole vocabulary."""
+    rng = random.Random(3)
+    old = _generated()
+    grown = {w: df + rng.randint(0, 2) for w, df in old.items()}
+    alphabet = "abcdefgéxyz"
+    for _ in range(int(share * len(old))):
+        word = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 14)))
+        grown[word] = grown.get(word, 0) + 1
+    grown.update({"route66": 3, "zzzz": 1, "with\nnewline": 2, "gone": 0})
+    vocabulary.write(str(tmp_path), 1, 10, old)
+    previous = vocabulary.load(str(tmp_path), 1)
+    assert previous is not None
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    vocabulary.write(str(tmp_path / "a"), 2, 11, grown, previous=previous)
+    vocabulary.write(str(tmp_path / "b"), 2, 11, grown)
+    a = (tmp_path / "a" / vocabulary.VOCABULARY_FILE).read_bytes()
+    assert a == (tmp_path / "b" / vocabulary.VOCABULARY_FILE).read_bytes()
+
+
+def test_a_vocabulary_that_lost_words_is_written_from_scratch(tmp_path: Path) -> None:
+    old = _generated()
+    vocabulary.write(str(tmp_path), 1, 10, old)
+    previous = vocabulary.load(str(tmp_path), 1)
+    assert previous is not None
+    smaller = dict(list(old.items())[: len(old) // 2])
+    (tmp_path / "a").mkdir()
+    vocabulary.write(str(tmp_path / "a"), 2, 11, smaller, previous=previous)
+    got = vocabulary.load(str(tmp_path / "a"), 2)
+    assert got is not None and got.to_dict() == smaller
+
+
 def test_an_empty_vocabulary(tmp_path: Path) -> None:
     vocabulary.write(str(tmp_path), 1, 0, {})
     stored = vocabulary.load(str(tmp_path), 1, 0)

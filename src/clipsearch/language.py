@@ -5,7 +5,7 @@ Detection is py3langid (langid.py's naive Bayes model over byte n-grams, shipped
 inside the package: nothing is downloaded), restricted to DETECTED, the languages
 news clips are mostly written in, which makes it far more accurate on short text
 than choosing among all 97 of its languages.  Two shortcuts decide without the model
-(which takes about 1.5 s to load and a quarter of a millisecond per clip):
+(a quarter of a millisecond per clip) and the model itself loads from a cache:
 
 - text mostly in Hangul, kana or Han characters is Korean, Japanese (any kana) or
   Chinese: the scripts say it, with no model to load;
@@ -13,15 +13,28 @@ than choosing among all 97 of its languages.  Two shortcuts decide without the m
   English (most clips of an English corpus; measured on 20,000 of them, the model
   agreed with every one the shortcut took, see benchmarks/languages.py).
 
+py3langid ships its model LZMA-compressed: decompressing it took about 0.9 s of every
+index run that met one clip the shortcuts do not decide (an incremental run adding a
+few hundred clips), more than the rest of such a run's reading.  The first load
+writes the model's arrays, restricted to DETECTED, uncompressed (numpy's .npy format)
+to the user's cache folder (`model_cache`); later loads take about 0.1 s.  The cache
+is named by py3langid's version, its model file's size and time and DETECTED, written
+atomically and rebuilt when unreadable: the arrays and so every detection are the
+same either way (tests compare them).
+
 A detection below MIN_CONFIDENCE is `und`: such clips are analysed without
 stemming or stop words rather than with a wrong language's."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import re
 import signal
 import unicodedata
+import zlib
+from array import array
 from typing import Any
 
 #: The code of a clip whose language is unknown (BCP 47's "undetermined").
@@ -33,6 +46,9 @@ DETECTED = (
 ).split()
 #: Below this probability (normalised over DETECTED) a detection is `und`.
 MIN_CONFIDENCE = 0.6
+#: Overrides the cache folder of the language model (default: $XDG_CACHE_HOME/clipsearch,
+#: else ~/.cache/clipsearch); empty: no cache.
+CACHE_ENV = "CLIPSEARCH_CACHE"
 #: How much of a clip's text detection reads: its opening is enough, and the cost
 #: grows with the length.
 DETECT_CHARS = 600
@@ -101,7 +117,8 @@ def _model_language(text: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _identifier() -> Any:
-    """The model, loaded once per process on first use (a search never loads it).
+    """The model, loaded once per process on first use (a search never loads it):
+    from the cache when it holds it, else from py3langid's file (then cached).
     Ctrl-C waits until it is loaded: an interrupt inside numpy's import machinery
     prints a traceback Python cannot suppress."""
     blocked = hasattr(signal, "pthread_sigmask")
@@ -110,13 +127,114 @@ def _identifier() -> Any:
     try:
         from py3langid import langid
 
-        identifier = langid.LanguageIdentifier.from_model_file(
-            langid.MODEL_FILE, norm_probs=True
-        )
-        identifier.set_languages(DETECTED)
+        cache = model_cache()
+        identifier = _from_cache(langid, cache) if cache else None
+        if identifier is None:
+            identifier = langid.LanguageIdentifier.from_model_file(
+                langid.MODEL_FILE, norm_probs=True
+            )
+            identifier.set_languages(DETECTED)
+            if cache:
+                _save(identifier, cache)
     finally:
         if blocked:
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return identifier
+
+
+def model_cache() -> str | None:
+    """The cache file of the model for this py3langid and DETECTED (None: no cache
+    folder, or no model file to name it by)."""
+    folder = os.environ.get(CACHE_ENV)
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "clipsearch")
+    if not folder:
+        return None
+    try:
+        import py3langid
+        from py3langid import langid
+
+        st = os.stat(langid.MODEL_DIR / langid.MODEL_FILE)
+        name = "-".join(
+            (
+                "py3langid",
+                str(getattr(py3langid, "__version__", "")),
+                str(st.st_size),
+                str(st.st_mtime_ns),
+                f"{zlib.crc32(' '.join(DETECTED).encode()):08x}",
+            )
+        )
+    except Exception:  # noqa: BLE001 - another py3langid layout: load it uncached
+        return None
+    return os.path.join(folder, name + ".npy")
+
+
+#: The identifier's array parts the cache keeps (py3langid's constructor arguments).
+_PARTS = ("nb_ptc", "nb_pc", "tk_nextmove", "tk_output", "tk_row")
+
+
+def _save(identifier: Any, cache: str) -> None:
+    """Write the (restricted) model's arrays to `cache`, one after the other in
+    numpy's .npy format, through a temporary file renamed; best effort."""
+    import tempfile  # not at the top: a search imports this module, never this
+
+    import numpy as np
+
+    try:
+        arrays = []
+        for part in _PARTS:
+            value = getattr(identifier, part)
+            arrays.append(
+                np.frombuffer(value, dtype=value.typecode)
+                if isinstance(value, array)
+                else np.asarray(value)
+            )
+        arrays.append(np.asarray(list(identifier.nb_classes)))
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(cache), suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for arr in arrays:
+                    np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
+            os.replace(tmp, cache)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+    except Exception:  # noqa: BLE001 - a read-only or full disk: no cache, same model
+        pass
+
+
+def _from_cache(langid: Any, cache: str) -> Any:
+    """The identifier from the arrays in `cache`, or None when it is missing,
+    truncated or otherwise unreadable."""
+    import numpy as np
+
+    try:
+        with open(cache, "rb") as fh:
+            got = [np.lib.format.read_array(fh, allow_pickle=False) for _ in range(6)]
+            if fh.read(1):
+                return None
+        parts = dict(zip(_PARTS, got, strict=False))
+        classes = [str(c) for c in got[-1].tolist()]
+        ptc, pc = parts["nb_ptc"], parts["nb_pc"]
+        if ptc.ndim != 2 or ptc.shape[1] != len(classes) or len(pc) != len(classes):
+            return None
+        nextmove, row = array(parts["tk_nextmove"].dtype.char), array(parts["tk_row"].dtype.char)
+        nextmove.frombytes(parts["tk_nextmove"].tobytes())
+        row.frombytes(parts["tk_row"].tobytes())
+        identifier = langid.LanguageIdentifier(
+            ptc,
+            pc,
+            classes,
+            nextmove,
+            parts["tk_output"].tolist(),
+            norm_probs=True,
+            tk_row=row,
+        )  # already restricted to DETECTED: what set_languages would make of it
+    except Exception:  # noqa: BLE001 - damaged, or of another py3langid's layout
+        return None
     return identifier
 
 

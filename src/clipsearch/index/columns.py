@@ -173,6 +173,138 @@ class FacetColumn:
         )
 
 
+def facet_from_spellings(
+    terms: Sequence[str], offsets: np.ndarray, codes: np.ndarray
+) -> FacetColumn:
+    """A column from a field's terms (sorted) and per document its term numbers (CSR,
+    deleted documents without any): case variants of a term share one value number,
+    numbered in the order the terms come, shown in the spelling most documents have
+    (ties: the greater spelling)."""
+    n_docs = len(offsets) - 1
+    per_term = np.bincount(codes, minlength=len(terms)).tolist() if len(terms) else []
+    key_of: dict[str, int] = {}
+    spellings: list[dict[str, int]] = []
+    value_of = np.empty(len(terms), dtype=np.int64)
+    for t, term in enumerate(terms):
+        k = key_of.setdefault(term.casefold(), len(spellings))
+        if k == len(spellings):
+            spellings.append({})
+        spellings[k][term] = spellings[k].get(term, 0) + per_term[t]
+        value_of[t] = k
+    values = tuple(max(s.items(), key=lambda kv: (kv[1], kv[0]))[0] for s in spellings)
+    n_values = len(values)
+    docs = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offsets))
+    # by document, then value (numpy's own unique imports numpy.ma: 35 ms of a run)
+    pairs = sorted_unique(docs * max(n_values, 1) + value_of[codes])
+    pair_docs, pair_values = pairs // max(n_values, 1), pairs % max(n_values, 1)
+    doc_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_docs, minlength=n_docs)[:n_docs], out=doc_offsets[1:])
+    value_offsets = np.zeros(n_values + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_values, minlength=n_values)[:n_values], out=value_offsets[1:])
+    order = np.lexsort((pair_docs, pair_values))  # by value, then document
+    return FacetColumn(
+        values,
+        doc_offsets,
+        pair_values.astype(np.int32),
+        value_offsets,
+        pair_docs[order].astype(np.int32),
+    )
+
+
+def _leaf_spellings(leaf: Any, field: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """One segment's terms of `field` and per document its term numbers, from the
+    postings (those of deleted documents left out)."""
+    terms: list[str] = []
+    lists: list[np.ndarray] = []
+    for raw in leaf.lexicon(field):
+        terms.append(raw.decode("utf-8"))
+        lists.append(np.fromiter(leaf.postings(field, raw).all_ids(), dtype=np.int64))
+    n = leaf.doc_count_all()
+    docs = np.concatenate(lists) if lists else np.empty(0, np.int64)
+    codes = np.repeat(np.arange(len(lists), dtype=np.int64), [len(x) for x in lists])
+    order = np.lexsort((codes, docs))
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(docs, minlength=n)[:n], out=offsets[1:])
+    return terms, offsets, codes[order]
+
+
+def _merge_spellings(
+    parts: Sequence[tuple[list[str], np.ndarray, np.ndarray]],
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The segments' (terms, offsets, codes) as one commit's: the sorted union of the
+    terms (the order of the commit's lexicon: UTF-8 bytes sort as code points), each
+    segment's term numbers renumbered into it."""
+    union: set[str] = set()
+    for terms, _off, _codes in parts:
+        union.update(terms)
+    merged = sorted(union)
+    position = {t: k for k, t in enumerate(merged)}
+    maps: dict[int, np.ndarray] = {}
+    offsets = [np.zeros(1, dtype=np.int64)]
+    codes = []
+    total = 0
+    for terms, off, part_codes in parts:
+        renumber = maps.get(id(terms))
+        if renumber is None:
+            renumber = maps[id(terms)] = np.fromiter(
+                (position[t] for t in terms), dtype=np.int64, count=len(terms)
+            )
+        codes.append(renumber[part_codes] if len(part_codes) else part_codes.astype(np.int64))
+        offsets.append(off[1:] + total)
+        total += int(off[-1])
+    return (
+        merged,
+        np.concatenate(offsets),
+        np.concatenate(codes) if codes else np.empty(0, np.int64),
+    )
+
+
+class Carried:
+    """The columns of the commit a write session started from (its derived data,
+    checked to be that commit's), so the new commit's columns take the documents of
+    every segment it kept from them and read only its new segments.  Segments are
+    never changed once written, except by deletions: the live documents are always
+    the new commit's."""
+
+    #: The arrays a carried segment's columns are taken from.
+    NEEDED = ("published", "published.present", "quality", "quality.present", "ids",
+              "ids.starts")
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], segments: Sequence[Sequence[Any]]):
+        self.arrays = arrays
+        self._starts: dict[str, tuple[int, int]] = {}
+        at = 0
+        for seg, n in segments:
+            self._starts[str(seg)] = (at, int(n))
+            at += int(n)
+
+    @classmethod
+    def usable(
+        cls, arrays: Mapping[str, np.ndarray] | None, segments: Sequence[Sequence[Any]]
+    ) -> Carried | None:
+        """A Carried over `arrays` when they hold everything it reads, else None."""
+        if arrays is None:
+            return None
+        needed = list(cls.NEEDED)
+        for field in FACET_FIELDS:
+            needed += [f"{field}.{k}" for k in _SPELLING_ARRAYS]
+        if any(k not in arrays for k in needed):
+            return None
+        return cls(arrays, segments)
+
+    def start(self, leaf: Any) -> int | None:
+        """The first document number of `leaf`'s segment in the carried commit, or
+        None when that commit did not hold it (or held another document count)."""
+        got = self._starts.get(leaf.segment().segment_id())
+        if got is None or got[1] != leaf.doc_count_all():
+            return None
+        return got[0]
+
+
+#: The per-field arrays of a facet's terms: what a later commit renumbers.
+_SPELLING_ARRAYS = ("spellings", "spelling_starts", "spell_offsets", "spell_codes")
+
+
 class Optional(Sequence[int | None]):
     """A per-document integer column with "no value" entries: `values[d]` where
     `present[d]`, else None."""
@@ -202,8 +334,11 @@ class Columns:
         reader: Any,
         schema: Any,
         prebuilt: Callable[[], Mapping[str, np.ndarray] | None] | None = None,
+        carried: Carried | None = None,
     ):
         self.path = path  # for error messages (guarded)
+        #: The columns of the commit a write session started from (Carried).
+        self._carried = carried
         self._reader = reader
         self._schema = schema
         #: Loads the arrays written for this commit (None once asked).
@@ -258,21 +393,47 @@ class Columns:
 
     @guarded
     def _build_facet(self, field: str) -> FacetColumn:
-        reader = self._reader
-        key_of: dict[str, int] = {}
-        spellings: list[dict[str, int]] = []
-        postings: list[set[int]] = []
-        for raw in reader.lexicon(field):
-            term = raw.decode("utf-8")
-            ids = list(reader.postings(field, raw).all_ids())
-            k = key_of.setdefault(term.casefold(), len(spellings))
-            if k == len(spellings):
-                spellings.append({})
-                postings.append(set())
-            spellings[k][term] = spellings[k].get(term, 0) + len(ids)
-            postings[k].update(ids)
-        values = tuple(max(s.items(), key=lambda kv: (kv[1], kv[0]))[0] for s in spellings)
-        return FacetColumn.from_postings(values, postings, reader.doc_count_all())
+        spellings, offsets, codes = self._spellings(field)
+        col = facet_from_spellings(spellings, offsets, codes)
+        blob, starts = pack_strings(spellings)
+        self._arrays[f"{field}.spellings"], self._arrays[f"{field}.spelling_starts"] = blob, starts
+        self._arrays[f"{field}.spell_offsets"], self._arrays[f"{field}.spell_codes"] = (
+            offsets,
+            codes,
+        )
+        return col
+
+    def _spellings(self, field: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The terms of `field` (sorted, as the commit's lexicon has them, those of
+        deleted documents too) and per live document its term numbers (CSR, sorted):
+        each segment's from the carried commit when it holds the segment, else from
+        the segment's postings."""
+        parts: list[tuple[list[str], np.ndarray, np.ndarray]] = []
+        live = self.live_mask()
+        carried = self._carried
+        old_terms: list[str] | None = None
+        for leaf, offset in leaves(self._reader):
+            n = leaf.doc_count_all()
+            start = carried.start(leaf) if carried is not None else None
+            if start is not None and carried is not None:
+                if old_terms is None:
+                    old_terms = _strings(
+                        carried.arrays[f"{field}.spellings"],
+                        carried.arrays[f"{field}.spelling_starts"],
+                    )
+                off = carried.arrays[f"{field}.spell_offsets"][start : start + n + 1]
+                codes = carried.arrays[f"{field}.spell_codes"][int(off[0]) : int(off[-1])]
+                off = off - off[0]
+                counts = np.diff(off)
+                alive = live[offset : offset + n]
+                if not alive[counts > 0].all():  # documents deleted since: drop their terms
+                    codes = codes[np.repeat(alive, counts)]
+                    off = np.zeros(n + 1, dtype=np.int64)
+                    np.cumsum(np.where(alive, counts, 0), out=off[1:])
+                parts.append((old_terms, off, codes))
+            else:
+                parts.append(_leaf_spellings(leaf, field))
+        return _merge_spellings(parts)
 
     # -- dates and quality
     def docs_between(self, since: datetime | None, until: datetime | None) -> DocSet:
@@ -321,14 +482,20 @@ class Columns:
     @guarded
     def _build_optional(self, field: str) -> tuple[np.ndarray, np.ndarray]:
         default = self._schema[field].column_type.default_value()
-        out: list[int] = []
+        parts: list[np.ndarray] = []
         # Per segment: Whoosh's MultiColumnReader iterates nothing when a segment has
         # no values for the column.
+        carried = self._carried
         for leaf, _offset in leaves(self._reader):
-            out.extend(leaf.column_reader(field, translate=False))
-        # Raw column values: unsigned 64-bit sortable integers (as Whoosh stores them).
-        values = np.array(out, dtype=np.uint64) if out else np.empty(0, np.uint64)
-        present = values != default if out else np.empty(0, bool)
+            start = carried.start(leaf) if carried is not None else None
+            if start is not None and carried is not None:
+                parts.append(carried.arrays[field][start : start + leaf.doc_count_all()])
+                continue
+            out = list(leaf.column_reader(field, translate=False))
+            # Raw column values: unsigned 64-bit sortable integers (as Whoosh stores them).
+            parts.append(np.array(out, dtype=np.uint64) if out else np.empty(0, np.uint64))
+        values = np.concatenate(parts).astype(np.uint64) if parts else np.empty(0, np.uint64)
+        present = values != default if len(values) else np.empty(0, bool)
         return values, present
 
     # -- clip ids
@@ -354,10 +521,24 @@ class Columns:
 
     @guarded
     def _build_ids(self) -> tuple[np.ndarray, np.ndarray]:
-        ids: list[str] = []
+        blobs: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
+        carried = self._carried
         for leaf, _offset in leaves(self._reader):
-            ids.extend(leaf.column_reader("id"))
-        return pack_strings(ids)
+            start = carried.start(leaf) if carried is not None else None
+            if start is not None and carried is not None:
+                starts = carried.arrays["ids.starts"][start : start + leaf.doc_count_all() + 1]
+                blobs.append(carried.arrays["ids"][int(starts[0]) : int(starts[-1])])
+                lengths.append(np.diff(starts))
+            else:
+                blob, starts = pack_strings(leaf.column_reader("id"))
+                blobs.append(blob)
+                lengths.append(np.diff(starts))
+        offsets = np.zeros(sum(len(n) for n in lengths) + 1, dtype=np.int64)
+        if lengths:
+            np.cumsum(np.concatenate(lengths), out=offsets[1:])
+        blob = np.concatenate(blobs) if blobs else np.empty(0, np.uint8)
+        return blob.astype(np.uint8), offsets
 
     # -- everything, for the derived file
     def arrays(self) -> dict[str, np.ndarray]:
@@ -365,6 +546,9 @@ class Columns:
         out: dict[str, np.ndarray] = {"live": self.live_mask()}
         for field in FACET_FIELDS:
             out.update(self.facet(field).arrays(field))
+            if f"{field}.spell_codes" not in self._arrays:  # a column given, not built
+                self._build_facet(field)
+            out.update({f"{field}.{k}": self._arrays[f"{field}.{k}"] for k in _SPELLING_ARRAYS})
         for field in ("published", "quality"):
             col = self._optional_column(field)
             out[field], out[field + ".present"] = col.values, col.present

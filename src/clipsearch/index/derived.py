@@ -27,12 +27,14 @@ from typing import Any
 import numpy as np
 
 from clipsearch.index import arrayfile, segment_postings
-from clipsearch.index.columns import Columns
+from clipsearch.index.columns import Carried, Columns
 from clipsearch.index.schema import TEXT_FIELDS
 from clipsearch.index.storage import leaves
 
 DERIVED_FILE = "derived.bin"
-FORMAT = 3
+#: 4: each facet's terms and per document its term numbers (what the next commit's
+#: columns are carried from).
+FORMAT = 4
 _SEGMENT_FILE = re.compile(r"^(.+)" + re.escape(segment_postings.SUFFIX) + r"(?:\.tmp)?$")
 
 
@@ -41,16 +43,24 @@ def segment_list(reader: Any) -> list[list[Any]]:
     return [[leaf.segment().segment_id(), leaf.doc_count_all()] for leaf, _ in leaves(reader)]
 
 
-def write(path: str, generation: int, reader: Any, schema: Any) -> None:
+def write(
+    path: str, generation: int, reader: Any, schema: Any, previous: Previous | None = None
+) -> Columns:
     """Write the derived data of commit `generation`: each segment's postings file
-    that is missing or unusable, then the commit's columns."""
+    that is missing or unusable, then the commit's columns (returned, for the story
+    grouping).  `previous`, the commit the write session started from: its columns
+    (when its derived data is there and its own) are carried over for the segments
+    both commits hold, so a small update reads only its new segments."""
     current = set()
     for leaf, _offset in leaves(reader):
         seg = leaf.segment().segment_id()
         current.add(seg)
         if segment_postings.load(path, seg, leaf.doc_count_all(), TEXT_FIELDS) is None:
             segment_postings.write(path, leaf, TEXT_FIELDS)
-    columns = Columns(path, reader, schema)
+    carried = None
+    if previous is not None:
+        carried = Carried.usable(load(path, *previous), previous[2])
+    columns = Columns(path, reader, schema, carried=carried)
     meta = {
         "format": FORMAT,
         "generation": generation,
@@ -59,6 +69,11 @@ def write(path: str, generation: int, reader: Any, schema: Any) -> None:
     }
     arrayfile.write(os.path.join(path, DERIVED_FILE), meta, columns.arrays())
     remove_stale(path, current)
+    return columns
+
+
+#: (generation, document count, segment list) of a commit.
+Previous = tuple[int, int, list[list[Any]]]
 
 
 def remove_stale(path: str, current: set[str]) -> None:

@@ -32,6 +32,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from clipsearch.index.docsets import sorted_unique
+
 #: Days between two copies' publication times, at most (default; an index option).
 DEFAULT_WINDOW_DAYS = 3.0
 #: Estimated overlap coefficient from which two clips are copies (chosen by measurement:
@@ -140,7 +142,7 @@ def candidate_pairs(
                 found.append(np.minimum(i, j).astype(np.int64) * n + np.maximum(i, j))
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
-    codes = np.unique(np.concatenate(found))
+    codes = sorted_unique(np.concatenate(found))  # np.unique would import numpy.ma
     return np.stack([codes // n, codes % n], axis=1)
 
 

@@ -82,17 +82,20 @@ def _uint32s(values: Iterable[int]) -> bytes:
     return array("I", values).tobytes()
 
 
-def write(path: str, generation: int, doc_count_all: int, words: Mapping[str, int]) -> None:
-    """Write the vocabulary of commit `generation` (and its buckets) beside it."""
-    ordered = sorted(w for w, df in words.items() if df > 0 and "\n" not in w)
-    buckets: dict[bytes, list[str]] = {}
-    for word in ordered:  # sorted words, so every bucket is sorted too
-        if bucketed(word):
-            for key in bucket_keys(word):
-                buckets.setdefault(_key_bytes(*key), []).append(word)
-    keys = sorted(buckets)
+def write(
+    path: str,
+    generation: int,
+    doc_count_all: int,
+    words: Mapping[str, int],
+    previous: Vocabulary | None = None,
+) -> None:
+    """Write the vocabulary of commit `generation` (and its buckets) beside it.
+    `previous`, the vocabulary of the commit the write started from: when `words`
+    only adds to it (an update: words are never dropped), its buckets are kept and
+    only those of the new words remade; the file is the same byte for byte."""
+    made = _grown(previous, words) if previous is not None else None
+    ordered, keys, runs = made if made is not None else _bucketed(words)
     encoded = [w.encode() for w in ordered]
-    runs = ["\n".join(buckets[k]).encode() for k in keys]
     sections = {
         "words": b"\n".join(encoded),
         "word_offsets": _uint32s(_starts(len(e) + 1 for e in encoded)),
@@ -131,6 +134,56 @@ def write(path: str, generation: int, doc_count_all: int, words: Mapping[str, in
         fh.write(head)
         fh.write(body)
     os.replace(tmp, os.path.join(path, VOCABULARY_FILE))
+
+
+Buckets = tuple[list[str], list[bytes], list[bytes]]
+
+
+def _bucketed(words: Mapping[str, int]) -> Buckets:
+    """The words to write (sorted), the bucket keys (sorted) and each bucket's run."""
+    ordered = sorted(w for w, df in words.items() if df > 0 and "\n" not in w)
+    buckets: dict[bytes, list[str]] = {}
+    for word in ordered:  # sorted words, so every bucket is sorted too
+        if bucketed(word):
+            for key in bucket_keys(word):
+                buckets.setdefault(_key_bytes(*key), []).append(word)
+    keys = sorted(buckets)
+    return ordered, keys, ["\n".join(buckets[k]).encode() for k in keys]
+
+
+def _grown(previous: Vocabulary, words: Mapping[str, int]) -> Buckets | None:
+    """What `_bucketed` makes of `words`, from `previous`'s buckets plus those of the
+    words it lacks; None unless every word of `previous` is still in `words`."""
+    old = previous.words()
+    if any(words.get(w, 0) <= 0 for w in old):
+        return None
+    known = set(old)
+    added = sorted(w for w, df in words.items() if df > 0 and "\n" not in w and w not in known)
+    new: dict[bytes, list[str]] = {}
+    for word in added:
+        if bucketed(word):
+            for key in bucket_keys(word):
+                new.setdefault(_key_bytes(*key), []).append(word)
+    old_keys, old_runs = previous.buckets()
+    position = {k: i for i, k in enumerate(old_keys)} if new else {}
+    runs = list(old_runs)
+    fresh: list[bytes] = []
+    for key, extra in new.items():
+        i = position.get(key)
+        if i is None:
+            fresh.append(key)
+        else:
+            merged = sorted(runs[i].decode().split("\n") + extra)
+            runs[i] = "\n".join(merged).encode()
+    if fresh:
+        fresh.sort()
+        keys = sorted(old_keys + fresh)
+        run_of = dict(zip(old_keys, runs, strict=True))
+        run_of.update((k, "\n".join(new[k]).encode()) for k in fresh)
+        runs = [run_of[k] for k in keys]
+    else:
+        keys = old_keys
+    return sorted(old + added), keys, runs
 
 
 def _starts(lengths: Iterable[int]) -> Iterator[int]:
@@ -227,6 +280,17 @@ class Vocabulary(Mapping[str, int]):
 
     def __contains__(self, word: object) -> bool:
         return isinstance(word, str) and self.get(word) is not None
+
+    def buckets(self) -> tuple[list[bytes], list[bytes]]:
+        """Every bucket key (sorted) and its run (the bucket's words joined by
+        newlines), as stored: what the next commit's file keeps of them."""
+        mm, at, b = self._mm, self._key_at, self._bucket_at
+        keys = self._keys
+        runs = self._buckets
+        return (
+            [mm[keys + at[i] : keys + at[i + 1]] for i in range(self._m)],
+            [mm[runs + b[i] : runs + b[i + 1]] for i in range(self._m)],
+        )
 
     def bucket(self, kind: str, letters: str, length: int) -> list[str]:
         """The words of one bucket (sorted); [] when there is none."""

@@ -111,7 +111,11 @@ class Writer:
         self._signatures: dict[str, tuple] = {}  # path -> signature record (stories.py)
         self._unsigned: list[tuple[str, str, signatures.Texts]] = []  # (path, stat, texts)
         self._vocab: dict[str, int] | None = None
+        #: The starting commit's vocabulary file, whose buckets the new one keeps.
+        self._old_words: vocabulary.Vocabulary | None = None
         self._stories = os.environ.get(NO_STORIES_ENV) != "1"
+        #: (generation, documents, segments) of the commit this session started from.
+        self._start: tuple[int, int, list[list[Any]]] | None = None
         try:
             self.created = not exists(path) or (rebuild and not compatible(path))
             self.fresh = rebuild or self.created
@@ -121,6 +125,10 @@ class Writer:
                 self._ix = open_whoosh(path, check_segments=False)  # a rebuild never reads them
                 words = read_vocabulary(path, self._ix.latest_generation())
                 self._vocab = None if words is None else dict(words.items())
+                if isinstance(words, vocabulary.Vocabulary):
+                    self._old_words = words
+                if not self.fresh:
+                    self._start = _commit_of(self._ix.storage)
         except BaseException:
             self._release()
             raise
@@ -231,12 +239,17 @@ class Writer:
                     w.delete_by_term("path", path)
                 w.commit()
             vocab = {} if self.fresh else self._vocab
+            previous = None if self.fresh else self._old_words
             if vocab is None:  # stale or missing: an earlier run died after its commit
                 vocab = self._vocabulary_from_stored_fields()
             for word, n in self._new_words.items():
                 vocab[word] = vocab.get(word, 0) + n
             generation, docs = self._ix.latest_generation(), self._ix.doc_count_all()
-            write_vocabulary(self.path, generation, docs, vocab)
+            if previous is None:
+                write_vocabulary(self.path, generation, docs, vocab)
+            else:  # an update: the buckets of the words it adds are remade, no others
+                vocabulary.write(self.path, generation, docs, vocab, previous=previous)
+                vocabulary.remove_legacy(self.path)
             self._write_derived()
             if self.created:
                 mark_ready(self.path)  # last: only a complete first build is an index
@@ -252,18 +265,24 @@ class Writer:
         with self._ix.reader() as reader, contextlib.suppress(Exception):
             generation = reader.generation()
             unchanged = not (self._dirty or self.fresh)
+            columns = None
             if not unchanged or derived.load(
                 self.path, generation, reader.doc_count_all(), derived.segment_list(reader)
             ) is None:
-                derived.write(self.path, generation, reader, self._ix.schema)
+                columns = derived.write(
+                    self.path, generation, reader, self._ix.schema, previous=self._start
+                )
             # Derived data too: should it fail, a search computes the stories instead.
             if self._stories:
                 with contextlib.suppress(Exception):
-                    self._write_stories(reader, generation, unchanged)
+                    self._write_stories(reader, generation, unchanged, columns)
 
-    def _write_stories(self, reader: Any, generation: int, unchanged: bool) -> None:
+    def _write_stories(
+        self, reader: Any, generation: int, unchanged: bool, columns: Any = None
+    ) -> None:
         """Story grouping of the new commit (stories.py), with the window given to
-        this session (then recorded) or the index's."""
+        this session (then recorded) or the index's; `columns`, the commit's columns
+        when derived.write just made them."""
         window = self.story_window
         if window is None:
             window = stories.window_days(self.path)
@@ -272,9 +291,10 @@ class Writer:
         if unchanged and stories.current(self.path, generation, reader.doc_count_all(), window):
             return
         self._sign()
-        from clipsearch.index.columns import Columns
+        if columns is None:
+            from clipsearch.index.columns import Columns
 
-        columns = Columns(self.path, reader, self._ix.schema)
+            columns = Columns(self.path, reader, self._ix.schema)
         stories.write(self.path, generation, reader, columns, self._signatures, window)
 
     def _vocabulary_from_stored_fields(self) -> dict[str, int]:
@@ -329,13 +349,31 @@ class Writer:
         self.cancel()
 
 
+def _commit_of(storage: Any) -> tuple[int, int, list[list[Any]]] | None:
+    """(generation, document count, non-empty segments) of the newest commit, from its
+    table of contents (no segment file opened): what derived.py checks the derived
+    data it carries columns from against.  None when it cannot be read."""
+    try:
+        toc = index.TOC.read(storage, INDEX_NAME)
+    except Exception:  # noqa: BLE001 - nothing is carried; opening reports the damage
+        return None
+    segments = [[s.segment_id(), s.doc_count_all()] for s in toc.segments if s.doc_count_all()]
+    return toc.generation, sum(n for _seg, n in segments), segments
+
+
 def _indexed_files(reader: Any) -> Iterator[IndexedFile]:
     for leaf, _offset in leaves(reader):
-        paths = leaf.column_reader("path")
-        stats = leaf.column_reader("stat")
-        ids = leaf.column_reader("id")
+        paths, stats, ids = (_column(leaf, name) for name in ("path", "stat", "id"))
         for docnum in leaf.all_doc_ids():
             yield _indexed_file(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
+
+
+def _column(leaf: Any, name: str) -> Any:
+    """Every value of one segment's column, read in one pass (indexing Whoosh's
+    column reader per document cost three calls a clip of every run)."""
+    col = leaf.column_reader(name)
+    values = list(col)
+    return values if len(values) == leaf.doc_count_all() else col
 
 
 def indexed_files(path: str) -> dict[str, IndexedFile]:
