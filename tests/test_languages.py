@@ -487,3 +487,23 @@ def test_a_damaged_or_unusable_cache_is_never_used(
         assert detect(text) == "fr"
     finally:
         detection._identifier.cache_clear()
+
+
+def test_writing_the_cache_removes_the_caches_of_other_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    stale = folder / "py3langid-0.1.0-123-456-00000000.npy"
+    stale.write_bytes(b"x" * 100)
+    unrelated = folder / "notes.txt"
+    unrelated.write_text("kept", encoding="utf-8")
+    monkeypatch.setenv(detection.CACHE_ENV, str(folder))
+    detection._identifier.cache_clear()
+    try:
+        detection._identifier()
+    finally:
+        detection._identifier.cache_clear()
+    cache = Path(detection.model_cache() or "")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([cache.name, "notes.txt"])
+    assert unrelated.read_text(encoding="utf-8") == "kept"

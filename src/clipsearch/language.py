@@ -202,8 +202,19 @@ def _save(identifier: Any, cache: str) -> None:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
             raise
+        _remove_stale(cache)
     except Exception:  # noqa: BLE001 - a read-only or full disk: no cache, same model
         pass
+
+
+def _remove_stale(cache: str) -> None:
+    """Remove the caches of other py3langid versions or language lists beside
+    `cache`: each is as large as the model, and nothing reads them again."""
+    folder, name = os.path.split(cache)
+    for entry in os.listdir(folder):
+        if entry.startswith("py3langid-") and entry != name:
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(folder, entry))
 
 
 def _from_cache(langid: Any, cache: str) -> Any:

@@ -10,6 +10,8 @@ Swapping the engine means rewriting this package only.
     analysis.py      how text and query words are analysed, per language
     storage.py       the index folder: create, open, lock, vocabulary, damage
     writer.py        locked writes, bulk builds, incremental bookkeeping
+    bulk.py          a fresh build's worker processes: read, analyse, write segments
+    fresh_segment.py a bulk worker's new segment, its postings written from arrays
     snapshot.py      one commit opened for searching (the backend)
     columns.py       per-document arrays (numpy): facets, dates, quality, ids, live set
     postings.py      terms: analysis, a field's vocabulary, prefix expansion
