@@ -3,6 +3,7 @@ duplicate ids, several roots, files that go bad."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -655,17 +656,29 @@ def _live_children() -> list[int]:
     return out
 
 
-@pytest.mark.parametrize("rebuild", [False, True], ids=["bulk", "bulk rebuild"])
+@pytest.mark.parametrize(
+    "rebuild, sigterm",
+    [(False, False), (True, False), (False, True)],
+    ids=["bulk", "bulk rebuild", "parent ignores SIGTERM"],
+)
 def test_ctrl_c_while_a_worker_is_forked_leaves_no_worker_and_no_files(
-    tmp_path, monkeypatch, rebuild
+    tmp_path, monkeypatch, rebuild, sigterm
 ):
     """Ctrl-C landing between a worker's fork and its registration left a worker the
     cancel could not see: it went on writing its segment after the clean-up.  The
-    fork is now shielded from Ctrl-C, which lands once the worker is known."""
+    fork is now shielded from Ctrl-C, which lands once the worker is known.  A
+    SIGTERM handler of the host process (here one ignoring it) is not the worker's:
+    the cancel's SIGTERM still ends it."""
     import multiprocessing
     import signal
 
     from clipsearch.ingest import sync
+
+    if sigterm:
+        previous = signal.signal(signal.SIGTERM, lambda *_: None)
+        restore_sigterm = functools.partial(signal.signal, signal.SIGTERM, previous)
+    else:
+        restore_sigterm = None
 
     root, index = _five_indexed_forty_waiting(tmp_path)
     listing = _listing(index)
@@ -681,10 +694,14 @@ def test_ctrl_c_while_a_worker_is_forked_leaves_no_worker_and_no_files(
             os.kill(os.getpid(), signal.SIGINT)  # before `start` records the child
         return popen
 
-    with monkeypatch.context() as m:
-        m.setattr(multiprocessing.Process, "_Popen", staticmethod(fork_then_ctrl_c))
-        with pytest.raises(KeyboardInterrupt):
-            update_index([root], index, rebuild=rebuild)
+    try:
+        with monkeypatch.context() as m:
+            m.setattr(multiprocessing.Process, "_Popen", staticmethod(fork_then_ctrl_c))
+            with pytest.raises(KeyboardInterrupt):
+                update_index([root], index, rebuild=rebuild)
+    finally:
+        if restore_sigterm is not None:
+            restore_sigterm()
     assert sent
     assert set(_live_children()) - others == set()
     _assert_untouched(index, listing, root)

@@ -111,6 +111,9 @@ class BulkTask(multiproc.SubWriterTask):
         # Ctrl-C goes to the whole process group: the parent cancels the build, so
         # the workers ignore it instead of each printing a traceback.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # A cancel terminates the worker: whatever SIGTERM handler the parent process
+        # had (a host application's, a test runner's) must not keep it alive.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked at the fork
         _die_with_parent(self._parent)
         try:
@@ -285,5 +288,8 @@ class BulkWriter(multiproc.MpWriter):
                 if task.is_alive():
                     task.terminate()
                     task.join(5)
+                if task.is_alive():  # not ended by SIGTERM in time: it must not write on
+                    task.kill()
+                    task.join()
         finally:
             writing.SegmentWriter.cancel(self)
