@@ -599,15 +599,23 @@ def test_a_writer_process_that_fails_stops_the_commit(tmp_path, monkeypatch, reb
     _assert_untouched(index, listing, root)
 
 
+@pytest.mark.parametrize("small_segments", [False, True], ids=["one segment each", "several"])
 def test_a_bulk_build_whose_workers_read_the_files_reports_what_one_process_does(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, small_segments
 ):
     """A fresh bulk build's workers parse the clips themselves; the parent still keeps
     the later path of a duplicate id, reports every bad file and warning in order,
-    and the index answers as one written in one process (scores, stories, words)."""
+    and the index answers as one written in one process (scores, stories, words).
+    So does one whose workers finish a segment whenever it holds enough postings and
+    start another (here after every job of 4 files)."""
     from conftest import write_corpus
 
+    from clipsearch.index import bulk as bulk_writer
     from clipsearch.ingest import sync
+
+    if small_segments:
+        monkeypatch.setattr(bulk_writer, "FILE_BATCH", 4)
+        monkeypatch.setattr(bulk_writer, "SEGMENT_POSTINGS", 1)
 
     root = write_corpus(tmp_path / "clips")
     _dup(root, "dup/a.md", "Early pier path loses")
@@ -627,7 +635,8 @@ def test_a_bulk_build_whose_workers_read_the_files_reports_what_one_process_does
         report.index = ""
     assert bulk.to_dict() == one.to_dict()
     assert len(bulk.skipped) == 2 and len(bulk.duplicates) == 1 and len(bulk.warnings) == 1
-    assert sorted(p.name for p in (tmp_path / "bulk").iterdir() if p.suffix == ".vpst")
+    derived = [p.name for p in (tmp_path / "bulk").iterdir() if p.suffix == ".vpst"]
+    assert len(derived) > 2 if small_segments else 1 <= len(derived) <= 2
 
     def answers(index: Path) -> list:
         with open_index(index) as idx:

@@ -102,6 +102,10 @@ class FreshSegmentWriter(writing.SegmentWriter):
         self.postings: dict[str, _FieldPostings] = {}
         self._kinds: dict[str, str] = {}
 
+    def postings_held(self) -> int:
+        """Postings added and not yet written: what this writer holds in memory."""
+        return sum(len(got.docs) for got in self.postings.values())
+
     def add_reader(self, reader: Any) -> None:
         raise NotImplementedError("a fresh segment writer only adds documents")
 

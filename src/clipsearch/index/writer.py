@@ -237,7 +237,10 @@ class Writer:
                 w = self._ix.writer(_lk=False)
                 for path in self._later:
                     w.delete_by_term("path", path)
-                w.commit()
+                # Deletions only: no segment rewritten (a merge would also drop the
+                # deleted documents from the statistics, so the scores would depend
+                # on how many segments the build happened to write).
+                w.commit(merge=False)
             vocab = {} if self.fresh else self._vocab
             previous = None if self.fresh else self._old_words
             if vocab is None:  # stale or missing: an earlier run died after its commit
