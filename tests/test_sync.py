@@ -502,17 +502,22 @@ def _five_indexed_forty_waiting(tmp_path: Path) -> tuple[Path, Path]:
     return root, index
 
 
-@pytest.fixture(params=["one process", "bulk", "bulk rebuild"])
+@pytest.fixture(params=["one process", "bulk", "bulk rebuild", "bulk rebuild, small segments"])
 def cancelled(request, tmp_path, monkeypatch):
     """(root, index, listing, rebuild): an index of five clips and 40 new clips
     waiting under root, written in one process or by the multi-process bulk writer,
-    whose workers read the files themselves in a rebuild."""
+    whose workers read the files themselves in a rebuild (and with small segments
+    finish one after every job of 4 files, so several are written when it stops)."""
+    from clipsearch.index import bulk
     from clipsearch.ingest import sync
 
     root, index = _five_indexed_forty_waiting(tmp_path)
     if request.param != "one process":
         monkeypatch.setattr(sync, "BULK_THRESHOLD", 1)
-    return root, index, _listing(index), request.param == "bulk rebuild"
+    if request.param.endswith("small segments"):
+        monkeypatch.setattr(bulk, "FILE_BATCH", 4)
+        monkeypatch.setattr(bulk, "SEGMENT_POSTINGS", 1)
+    return root, index, _listing(index), request.param.startswith("bulk rebuild")
 
 
 def _assert_untouched(index: Path, listing: list[str], root: Path) -> None:
