@@ -84,6 +84,17 @@ class Postings:
         self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._cache_size = 0
         self._lengths: dict[str, np.ndarray | None] = {}
+        #: Per segment, the fields some document of it has text in (asked per term
+        #: and segment, and Whoosh's answer is a method call through two layers).
+        self._with_text: list[frozenset[str]] | None = None
+
+    def _fields_with_text(self) -> list[frozenset[str]]:
+        if self._with_text is None:
+            self._with_text = [
+                frozenset(f for f in self._schema.names() if leaf.field_length(f))
+                for leaf, _offset in self._leaves
+            ]
+        return self._with_text
 
     def segments(self) -> list[Any]:
         """Per segment, its derived postings (or Whoosh's when those are unusable)."""
@@ -124,10 +135,18 @@ class Postings:
         derived = field in TEXT_FIELDS
         docs: list[np.ndarray] = []
         weights: list[np.ndarray] = []
-        for seg, (leaf, offset) in zip(self.segments(), self._leaves, strict=True):
-            if derived and not leaf.field_length(field):
+        key = segment_postings.term_key(field, text)
+        hashed = segment_postings.key_hash(key)
+        with_text = self._fields_with_text()
+        for i, (seg, (leaf, offset)) in enumerate(zip(self.segments(), self._leaves, strict=True)):
+            if derived and field not in with_text[i]:
                 continue  # no document of the segment has text in it: no term either
-            d, w = (seg if derived else WhooshSegment(leaf)).term(field, text)
+            if not derived:
+                d, w = WhooshSegment(leaf).term(field, text)
+            elif isinstance(seg, segment_postings.SegmentPostings):
+                d, w = seg.term_of_key(key, hashed)
+            else:
+                d, w = seg.term(field, text)
             if len(d):
                 d = d.astype(np.int64) + offset if offset else d.astype(np.int64)
                 if leaf.has_deletions():
@@ -152,11 +171,22 @@ class Postings:
         look-up in Whoosh's term table costs several times more)."""
         totals = [0] * len(terms)
         keys = [segment_postings.term_key(f, t) for f, t in terms]
-        for seg, (leaf, _offset) in zip(self.segments(), self._leaves, strict=True):
+        hashed = segment_postings.key_hashes(keys)
+        all_terms = list(range(len(terms)))
+        with_text = self._fields_with_text()
+        for i, (seg, (leaf, _offset)) in enumerate(zip(self.segments(), self._leaves, strict=True)):
             # A field no document of the segment has text in holds no term.
-            held = [k for k, (f, _t) in enumerate(terms) if leaf.field_length(f)]
+            fields = with_text[i]
+            held = (
+                all_terms
+                if all(f in fields for f, _t in terms)
+                else [k for k, (f, _t) in enumerate(terms) if f in fields]
+            )
             if isinstance(seg, segment_postings.SegmentPostings):
-                found = seg.sizes([keys[k] for k in held])
+                if held is all_terms:
+                    found = seg.sizes(keys, hashed)
+                else:
+                    found = seg.sizes([keys[k] for k in held], hashed[held])
             else:
                 found = [leaf.doc_frequency(*terms[k]) for k in held]
             for k, n in zip(held, found, strict=True):

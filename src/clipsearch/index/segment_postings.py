@@ -47,6 +47,11 @@ def key_hash(key: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
 
 
+def key_hashes(keys: list[bytes]) -> np.ndarray:
+    """`key_hash` of each key, as the uint64 array `SegmentPostings.sizes` takes."""
+    return np.array([key_hash(k) for k in keys], dtype=np.uint64)
+
+
 def write(path: str, leaf: Any, fields: Iterable[str]) -> None:
     """Write the derived postings of the segment read by `leaf` (a Whoosh segment
     reader) beside it."""
@@ -273,7 +278,12 @@ class SegmentPostings:
         """(segment-local docnums int32, weights float32) of one term; empty when the
         segment does not hold it."""
         key = term_key(field, text)
-        h = np.uint64(key_hash(key))
+        return self.term_of_key(key, key_hash(key))
+
+    def term_of_key(self, key: bytes, hashed: int) -> tuple[np.ndarray, np.ndarray]:
+        """`term` of a `term_key` and its `key_hash`, which do not depend on the
+        segment: a commit of several segments computes them once."""
+        h = np.uint64(hashed)
         hashes = self._hashes
         i = int(np.searchsorted(hashes, h))
         while i < len(hashes) and hashes[i] == h:
@@ -285,13 +295,14 @@ class SegmentPostings:
             i += 1
         return _EMPTY_DOCS, _EMPTY_WEIGHTS
 
-    def sizes(self, keys: list[bytes]) -> list[int]:
+    def sizes(self, keys: list[bytes], hashed: np.ndarray | None = None) -> list[int]:
         """The number of postings of each `term_key` (0 when the segment does not
-        hold it): document frequencies without reading the postings."""
+        hold it): document frequencies without reading the postings.  `hashed`:
+        the keys' `key_hash` values as uint64, when the caller has them."""
         hashes = self._hashes
         if not keys or not len(hashes):
             return [0] * len(keys)
-        wanted = np.array([key_hash(k) for k in keys], dtype=np.uint64)
+        wanted = key_hashes(keys) if hashed is None else hashed
         at = np.searchsorted(hashes, wanted)
         at[at == len(hashes)] = 0
         terms = self._hash_terms[at].astype(np.int64)
