@@ -91,3 +91,31 @@ def test_the_merge_prediction_is_what_the_commit_then_does(tmp_path: Path) -> No
         assert (after < before + 1) == merges, (k, before, after)
         seen.add(merges)
     assert seen == {False, True}
+
+
+def test_an_update_never_merges_segments_at_or_above_the_ceiling(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whoosh's policy alone would, once there are enough segments, merge large
+    ones too (a million-clip bulk build's segments into the next small update)."""
+    root = write_corpus(tmp_path / "clips")
+    path = tmp_path / "index"
+    assert update_index([root], path).ok
+    ix = index.open_dir(str(path), indexname=INDEX_NAME)
+    (big,) = [s.segment_id() for s in ix._segments()]
+    big_docs = ix._segments()[0].doc_count_all()
+    ix.close()
+    monkeypatch.setattr(writing_session, "MERGE_CEILING_DOCS", big_docs)
+    sizes = []
+    for k in range(12):
+        write_clip(root / f"n{k}.md", title=f"Note {k}")
+        assert update_index([root], path).ok
+        ix = index.open_dir(str(path), indexname=INDEX_NAME)
+        try:
+            assert big in [s.segment_id() for s in ix._segments()]
+            sizes.append(len(ix._segments()))
+        finally:
+            ix.close()
+    assert any(b < a for a, b in zip(sizes, sizes[1:], strict=False))  # the small ones merged
+    with open_index(path) as idx:
+        assert idx.search("note", limit=0).total == 12

@@ -237,7 +237,7 @@ class Writer:
                 elif isinstance(self._w, fresh_segment.FreshSegmentWriter):
                     self._w.commit(merge=False)  # begin() found nothing to merge
                 elif self._w is not None:
-                    self._w.commit()
+                    self._w.commit(mergetype=merge_small_segments)
             except BaseException:  # a failed or interrupted commit: leave no file of it
                 self._abandon()
                 raise
@@ -399,11 +399,26 @@ def indexed_files(path: str) -> dict[str, IndexedFile]:
         return {f.path: f for f in _indexed_files(reader)}
 
 
+#: Segments of at least this many documents are never merged by an update.
+MERGE_CEILING_DOCS = 10_000
+
+
+def merge_small_segments(writer: Any, segments: list[Any]) -> list[Any]:
+    """The merge policy of an update: Whoosh's default (MERGE_SMALL) over the
+    segments of fewer than MERGE_CEILING_DOCS documents only.  Whoosh's policy goes
+    by counts alone: once an index has some 26 segments (a bulk build of about a
+    million clips writes that many, a worker finishing one every 4M postings) it
+    merges most of them into the next small update, through its per-posting pool."""
+    small = [s for s in segments if s.doc_count_all() < MERGE_CEILING_DOCS]
+    kept = {id(s) for s in writing.MERGE_SMALL(writer, small)}
+    return [s for s in segments if s.doc_count_all() >= MERGE_CEILING_DOCS or id(s) in kept]
+
+
 def _merges_at_commit(ix: Any) -> bool:
-    """Whether Whoosh's default merge policy would merge committed segments into
-    the next commit: it looks at those segments only, which this session's lock
-    keeps as they are, so asking it now (with a writer that only records what it
-    is given) answers for the commit."""
+    """Whether the update's merge policy (`merge_small_segments`) would merge
+    committed segments into the next commit: it looks at those segments only, which
+    this session's lock keeps as they are, so asking it now (with a writer that
+    only records what it is given) answers for the commit."""
     merged: list[Any] = []
 
     class Probe:
@@ -413,5 +428,5 @@ def _merges_at_commit(ix: Any) -> bool:
         def add_reader(reader: Any) -> None:
             merged.append(reader)
 
-    writing.MERGE_SMALL(Probe, ix._segments())
+    merge_small_segments(Probe, ix._segments())
     return bool(merged)
