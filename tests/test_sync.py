@@ -671,18 +671,25 @@ def _live_children() -> list[int]:
 
 
 @pytest.mark.parametrize(
-    "rebuild, sigterm",
-    [(False, False), (True, False), (False, True)],
-    ids=["bulk", "bulk rebuild", "parent ignores SIGTERM"],
+    "rebuild, sigterm, thread",
+    [
+        (False, False, False),
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+    ],
+    ids=["bulk", "bulk rebuild", "parent ignores SIGTERM", "another thread running"],
 )
 def test_ctrl_c_while_a_worker_is_forked_leaves_no_worker_and_no_files(
-    tmp_path, monkeypatch, rebuild, sigterm
+    tmp_path, monkeypatch, rebuild, sigterm, thread
 ):
     """Ctrl-C landing between a worker's fork and its registration left a worker the
     cancel could not see: it went on writing its segment after the clean-up.  The
     fork is now shielded from Ctrl-C, which lands once the worker is known.  A
     SIGTERM handler of the host process (here one ignoring it) is not the worker's:
-    the cancel's SIGTERM still ends it."""
+    the cancel's SIGTERM still ends it.  With another thread running (a queue's
+    feeder thread, a host application's), blocking Ctrl-C in the forking thread
+    only sent it to the other thread, and it interrupted the fork all the same."""
     import multiprocessing
     import signal
 
@@ -708,12 +715,21 @@ def test_ctrl_c_while_a_worker_is_forked_leaves_no_worker_and_no_files(
             os.kill(os.getpid(), signal.SIGINT)  # before `start` records the child
         return popen
 
+    import threading
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)
+    if thread:
+        other.start()
     try:
         with monkeypatch.context() as m:
             m.setattr(multiprocessing.Process, "_Popen", staticmethod(fork_then_ctrl_c))
             with pytest.raises(KeyboardInterrupt):
                 update_index([root], index, rebuild=rebuild)
     finally:
+        stop.set()
+        if thread:
+            other.join()
         if restore_sigterm is not None:
             restore_sigterm()
     assert sent

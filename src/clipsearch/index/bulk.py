@@ -27,6 +27,7 @@ import contextlib
 import os
 import queue
 import signal
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -80,6 +81,34 @@ class _Failed:
     """What a worker process sends back instead of its segment when it fails."""
 
     detail: str
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Run the block with Ctrl-C (SIGINT) deferred to its end.  In the main thread
+    by a handler that only notes it: Python runs handlers there whichever thread the
+    kernel delivered the signal to, whereas blocking it in this thread alone let it
+    reach another (a queue's feeder thread) and interrupt the block at once.  In
+    another thread (no handler can be set there) by blocking it in this one."""
+    if threading.current_thread() is not threading.main_thread():
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        return
+    noted: list[Any] = []
+    previous = signal.signal(signal.SIGINT, lambda _signum, frame: noted.append(frame))
+    try:
+        yield
+    finally:
+        # None: a handler not set from Python, restored as the default
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+    if noted:
+        if callable(previous):
+            previous(signal.SIGINT, noted[0])  # Python's default raises KeyboardInterrupt
+        elif previous in (signal.SIG_DFL, None):
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -201,11 +230,8 @@ class BulkWriter(multiproc.MpWriter):
         # (it went on writing its segment after the clean-up), and one landing in the
         # child before it ignores Ctrl-C printed a traceback.  A Ctrl-C held here is
         # raised once `start` returns, with the worker known.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with _ctrl_c_held():
             task.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         return task
 
     def add_file(self, job: FileJob) -> None:
