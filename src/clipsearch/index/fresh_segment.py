@@ -19,7 +19,7 @@ import struct
 import zlib
 from array import array
 from hashlib import md5
-from itertools import repeat
+from itertools import chain, repeat
 from pickle import dumps
 from typing import Any
 
@@ -294,17 +294,33 @@ class _PostingsOut:
                 self.flush()
                 tindex.add(key, value)
             return
-        buckets, index_add, rows = tindex.buckets, tindex.index.append, self._rows
-        pack_lengths, pos = _ROW_LENGTHS.pack, self._tpos
-        for key, value in zip(keys, values, strict=True):
-            index_add(pos)
-            rows += (pack_lengths(len(key), len(value)), key, value)
-            h = int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big")
-            buckets[h & 255].append((h, pos))
-            pos += 8 + len(key) + len(value)
-        self._tpos = pos
-        if keys:
-            self._lastkey = keys[-1]
+        if not keys:
+            return
+        key_lens, value_lens = list(map(len, keys)), list(map(len, values))
+        lengths = map(_ROW_LENGTHS.pack, key_lens, value_lens)
+        self._rows += chain.from_iterable(zip(lengths, keys, values, strict=True))
+        ends = np.cumsum(np.add(key_lens, value_lens, dtype=np.int64) + 8) + self._tpos
+        starts = np.empty_like(ends)
+        starts[0], starts[1:] = self._tpos, ends[:-1]
+        positions = starts.tolist()
+        index = tindex.index
+        try:  # one array of the index's type, unless a position needs a larger one
+            index.array.extend(array(index.array.typecode, positions))
+        except (AttributeError, OverflowError):  # GrowableArray retypes it
+            for pos in positions:
+                index.append(pos)
+        # md5_hash: the digest's last 4 bytes; each bucket gets its keys in order.
+        digests = b"".join([md5(key, usedforsecurity=False).digest() for key in keys])
+        hashes = np.frombuffer(digests, dtype=">u4")[3::4].astype(np.int64)
+        by_bucket = np.argsort(hashes & 255, kind="stable")
+        cuts = np.searchsorted((hashes & 255)[by_bucket], np.arange(257)).tolist()
+        hash_list, pos_list = hashes[by_bucket].tolist(), starts[by_bucket].tolist()
+        buckets = tindex.buckets
+        for b in np.flatnonzero(np.diff(cuts)).tolist():
+            a, z = cuts[b], cuts[b + 1]
+            buckets[b] += zip(hash_list[a:z], pos_list[a:z], strict=True)
+        self._tpos = int(ends[-1])
+        self._lastkey = keys[-1]
 
     def field(
         self,
