@@ -4,11 +4,13 @@ in and merges like any other segment."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
 import pytest
 from whoosh import index, writing
+from whoosh.codec.whoosh3 import W3Codec
 
 from clipsearch.index import fresh_segment, segment_postings
 from clipsearch.index.analysis import LanguageText
@@ -52,10 +54,10 @@ def _documents(tmp_path: Path) -> list[dict]:
     return docs
 
 
-def _write(path: Path, make: type, docs: list[dict]) -> index.Index:
+def _write(path: Path, make: type, docs: list[dict], **kwargs) -> index.Index:
     path.mkdir()
     ix = index.create_in(str(path), make_schema(), indexname=INDEX_NAME)
-    writer = make(ix)
+    writer = make(ix, **kwargs)
     for doc in docs:
         writer.add_document(**doc)
     writer.commit()
@@ -91,6 +93,49 @@ def test_the_segment_files_are_byte_for_byte_whooshs(built):
         assert ours[name] == theirs[name], name
 
 
+def test_the_documents_have_every_kind_of_field(built):
+    """The byte comparison covers each way `add_document` makes postings: text,
+    plain ID, NUMERIC, DATETIME and facet (KEYWORD) fields, a facet value repeated."""
+    _whoosh_ix, _fresh_ix, docs = built
+    for name in ("title", "id", "quality", "published", "topic"):
+        assert sum(name in doc for doc in docs) > 1, name
+    topics = [doc["topic"] for doc in docs if doc.get("topic")]
+    assert len(set(topics)) < len(topics)
+
+
+def test_uncompressed_blocks_are_the_same(built, tmp_path):
+    _whoosh_ix, _fresh_ix, docs = built
+    codec = W3Codec(compression=0)
+    assert fresh_segment.supported(make_schema(), codec)
+    theirs = _write(tmp_path / "whoosh", writing.SegmentWriter, docs, codec=codec)
+    ours = _write(tmp_path / "fresh", fresh_segment.FreshSegmentWriter, docs, codec=codec)
+    assert _files(ours) == _files(theirs)
+
+
+@pytest.mark.parametrize("doc", [0, 1, 255, 256, 65535, 65536, 2**24, 2**31 - 1])
+def test_a_lone_postings_pickles_are_pickles(doc):
+    """The templates of a block with one posting are `pickle.dumps` at protocol 2."""
+    values = [b"\x00", b"\x7f", b"\x80\xff", bytes(range(256)), b"\x05" * 70000]
+    weights = [None, 1.0, 2.5, -3.0, 1e-300, 3.4e38, float("inf"), float("nan"), 0.0, -0.0]
+    for weight in weights:
+        no_values = fresh_segment.NO_VALUES_TAIL
+        want = pickle.dumps(((doc,), weight, None), 2)
+        assert fresh_segment.one_posting_data(doc, weight, no_values) == want
+        for empty in (b"", None):
+            tail = fresh_segment.one_posting_tail(empty)
+            want = pickle.dumps(((doc,), weight, ()), 2)
+            assert fresh_segment.one_posting_data(doc, weight, tail) == want
+        for value in values:
+            tail = fresh_segment.one_posting_tail(value)
+            want = pickle.dumps(((doc,), weight, (value,)), 2)
+            assert fresh_segment.one_posting_data(doc, weight, tail) == want
+    for maxweight in weights[1:]:
+        for comp, low, high in ((0, 0, 0), (3, 1, 255), (9, 17, 200), (255, 255, 255)):
+            mw = maxweight if maxweight > 0 else 0
+            want = pickle.dumps((1, doc, mw, comp, low, high), 2)
+            assert fresh_segment.one_posting_info(doc, maxweight, comp, low, high) == want
+
+
 def test_a_field_written_a_few_terms_at_a_time_is_the_same(built, tmp_path, monkeypatch):
     whoosh_ix, _fresh_ix, docs = built
     monkeypatch.setattr(fresh_segment, "_TERMS_RUN", 50)
@@ -122,7 +167,7 @@ def test_the_derived_postings_are_those_of_the_written_segment(built):
     _whoosh_ix, fresh_ix, _docs = built
     folder = fresh_ix.storage.folder
     with fresh_ix.reader() as reader:
-        (leaf, _offset), = reader.leaf_readers()
+        ((leaf, _offset),) = reader.leaf_readers()
         sid = leaf.segment().segment_id()
         n = leaf.doc_count_all()
         in_hand = segment_postings.load(folder, sid, n, TEXT_FIELDS)
@@ -158,7 +203,8 @@ def test_deletes_a_later_add_and_a_merge_into_the_fresh_segment(built, tmp_path)
             r = s.reader()
             return [
                 (t, list(r.postings(*t).items_as("positions")))
-                for t in r.all_terms() if t[0] in TEXT_FIELDS
+                for t in r.all_terms()
+                if t[0] in TEXT_FIELDS
             ] + [s.doc_count(), [s.stored_fields(d).get("id") for d in range(r.doc_count_all())]]
 
     whoosh_ix, fresh_ix, _docs = built
@@ -170,8 +216,6 @@ def test_deletes_a_later_add_and_a_merge_into_the_fresh_segment(built, tmp_path)
 
 def test_it_refuses_what_it_would_write_wrongly(built):
     _whoosh_ix, fresh_ix, _docs = built
-    from whoosh.codec.whoosh3 import W3Codec
-
     assert not fresh_segment.supported(make_schema(), W3Codec(inlinelimit=4))
     writer = fresh_segment.FreshSegmentWriter(fresh_ix)
     try:

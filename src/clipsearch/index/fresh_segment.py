@@ -14,11 +14,12 @@ beside the encoded positions, which the documents' analysis made anyway)."""
 
 from __future__ import annotations
 
+import datetime
 import struct
 import zlib
 from array import array
 from hashlib import md5
-from itertools import repeat
+from itertools import chain
 from pickle import dumps
 from typing import Any
 
@@ -38,6 +39,8 @@ _TERM_INFO = struct.Struct("!BfIBBfII")
 _ROW_LENGTHS = struct.Struct("!ii")
 #: Postings `_PostingsOut._terms` writes at a time.
 _TERMS_RUN = 1 << 18
+#: Facet values whose postings a writer keeps.
+_MADE_LIMIT = 10_000
 #: Postings written to the postings file at a time (bytes kept before a write).
 _WRITE_CHUNK = 1 << 22
 
@@ -60,7 +63,10 @@ def supported(schema: Any, codec: Any = None) -> bool:
 def _kind(field: Any) -> str:
     """How a field's postings are made: "text" (a ClipAnalyzer field with
     positions: `analysis.index_columns`, the postings of its patched `index`),
-    "id" (a plain ID field: its one term is its value) or "whoosh" (`field.index`)."""
+    "id" (a plain ID field: its one term is its value), "numeric" (NUMERIC or
+    DATETIME: `_numeric_columns`), "kept" (a KEYWORD or other ID field analysed by
+    Whoosh's own analyzers: `field.index`, its result kept per value) or "whoosh"
+    (`field.index`)."""
     if type(field.format) is formats.Positions and isinstance(field.analyzer, ClipAnalyzer):
         return "text"
     if (
@@ -69,7 +75,36 @@ def _kind(field: Any) -> str:
         and type(field.analyzer) is IDTokenizer
     ):
         return "id"
+    if type(field) in _NUMBERS and type(field.format) is formats.Existence:
+        return "numeric"
+    if (
+        isinstance(field, fields.KEYWORD | fields.ID)
+        and type(field).index is fields.FieldType.index
+        and all(_whooshs(part) for part in getattr(field.analyzer, "items", [field.analyzer]))
+    ):
+        return "kept"
     return "whoosh"
+
+
+def _whooshs(part: Any) -> bool:
+    """Whether an analyzer's part is one of Whoosh's own (same text, same tokens)."""
+    return type(part).__module__.startswith("whoosh.analysis.")
+
+
+#: The value types `_numeric_columns` takes, by field type.
+_NUMBERS = {fields.NUMERIC: (int, float), fields.DATETIME: (datetime.datetime,)}
+
+
+def _numeric_columns(field: Any, value: Any) -> tuple:
+    """NUMERIC.index of one number or datetime as four columns, the number
+    converted once instead of once per tier (as `to_bytes` does)."""
+    x = field.prepare_datetime(value) if type(field) is fields.DATETIME else value
+    x = numeric.to_sortable(field.numtype, field.bits, field.signed, field.prepare_number(x))
+    step = field.shift_step
+    shifts = range(0, field.bits, step) if step else (0,)
+    texts = [field.sortable_to_bytes(x, shift) for shift in shifts]
+    n = len(texts)
+    return texts, [1] * n, [1.0] * n, [b""] * n
 
 
 class _TermIds(dict):
@@ -101,6 +136,8 @@ class FreshSegmentWriter(writing.SegmentWriter):
         super().__init__(ix, **kwargs)
         self.postings: dict[str, _FieldPostings] = {}
         self._kinds: dict[str, str] = {}
+        #: The postings of a "kept" field's value (a facet's values repeat).
+        self._made: dict[tuple[str, str], tuple] = {}
 
     def postings_held(self) -> int:
         """Postings added and not yet written: what this writer holds in memory."""
@@ -136,9 +173,16 @@ class FreshSegmentWriter(writing.SegmentWriter):
                         columns = index_columns(value, field.format.field_boost)
                     elif kind == "id" and isinstance(value, str):
                         columns = ([value.encode("utf-8")], [1], [field.format.field_boost], [b""])
+                    elif kind == "numeric" and type(value) in _NUMBERS[type(field)]:
+                        columns = _numeric_columns(field, value)
                     else:
-                        items = list(field.index(value))
-                        columns = tuple(zip(*items, strict=True)) if items else ((),)
+                        key = (fieldname, value) if kind == "kept" and type(value) is str else None
+                        columns = self._made.get(key) if key else None
+                        if columns is None:
+                            items = list(field.index(value))
+                            columns = tuple(zip(*items, strict=True)) if items else ((),)
+                            if key and len(self._made) < _MADE_LIMIT:
+                                self._made[key] = columns
                     if columns[0]:
                         length = self._add_postings(fieldname, docnum, columns, fieldboost)
                         if not field.scorable:
@@ -162,19 +206,21 @@ class FreshSegmentWriter(writing.SegmentWriter):
         self._added = True
         self.docnum += 1
 
-    def _add_postings(
-        self, fieldname: str, docnum: int, columns: tuple, fieldboost: float
-    ) -> int:
+    def _add_postings(self, fieldname: str, docnum: int, columns: tuple, fieldboost: float) -> int:
         """Add one document's postings of a field (term bytes, frequencies, weights,
         encoded values); its length (the frequencies' sum)."""
         got = self.postings.get(fieldname)
         if got is None:
             got = self.postings[fieldname] = _FieldPostings()
         texts, freqs, weights, values = columns
-        got.terms.extend(map(got.ids.__getitem__, texts))
-        got.docs.extend(repeat(docnum, len(texts)))
+        # An array extends itself from an array in one copy, from anything else
+        # item by item through the generic sequence protocol (twice the time).
+        got.terms.extend(array("i", map(got.ids.__getitem__, texts)))
+        got.docs.extend(array("i", (docnum,)) * len(texts))
         # x * 1.0 is x (an int becomes the float the array stores anyway)
-        got.weights.extend(weights if fieldboost == 1.0 else [w * fieldboost for w in weights])
+        got.weights.extend(
+            array("d", weights if fieldboost == 1.0 else [w * fieldboost for w in weights])
+        )
         got.values.extend(values)
         return sum(freqs)
 
@@ -196,7 +242,10 @@ class FreshSegmentWriter(writing.SegmentWriter):
 
 
 def write_postings(
-    fieldwriter: Any, schema: Any, perdoc: Any, postings: dict[str, _FieldPostings],
+    fieldwriter: Any,
+    schema: Any,
+    perdoc: Any,
+    postings: dict[str, _FieldPostings],
     hand: segment_postings.InHand | None = None,
 ) -> None:
     """Write every field's postings through a W3FieldWriter's files, as its
@@ -228,6 +277,7 @@ class _PostingsOut:
         self._tfile = self._tindex.dbfile
         self._tpos = self._tfile.tell()
         self._rows: list[bytes] = []
+        self._tails: dict[bytes, bytes] = {}  # one_posting_tail of each value
 
     def flush(self) -> None:
         if self._parts:
@@ -248,20 +298,40 @@ class _PostingsOut:
                 self.flush()
                 tindex.add(key, value)
             return
-        buckets, index_add, rows = tindex.buckets, tindex.index.append, self._rows
-        pack_lengths, pos = _ROW_LENGTHS.pack, self._tpos
-        for key, value in zip(keys, values, strict=True):
-            index_add(pos)
-            rows += (pack_lengths(len(key), len(value)), key, value)
-            h = int.from_bytes(md5(key, usedforsecurity=False).digest()[12:], "big")
-            buckets[h & 255].append((h, pos))
-            pos += 8 + len(key) + len(value)
-        self._tpos = pos
-        if keys:
-            self._lastkey = keys[-1]
+        if not keys:
+            return
+        key_lens, value_lens = list(map(len, keys)), list(map(len, values))
+        lengths = map(_ROW_LENGTHS.pack, key_lens, value_lens)
+        self._rows += chain.from_iterable(zip(lengths, keys, values, strict=True))
+        ends = np.cumsum(np.add(key_lens, value_lens, dtype=np.int64) + 8) + self._tpos
+        starts = np.empty_like(ends)
+        starts[0], starts[1:] = self._tpos, ends[:-1]
+        positions = starts.tolist()
+        index = tindex.index
+        try:  # one array of the index's type, unless a position needs a larger one
+            index.array.extend(array(index.array.typecode, positions))
+        except (AttributeError, OverflowError):  # GrowableArray retypes it
+            for pos in positions:
+                index.append(pos)
+        # md5_hash: the digest's last 4 bytes; each bucket gets its keys in order.
+        digests = b"".join([md5(key, usedforsecurity=False).digest() for key in keys])
+        hashes = np.frombuffer(digests, dtype=">u4")[3::4].astype(np.int64)
+        by_bucket = np.argsort(hashes & 255, kind="stable")
+        cuts = np.searchsorted((hashes & 255)[by_bucket], np.arange(257)).tolist()
+        hash_list, pos_list = hashes[by_bucket].tolist(), starts[by_bucket].tolist()
+        buckets = tindex.buckets
+        for b in np.flatnonzero(np.diff(cuts)).tolist():
+            a, z = cuts[b], cuts[b + 1]
+            buckets[b] += zip(hash_list[a:z], pos_list[a:z], strict=True)
+        self._tpos = int(ends[-1])
+        self._lastkey = keys[-1]
 
     def field(
-        self, fieldname: str, fmt: Any, got: _FieldPostings, lengths: np.ndarray,
+        self,
+        fieldname: str,
+        fmt: Any,
+        got: _FieldPostings,
+        lengths: np.ndarray,
         hand: segment_postings.InHand | None,
     ) -> None:
         fieldid = self._fieldmap[fieldname] = len(self._fieldmap)
@@ -294,14 +364,29 @@ class _PostingsOut:
             p1 = int(ends[t1 - 1])
             run_values = [values[i] for i in order[p0:p1].tolist()]
             self._terms(
-                prefix, fmt, sorted_texts[t0:t1], docs[p0:p1], w64[p0:p1], w32[p0:p1],
-                run_values, counts[t0:t1], lens[p0:p1],
+                prefix,
+                fmt,
+                sorted_texts[t0:t1],
+                docs[p0:p1],
+                w64[p0:p1],
+                w32[p0:p1],
+                run_values,
+                counts[t0:t1],
+                lens[p0:p1],
             )
             t0 = t1
 
     def _terms(
-        self, prefix: bytes, fmt: Any, texts: list[bytes], docs: np.ndarray, w64: np.ndarray,
-        w32: np.ndarray, values: list, counts: np.ndarray, lens: np.ndarray,
+        self,
+        prefix: bytes,
+        fmt: Any,
+        texts: list[bytes],
+        docs: np.ndarray,
+        w64: np.ndarray,
+        w32: np.ndarray,
+        values: list,
+        counts: np.ndarray,
+        lens: np.ndarray,
     ) -> None:
         limit, comp = self._blocklimit, self._compression
         term_starts = np.zeros(len(counts), dtype=np.int64)
@@ -344,9 +429,39 @@ class _PostingsOut:
         keys, infos = [prefix + text for text in texts], []
         magic = whoosh3.WHOOSH3_HEADER_MAGIC
         pack_info = _TERM_INFO.pack
+        # A term with one posting (most of a segment's: ids, rare words) has its
+        # block's pickles made from templates, not by `dumps` and slicing.
+        one_ok = (fixed == 0 or keep_values) and 0 <= comp <= 255
+        tails = self._tails
         first = 0
         for t, nb in enumerate(n_blocks.tolist()):
             start = self._pos
+            a = bounds[first]
+            if one_ok and bounds[first + 1] - a == 1:
+                d = delta_list[a]
+                if fixed == 0:
+                    tail = NO_VALUES_TAIL
+                else:
+                    v = values[a]
+                    tail = tails.get(v)
+                    if tail is None:
+                        tail = tails[v] = one_posting_tail(v)
+                w = w32_list[a]
+                data = one_posting_data(d, None if ones[first] else w, tail)
+                if comp:
+                    data = zlib.compress(data, comp)
+                info = one_posting_info(d, maxw[first], comp, minbyte[first], maxbyte[first])
+                size = len(info) + len(data)
+                parts += (magic, pack_int(-size), info, data)
+                written = 8 + size
+                self._pos += written
+                self._pending += written
+                value = pack_info(0, 0 + w, 1, term_minbyte[t], term_maxbyte[t], term_maxw[t], d, d)
+                infos.append(value + pack_long(start) + pack_int(written))
+                first += 1
+                if self._pending >= _WRITE_CHUNK:
+                    self.flush()
+                continue
             parts.append(magic)
             written = 4
             weight = 0
@@ -380,13 +495,79 @@ class _PostingsOut:
             self._pos += written
             self._pending += written
             value = pack_info(
-                0, weight, int(counts[t]), term_minbyte[t], term_maxbyte[t], term_maxw[t],
-                firsts[t], lasts[t],
+                0,
+                weight,
+                int(counts[t]),
+                term_minbyte[t],
+                term_maxbyte[t],
+                term_maxw[t],
+                firsts[t],
+                lasts[t],
             )
             infos.append(value + pack_long(start) + pack_int(written))
             if self._pending >= _WRITE_CHUNK:
                 self.flush()
         self._add_rows(keys, infos)
+
+
+def _pickled_int(n: int) -> bytes:
+    """pickle's encoding of an int from 0 to 2**31 - 1 (protocol 2)."""
+    if n < 256:
+        return _BININT1[n]
+    if n < 65536:
+        return b"M" + n.to_bytes(2, "little")
+    return b"J" + n.to_bytes(4, "little")
+
+
+_BININT1 = [b"K" + bytes((n,)) for n in range(256)]
+#: The end of `dumps(((doc,), weight, None), 2)` after the weight: a block of a
+#: format without values.
+NO_VALUES_TAIL = b"N\x87q\x01."
+
+
+def one_posting_tail(value: bytes | None) -> bytes:
+    """The end of `dumps(((doc,), weight, values), 2)` after the weight, for the
+    values of a posting alone in its block: `(value,)`, or `()` for an empty or no
+    value (a block leaves those out).  Protocol 2 pickles bytes as
+    `_codecs.encode(value.decode("latin1"), "latin1")`."""
+    if not value:
+        return b")\x87q\x01."
+    text = value.decode("latin1").encode("utf-8")
+    return (
+        b"c_codecs\nencode\nq\x01X"
+        + len(text).to_bytes(4, "little")
+        + text
+        + b"q\x02X\x06\x00\x00\x00latin1q\x03\x86q\x04Rq\x05\x85q\x06\x87q\x07."
+    )
+
+
+def one_posting_data(doc: int, weight: float | None, tail: bytes) -> bytes:
+    """`dumps(((doc,), weight, values), 2)`, the block data of a posting alone in
+    its block (`doc` from 0 to 2**31 - 1), `tail` the values' part
+    (`one_posting_tail` or None's)."""
+    w = b"N" if weight is None else b"G" + _DOUBLE(weight)
+    return b"\x80\x02" + _pickled_int(doc) + b"\x85q\x00" + w + tail
+
+
+def one_posting_info(
+    doc: int, maxweight: float, compression: int, minbyte: int, maxbyte: int
+) -> bytes:
+    """`dumps((1, doc, max(maxweight, 0), compression, minbyte, maxbyte), 2)` (an int
+    0 for a weight not above 0), the block info of a posting alone in its block;
+    `compression`, `minbyte` and `maxbyte` from 0 to 255."""
+    w = b"G" + _DOUBLE(maxweight) if maxweight > 0 else b"K\x00"
+    return (
+        b"\x80\x02(K\x01"
+        + _pickled_int(doc)
+        + w
+        + _BININT1[compression]
+        + _BININT1[minbyte]
+        + _BININT1[maxbyte]
+        + b"tq\x00."
+    )
+
+
+_DOUBLE = struct.Struct(">d").pack
 
 
 _BYTE_LENGTHS = np.array([numeric.byte_to_length(b) for b in range(256)], dtype=np.int64)
