@@ -77,9 +77,10 @@ class Writer:
 
     `fresh` is True when this session starts from an empty index (a new folder, a
     rebuild): its commit replaces everything, and a new index becomes visible only
-    then.  `begin(bulk=True)` uses Whoosh's multi-process writer with one segment per
-    process (2.6x faster here than one process); small updates use one process and
-    Whoosh's merge policy, so incremental runs do not pile up segments."""
+    then.  `begin(bulk=True)` uses Whoosh's multi-process writer (bulk.py), each process
+    writing segments of its own; small updates use one process, the fresh segment
+    writer when nothing is merged, and Whoosh's merge policy over the small segments
+    (`merge_small_segments`), so incremental runs do not pile up segments."""
 
     def __init__(
         self,
