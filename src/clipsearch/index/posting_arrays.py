@@ -172,21 +172,12 @@ class Postings:
         totals = [0] * len(terms)
         keys = [segment_postings.term_key(f, t) for f, t in terms]
         hashed = segment_postings.key_hashes(keys)
-        all_terms = list(range(len(terms)))
         with_text = self._fields_with_text()
         for i, (seg, (leaf, _offset)) in enumerate(zip(self.segments(), self._leaves, strict=True)):
             # A field no document of the segment has text in holds no term.
-            fields = with_text[i]
-            held = (
-                all_terms
-                if all(f in fields for f, _t in terms)
-                else [k for k, (f, _t) in enumerate(terms) if f in fields]
-            )
+            held = [k for k, (f, _t) in enumerate(terms) if f in with_text[i]]
             if isinstance(seg, segment_postings.SegmentPostings):
-                if held is all_terms:
-                    found = seg.sizes(keys, hashed)
-                else:
-                    found = seg.sizes([keys[k] for k in held], hashed[held])
+                found = seg.sizes([keys[k] for k in held], hashed[held])
             else:
                 found = [leaf.doc_frequency(*terms[k]) for k in held]
             for k, n in zip(held, found, strict=True):

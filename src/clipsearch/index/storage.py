@@ -366,3 +366,12 @@ def leaves(reader: Any) -> list[tuple[Any, int]]:
     segment: Whoosh's multi-segment column reader skips segments without values, and
     an index with no segments has no column readers at all."""
     return [(leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.doc_count_all()]
+
+
+def column_values(leaf: Any, name: str) -> Any:
+    """Every value of one segment's column, read in one pass (indexing Whoosh's
+    column reader per document costs three calls a value); the reader itself when
+    the pass does not give one value per document."""
+    col = leaf.column_reader(name)
+    values = list(col)
+    return values if len(values) == leaf.doc_count_all() else col

@@ -30,7 +30,7 @@ from typing import Any
 
 from clipsearch.errors import RequestError
 from clipsearch.index import signatures as sig
-from clipsearch.index.storage import leaves
+from clipsearch.index.storage import column_values, leaves
 
 SIGNATURES_FILE = "signatures.bin"
 STORIES_FILE = "stories.bin"
@@ -140,17 +140,10 @@ def _documents(reader: Any) -> list[tuple[str, str] | None]:
     """(path, stat) per document number; None for deleted documents."""
     out: list[tuple[str, str] | None] = [None] * reader.doc_count_all()
     for leaf, offset in leaves(reader):
-        paths, stats = _column(leaf, "path"), _column(leaf, "stat")
+        paths, stats = column_values(leaf, "path"), column_values(leaf, "stat")
         for d in leaf.all_doc_ids():
             out[offset + d] = (paths[d], stats[d].decode("utf-8"))
     return out
-
-
-def _column(leaf: Any, name: str) -> Any:
-    """Every value of one segment's column, read in one pass (not a call a document)."""
-    col = leaf.column_reader(name)
-    values = list(col)
-    return values if len(values) == leaf.doc_count_all() else col
 
 
 def record(stat: str, s: sig.Signature) -> tuple:

@@ -25,6 +25,7 @@ from clipsearch.index.schema import (
 )
 from clipsearch.index.storage import (
     check_before_locking,
+    column_values,
     compatible,
     create,
     exists,
@@ -376,17 +377,9 @@ def _commit_of(storage: Any) -> tuple[int, int, list[list[Any]]] | None:
 
 def _indexed_files(reader: Any) -> Iterator[IndexedFile]:
     for leaf, _offset in leaves(reader):
-        paths, stats, ids = (_column(leaf, name) for name in ("path", "stat", "id"))
+        paths, stats, ids = (column_values(leaf, name) for name in ("path", "stat", "id"))
         for docnum in leaf.all_doc_ids():
             yield _indexed_file(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
-
-
-def _column(leaf: Any, name: str) -> Any:
-    """Every value of one segment's column, read in one pass (indexing Whoosh's
-    column reader per document cost three calls a clip of every run)."""
-    col = leaf.column_reader(name)
-    values = list(col)
-    return values if len(values) == leaf.doc_count_all() else col
 
 
 def indexed_files(path: str) -> dict[str, IndexedFile]:
