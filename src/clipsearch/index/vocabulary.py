@@ -139,14 +139,20 @@ def write(
 Buckets = tuple[list[str], list[bytes], list[bytes]]
 
 
-def _bucketed(words: Mapping[str, int]) -> Buckets:
-    """The words to write (sorted), the bucket keys (sorted) and each bucket's run."""
-    ordered = sorted(w for w, df in words.items() if df > 0 and "\n" not in w)
+def _buckets_of(ordered: Iterable[str]) -> dict[bytes, list[str]]:
+    """The typo buckets of some sorted words (so every bucket is sorted too)."""
     buckets: dict[bytes, list[str]] = {}
-    for word in ordered:  # sorted words, so every bucket is sorted too
+    for word in ordered:
         if bucketed(word):
             for key in bucket_keys(word):
                 buckets.setdefault(_key_bytes(*key), []).append(word)
+    return buckets
+
+
+def _bucketed(words: Mapping[str, int]) -> Buckets:
+    """The words to write (sorted), the bucket keys (sorted) and each bucket's run."""
+    ordered = sorted(w for w, df in words.items() if df > 0 and "\n" not in w)
+    buckets = _buckets_of(ordered)
     keys = sorted(buckets)
     return ordered, keys, ["\n".join(buckets[k]).encode() for k in keys]
 
@@ -159,11 +165,7 @@ def _grown(previous: Vocabulary, words: Mapping[str, int]) -> Buckets | None:
         return None
     known = set(old)
     added = sorted(w for w, df in words.items() if df > 0 and "\n" not in w and w not in known)
-    new: dict[bytes, list[str]] = {}
-    for word in added:
-        if bucketed(word):
-            for key in bucket_keys(word):
-                new.setdefault(_key_bytes(*key), []).append(word)
+    new = _buckets_of(added)
     old_keys, old_runs = previous.buckets()
     position = {k: i for i, k in enumerate(old_keys)} if new else {}
     runs = list(old_runs)
