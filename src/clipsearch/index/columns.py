@@ -81,21 +81,6 @@ class FacetColumn:
         ):
             raise ValueError("inconsistent facet column")
 
-    @classmethod
-    def from_postings(cls, values: tuple[str, ...], postings: Sequence[Iterable[int]],
-                      n_docs: int) -> FacetColumn:
-        """A column from each value's documents."""
-        lists = [np.unique(np.fromiter(p, dtype=np.int64)) for p in postings]
-        value_offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-        np.cumsum([len(p) for p in lists], out=value_offsets[1:])
-        value_docs = (np.concatenate(lists) if lists else np.empty(0, np.int64)).astype(np.int32)
-        codes = np.repeat(np.arange(len(lists), dtype=np.int32), np.diff(value_offsets))
-        order = np.lexsort((codes, value_docs))  # by document, then value number
-        doc_codes = codes[order]
-        doc_offsets = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(value_docs, minlength=n_docs)[:n_docs], out=doc_offsets[1:])
-        return cls(values, doc_offsets, doc_codes, value_offsets, value_docs)
-
     def codes(self, docnum: int) -> tuple[int, ...]:
         """The value numbers of one document."""
         a, b = int(self.doc_offsets[docnum]), int(self.doc_offsets[docnum + 1])
