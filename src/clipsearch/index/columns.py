@@ -277,6 +277,10 @@ class Carried:
             return None
         return cls(arrays, segments)
 
+    def segment_ids(self) -> set[str]:
+        """The carried commit's segments."""
+        return set(self._starts)
+
     def start(self, leaf: Any) -> int | None:
         """The first document number of `leaf`'s segment in the carried commit, or
         None when that commit did not hold it (or held another document count)."""
@@ -397,6 +401,9 @@ class Columns:
         live = self.live_mask()
         carried = self._carried
         old_terms: list[str] | None = None
+        segments = {leaf.segment().segment_id() for leaf, _ in leaves(self._reader)}
+        # The old commit's terms are exactly the union over its segments' lexicons.
+        all_kept = carried is not None and carried.segment_ids() <= segments
         for leaf, offset in leaves(self._reader):
             n = leaf.doc_count_all()
             start = carried.start(leaf) if carried is not None else None
@@ -408,6 +415,17 @@ class Columns:
                     )
                 off = carried.arrays[f"{field}.spell_offsets"][start : start + n + 1]
                 codes = carried.arrays[f"{field}.spell_codes"][int(off[0]) : int(off[-1])]
+                terms = old_terms
+                if not all_kept:
+                    # The carried numbers count the old commit's terms, some of them only
+                    # in segments since merged away or dropped: renumber into this
+                    # segment's own lexicon, so a term no segment has is not kept.
+                    terms = [raw.decode("utf-8") for raw in leaf.lexicon(field)]
+                    position = {t: k for k, t in enumerate(terms)}
+                    renumber = np.fromiter(
+                        (position.get(t, -1) for t in old_terms), np.int64, len(old_terms)
+                    )
+                    codes = renumber[codes]
                 off = off - off[0]
                 counts = np.diff(off)
                 alive = live[offset : offset + n]
@@ -415,7 +433,7 @@ class Columns:
                     codes = codes[np.repeat(alive, counts)]
                     off = np.zeros(n + 1, dtype=np.int64)
                     np.cumsum(np.where(alive, counts, 0), out=off[1:])
-                parts.append((old_terms, off, codes))
+                parts.append((terms, off, codes))
             else:
                 parts.append(_leaf_spellings(leaf, field))
         return _merge_spellings(parts)
