@@ -86,6 +86,35 @@ def test_second_run_skips_unchanged_files(tmp_path):
     assert count(tmp_path / "index") == 5
 
 
+def test_an_unchanged_run_writes_no_commit(tmp_path):
+    """Nothing added, changed or removed: no new generation, so the derived data
+    (columns, vocabulary, stories) stays that of the commit and no file is rewritten."""
+    five(tmp_path / "clips")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    before = {p.name: p.stat().st_mtime_ns for p in index.iterdir()}
+    report = update_index([tmp_path / "clips"], index)
+    assert report.unchanged == 5 and report.ok
+    assert {p.name: p.stat().st_mtime_ns for p in index.iterdir()} == before
+    assert count(index) == 5
+
+
+def test_an_unchanged_run_rewrites_missing_derived_data(tmp_path):
+    """Without a new commit, derived data deleted since is still written again."""
+    from clipsearch.index import derived, stories, vocabulary
+
+    five(tmp_path / "clips")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    names = (derived.DERIVED_FILE, stories.STORIES_FILE, vocabulary.VOCABULARY_FILE)
+    kept = {n: (index / n).read_bytes() for n in names}
+    for n in names:
+        (index / n).unlink()
+    assert update_index([tmp_path / "clips"], index).unchanged == 5
+    assert {n: (index / n).read_bytes() for n in names} == kept
+    assert titles(index, "alpha") == ["Alpha harbour report"]
+
+
 def test_unchanged_means_same_size_and_mtime(tmp_path):
     """The skip is a stat check: a same-size edit that keeps the mtime is not read."""
     files = five(tmp_path / "clips")

@@ -113,6 +113,8 @@ class Writer:
         self._signatures: dict[str, tuple] = {}  # path -> signature record (stories.py)
         self._unsigned: list[tuple[str, str, signatures.Texts]] = []  # (path, stat, texts)
         self._vocab: dict[str, int] | None = None
+        #: The path and stat columns `files()` read, per segment (stories.Known).
+        self._known: dict[str, tuple[list[str], list[bytes]]] = {}
         #: The starting commit's vocabulary file, whose buckets the new one keeps.
         self._old_words: vocabulary.Vocabulary | None = None
         self._stories = os.environ.get(NO_STORIES_ENV) != "1"
@@ -142,7 +144,7 @@ class Writer:
         if self.fresh:
             return {}
         with self._ix.reader() as reader:
-            return {f.path: f for f in _indexed_files(reader)}
+            return {f.path: f for f in _indexed_files(reader, self._known)}
 
     @guarded
     def begin(self, bulk: bool = False, read_clip: ReadClip | None = None) -> None:
@@ -234,7 +236,11 @@ class Writer:
         """Make the changes visible atomically (a fresh session's replace everything)."""
         try:
             try:
-                if self.fresh:
+                if not (self.fresh or self._dirty):
+                    # Nothing added or deleted: no new commit.  A new generation would
+                    # make every piece of derived data stale, rewritten for nothing.
+                    self._abandon()
+                elif self.fresh:
                     self._writer().commit(mergetype=writing.CLEAR)
                 elif isinstance(self._w, fresh_segment.FreshSegmentWriter):
                     self._w.commit(merge=False)  # begin() found nothing to merge
@@ -254,6 +260,9 @@ class Writer:
                 w.commit(merge=False)
             vocab = {} if self.fresh else self._vocab
             previous = None if self.fresh else self._old_words
+            if not (self.fresh or self._dirty) and previous is not None:
+                self._write_derived()  # the vocabulary is this commit's already
+                return
             if vocab is None:  # stale or missing: an earlier run died after its commit
                 vocab = self._vocabulary_from_stored_fields()
             for word, n in self._new_words.items():
@@ -309,7 +318,7 @@ class Writer:
             from clipsearch.index.columns import Columns
 
             columns = Columns(self.path, reader, self._ix.schema)
-        stories.write(self.path, generation, reader, columns, self._signatures, window)
+        stories.write(self.path, generation, reader, columns, self._signatures, window, self._known)
 
     def _vocabulary_from_stored_fields(self) -> dict[str, int]:
         with self._ix.reader() as reader:
@@ -375,9 +384,13 @@ def _commit_of(storage: Any) -> tuple[int, int, list[list[Any]]] | None:
     return toc.generation, sum(n for _seg, n in segments), segments
 
 
-def _indexed_files(reader: Any) -> Iterator[IndexedFile]:
+def _indexed_files(reader: Any, known: dict | None = None) -> Iterator[IndexedFile]:
+    """Every document's file; `known` gets each segment's path and stat columns
+    when they were read as lists (stories.Known)."""
     for leaf, _offset in leaves(reader):
         paths, stats, ids = (column_values(leaf, name) for name in ("path", "stat", "id"))
+        if known is not None and isinstance(paths, list) and isinstance(stats, list):
+            known[leaf.segment().segment_id()] = (paths, stats)
         for docnum in leaf.all_doc_ids():
             yield _indexed_file(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
 
