@@ -176,12 +176,17 @@ def candidate_pairs(
     if ranks is None:
         ranks = np.arange(n)
     found = []
+    # Ranks are distinct, so (time, rank) orders the rows totally: a stable sort by
+    # band key of the rows in that order is the (key, time, rank) order, one sort a band.
+    by_time = np.lexsort((ranks, times))
+    columns = minhash[by_time].astype(np.uint64)
     for start in range(0, perms - ROWS + 1, ROWS):
         key = np.zeros(n, dtype=np.uint64)
         for r in range(ROWS):
-            key = (key << np.uint64(32)) | minhash[:, start + r].astype(np.uint64)
-        order = np.lexsort((ranks, times, key))
-        ks, ts = key[order], times[order]
+            key = (key << np.uint64(32)) | columns[:, start + r]
+        within = np.argsort(key, kind="stable")
+        order = by_time[within]
+        ks, ts = key[within], times[order]
         for off in range(1, min(NEIGHBOURS, n - 1) + 1):
             same = (ks[:-off] == ks[off:]) & (ts[off:] - ts[:-off] <= window_us)
             if same.any():
