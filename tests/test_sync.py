@@ -764,3 +764,26 @@ def test_ctrl_c_while_a_worker_is_forked_leaves_no_worker_and_no_files(
     assert sent
     assert set(_live_children()) - others == set()
     _assert_untouched(index, listing, root)
+
+
+def test_what_the_index_remembers_of_each_file_is_what_its_columns_hold(tmp_path):
+    """The writer reads the path, stat and id columns in one read each: the same
+    values Whoosh's own column readers give, for plain and racy (digest) stats."""
+    from clipsearch.index import indexed_files, storage
+
+    five(tmp_path / "clips")
+    put(tmp_path / "clips" / "fresh.md", title="Just written", webUrl="https://example.org/f")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    want = {}
+    with storage.open_whoosh(str(index)).reader() as reader:
+        for leaf, _offset in storage.leaves(reader):
+            cols = [list(leaf.column_reader(n)) for n in ("path", "stat", "id")]
+            for path, stat, clip_id in zip(*cols, strict=True):
+                want[path] = (stat.decode("utf-8"), clip_id)
+    got = indexed_files(str(index))
+    assert len(got) == 6 and any(f.digest for f in got.values())  # one racy file
+    assert {
+        p: (":".join(x for x in (f.stat, f.digest, f.via) if x) if f.digest else f.stat, f.id)
+        for p, f in got.items()
+    } == want

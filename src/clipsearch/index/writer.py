@@ -66,6 +66,8 @@ class IndexedFile:
 
 
 def _indexed_file(path: str, value: str, clip_id: str) -> IndexedFile:
+    if value.count(":") == 1:  # most files: the stat alone
+        return IndexedFile(path, value, clip_id)
     mtime, size, digest, via = (value.split(":", 3) + ["", "", ""])[:4]
     return IndexedFile(path, f"{mtime}:{size}", clip_id, digest, via)
 
@@ -114,7 +116,7 @@ class Writer:
         self._unsigned: list[tuple[str, str, signatures.Texts]] = []  # (path, stat, texts)
         self._vocab: dict[str, int] | None = None
         #: The path and stat columns `files()` read, per segment (stories.Known).
-        self._known: dict[str, tuple[list[str], list[bytes]]] = {}
+        self._known: dict[str, tuple[list[str], list[str]]] = {}
         #: The starting commit's vocabulary file, whose buckets the new one keeps.
         self._old_words: vocabulary.Vocabulary | None = None
         self._stories = os.environ.get(NO_STORIES_ENV) != "1"
@@ -388,11 +390,41 @@ def _indexed_files(reader: Any, known: dict | None = None) -> Iterator[IndexedFi
     """Every document's file; `known` gets each segment's path and stat columns
     when they were read as lists (stories.Known)."""
     for leaf, _offset in leaves(reader):
-        paths, stats, ids = (column_values(leaf, name) for name in ("path", "stat", "id"))
+        paths, stats, ids = (_text_column(leaf, name) for name in ("path", "stat", "id"))
         if known is not None and isinstance(paths, list) and isinstance(stats, list):
             known[leaf.segment().segment_id()] = (paths, stats)
         for docnum in leaf.all_doc_ids():
-            yield _indexed_file(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
+            yield _indexed_file(paths[docnum], stats[docnum], ids[docnum])
+
+
+def _text_column(leaf: Any, name: str) -> Any:
+    """Every value of a segment's path, stat or id column as text, from one read of
+    the column's bytes: Whoosh's reader reads (and translates) value by value, a
+    `pread` each, most of an unchanged run's look at the index.  Checked against
+    Whoosh's own reading of the first and last value; else read Whoosh's way."""
+    col = leaf.column_reader(name)
+    raw = col.raw_column() if hasattr(col, "raw_column") else col
+    lengths, dbfile = getattr(raw, "_lengths", None), getattr(raw, "_dbfile", None)
+    base, n = getattr(raw, "_basepos", None), leaf.doc_count_all()
+    if lengths is not None and dbfile is not None and base is not None and len(lengths) == n:
+        try:
+            blob = bytes(dbfile.get(base, sum(lengths)))
+            values, at = [], 0
+            for size in lengths:  # as Whoosh's reader iterates: one value after another
+                values.append(blob[at : at + size].decode("utf-8"))
+                at += size
+        except (OSError, ValueError, TypeError):
+            values = []
+        if values and all(_as_text(col[d]) == values[d] for d in (0, n - 1)):
+            return values
+    got = column_values(leaf, name)
+    if not isinstance(got, list):  # not a value per document: read each by number
+        got = [col[d] for d in range(n)]
+    return [_as_text(v) for v in got]
+
+
+def _as_text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def indexed_files(path: str) -> dict[str, IndexedFile]:
