@@ -16,7 +16,6 @@ from whoosh.util.filelock import try_for
 
 from clipsearch.errors import IndexLockedError, StorageError
 from clipsearch.index import fresh_segment, signatures, stories, vocabulary
-from clipsearch.index.bulk import BulkWriter, FileJob, FileRead, ReadClip
 from clipsearch.index.schema import (
     INDEX_NAME,
     clip_words,
@@ -40,6 +39,7 @@ from clipsearch.index.storage import (
 from clipsearch.index.whoosh_fixes import patch_segment_flush, patch_text_indexing
 
 if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
+    from clipsearch.index.bulk import FileRead, ReadClip
     from clipsearch.ingest.clip import Clip
 
 #: A table of contents Whoosh was writing (it renames it into place when complete).
@@ -157,6 +157,9 @@ class Writer:
         patch_segment_flush()
         patch_text_indexing()
         if bulk and procs > 1:
+            # Imported here: multiprocessing costs an update or a re-run its import.
+            from clipsearch.index.bulk import BulkWriter
+
             # Sub-writers get their own arguments: they never lock (the parent does).
             self._w = BulkWriter(
                 self._ix, read_clip=read_clip if self.fresh else None, sign=self._stories,
@@ -175,12 +178,14 @@ class Writer:
     @property
     def reads_files(self) -> bool:
         """Whether the clip files are read by the bulk writer's workers (`add_file`)."""
-        return isinstance(self._w, BulkWriter) and self._w.read_clip is not None
+        return getattr(self._w, "read_clip", None) is not None  # only BulkWriter has it
 
     @guarded
     def add_file(self, path: str, stat: str, racy: bool = False, via: str = "") -> None:
         """Have a worker read and index a clip file (when `reads_files`); what it
         found comes from `files_read`."""
+        from clipsearch.index.bulk import FileJob
+
         self._dirty = True
         self._w.add_file(FileJob(path, stat, racy, via))
 
