@@ -391,3 +391,50 @@ def test_the_benchmark_switch_builds_without_grouping(built, tmp_path, monkeypat
     assert update_index([root], index).ok
     assert not (index / "signatures.bin").exists() and not (index / "stories.bin").exists()
     assert _stories(index) == _stories(grouped)
+
+
+def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes() -> None:
+    """`copies` counts shared features over arrays; it must take exactly the pairs
+    the definition (overlap(), numbers and titles agreeing) takes among the candidates,
+    with repeated values in a sample, common features and clips too small to compare."""
+    import random
+
+    import numpy as np
+
+    from clipsearch.index import grouping
+
+    rng = random.Random(5)
+    n = 300
+    stems = [[rng.randrange(400) for _ in range(rng.randrange(2, 30))] for _ in range(40)]
+    samples, numbers, title_numbers, title_words, providers = [], [], [], [], []
+    minhash = np.zeros((n, 8), dtype=np.uint32)
+    for d in range(n):
+        stem = stems[d % 40]
+        sample = [v for v in stem if rng.random() < 0.8] + [7, 7, 9]  # 7 and 9: common
+        sample += [rng.randrange(400) for _ in range(rng.randrange(0, 6))]
+        samples.append(sample)
+        numbers.append(tuple(rng.sample(range(5), rng.randrange(0, 3))))
+        title_numbers.append(tuple(rng.sample(range(3), rng.randrange(0, 2))))
+        title_words.append(tuple(rng.sample(range(50), 3)))
+        providers.append(rng.randrange(3))
+        minhash[d] = [d % 40 if rng.random() < 0.7 else rng.randrange(10**6) for _ in range(8)]
+    day = 86_400_000_000  # publication times are microseconds
+    times = np.asarray([rng.randrange(5) * day for _ in range(n)], dtype=np.int64)
+    got = grouping.copies(
+        minhash, samples, numbers, title_numbers, times, 3.0, 0.5, title_words, providers
+    )
+    common = grouping.common_features(samples)
+    rare = grouping.rare_title_words(title_words)
+    want = [
+        (i, j)
+        for i, j in grouping.candidate_pairs(minhash, times, 3 * day).tolist()
+        if grouping.overlap(samples[i], samples[j], common) >= grouping.THRESHOLD
+        and grouping.numbers_agree(numbers[i], numbers[j], title_numbers[i], title_numbers[j])
+        and not (
+            providers[i]
+            and providers[i] == providers[j]
+            and not grouping.titles_agree(title_words[i], title_words[j], rare)
+        )
+    ]
+    assert {7, 9} <= common
+    assert len(want) > 50 and got == want

@@ -86,6 +86,35 @@ def test_second_run_skips_unchanged_files(tmp_path):
     assert count(tmp_path / "index") == 5
 
 
+def test_an_unchanged_run_writes_no_commit(tmp_path):
+    """Nothing added, changed or removed: no new generation, so the derived data
+    (columns, vocabulary, stories) stays that of the commit and no file is rewritten."""
+    five(tmp_path / "clips")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    before = {p.name: p.stat().st_mtime_ns for p in index.iterdir()}
+    report = update_index([tmp_path / "clips"], index)
+    assert report.unchanged == 5 and report.ok
+    assert {p.name: p.stat().st_mtime_ns for p in index.iterdir()} == before
+    assert count(index) == 5
+
+
+def test_an_unchanged_run_rewrites_missing_derived_data(tmp_path):
+    """Without a new commit, derived data deleted since is still written again."""
+    from clipsearch.index import derived, stories, vocabulary
+
+    five(tmp_path / "clips")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    names = (derived.DERIVED_FILE, stories.STORIES_FILE, vocabulary.VOCABULARY_FILE)
+    kept = {n: (index / n).read_bytes() for n in names}
+    for n in names:
+        (index / n).unlink()
+    assert update_index([tmp_path / "clips"], index).unchanged == 5
+    assert {n: (index / n).read_bytes() for n in names} == kept
+    assert titles(index, "alpha") == ["Alpha harbour report"]
+
+
 def test_unchanged_means_same_size_and_mtime(tmp_path):
     """The skip is a stat check: a same-size edit that keeps the mtime is not read."""
     files = five(tmp_path / "clips")
@@ -735,3 +764,26 @@ def test_ctrl_c_while_a_worker_is_forked_leaves_no_worker_and_no_files(
     assert sent
     assert set(_live_children()) - others == set()
     _assert_untouched(index, listing, root)
+
+
+def test_what_the_index_remembers_of_each_file_is_what_its_columns_hold(tmp_path):
+    """The writer reads the path, stat and id columns in one read each: the same
+    values Whoosh's own column readers give, for plain and racy (digest) stats."""
+    from clipsearch.index import indexed_files, storage
+
+    five(tmp_path / "clips")
+    put(tmp_path / "clips" / "fresh.md", title="Just written", webUrl="https://example.org/f")
+    index = tmp_path / "index"
+    update_index([tmp_path / "clips"], index)
+    want = {}
+    with storage.open_whoosh(str(index)).reader() as reader:
+        for leaf, _offset in storage.leaves(reader):
+            cols = [list(leaf.column_reader(n)) for n in ("path", "stat", "id")]
+            for path, stat, clip_id in zip(*cols, strict=True):
+                want[path] = (stat.decode("utf-8"), clip_id)
+    got = indexed_files(str(index))
+    assert len(got) == 6 and any(f.digest for f in got.values())  # one racy file
+    assert {
+        p: (":".join(x for x in (f.stat, f.digest, f.via) if x) if f.digest else f.stat, f.id)
+        for p, f in got.items()
+    } == want

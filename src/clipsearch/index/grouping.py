@@ -75,9 +75,56 @@ def common_features(samples: Sequence[Sequence[int]]) -> set[int]:
     template's fixed words ("Dream11 Prediction, Fantasy Cricket Tips")."""
     if not samples:
         return set()
-    values, counts = np.unique(_flat(samples), return_counts=True)
-    limit = max(COMMON_MIN, int(COMMON_SHARE * len(samples)))
-    return set(values[counts > limit].tolist())
+    return set(_common_values(_flat(samples), len(samples)).tolist())
+
+
+def _common_values(flat: np.ndarray, n: int) -> np.ndarray:
+    """The common features (common_features) of `n` clips whose samples are `flat`."""
+    values, counts = np.unique(flat, return_counts=True)
+    limit = max(COMMON_MIN, int(COMMON_SHARE * n))
+    return values[counts > limit]
+
+
+def _kept_features(samples: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every clip's distinct sampled features with the common ones left out, as one
+    array of values (each clip's sorted) and each clip's start and count in it:
+    what `copies` compares, vectorised (a set difference per clip was most of it)."""
+    flat = _flat(samples)
+    n = len(samples)
+    common = _common_values(flat, n)  # sorted: a binary search per value
+    at = np.minimum(np.searchsorted(common, flat), max(len(common) - 1, 0))
+    keep = common[at] != flat if len(common) else np.ones(len(flat), dtype=bool)
+    rows = np.repeat(np.arange(n, dtype=np.uint64), [len(x) for x in samples])[keep]
+    key = np.sort((rows << np.uint64(32)) | flat[keep].astype(np.uint64))
+    if len(key):
+        key = key[np.concatenate(([True], key[1:] != key[:-1]))]  # a set per clip
+    counts = np.bincount((key >> np.uint64(32)).astype(np.int64), minlength=n)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    return (key & np.uint64(0xFFFFFFFF)).astype(np.uint32), starts, counts
+
+
+#: Candidate pairs whose shared features are counted in one numpy batch.
+_PAIR_BATCH = 50_000
+
+
+def _shared(
+    values: np.ndarray, starts: np.ndarray, counts: np.ndarray, pairs: np.ndarray
+) -> np.ndarray:
+    """Per pair (i, j), how many features rows i and j share (|A & B| of two sets,
+    counted over all pairs at once: both rows' values under the pair's number, sorted,
+    a value twice is a shared one)."""
+    out = np.zeros(len(pairs), dtype=np.int64)
+    for lo in range(0, len(pairs), _PAIR_BATCH):
+        batch = pairs[lo : lo + _PAIR_BATCH]
+        both = np.concatenate((batch[:, 0], batch[:, 1]))
+        sizes = counts[both]
+        pair_of = np.repeat(np.tile(np.arange(len(batch), dtype=np.uint64), 2), sizes)
+        offsets = np.repeat(starts[both] - (np.cumsum(sizes) - sizes), sizes)
+        taken = values[np.arange(int(sizes.sum()), dtype=np.int64) + offsets]
+        key = np.sort((pair_of << np.uint64(32)) | taken.astype(np.uint64))
+        twice = key[1:][key[1:] == key[:-1]] >> np.uint64(32)
+        out[lo : lo + len(batch)] = np.bincount(twice.astype(np.int64), minlength=len(batch))
+    return out
 
 
 def overlap(x: Sequence[int], y: Sequence[int], common: set[int]) -> float:
@@ -129,12 +176,17 @@ def candidate_pairs(
     if ranks is None:
         ranks = np.arange(n)
     found = []
+    # Ranks are distinct, so (time, rank) orders the rows totally: a stable sort by
+    # band key of the rows in that order is the (key, time, rank) order, one sort a band.
+    by_time = np.lexsort((ranks, times))
+    columns = minhash[by_time].astype(np.uint64)
     for start in range(0, perms - ROWS + 1, ROWS):
         key = np.zeros(n, dtype=np.uint64)
         for r in range(ROWS):
-            key = (key << np.uint64(32)) | minhash[:, start + r].astype(np.uint64)
-        order = np.lexsort((ranks, times, key))
-        ks, ts = key[order], times[order]
+            key = (key << np.uint64(32)) | columns[:, start + r]
+        within = np.argsort(key, kind="stable")
+        order = by_time[within]
+        ks, ts = key[within], times[order]
         for off in range(1, min(NEIGHBOURS, n - 1) + 1):
             same = (ks[:-off] == ks[off:]) & (ts[off:] - ts[:-off] <= window_us)
             if same.any():
@@ -162,24 +214,16 @@ def copies(
     and `providers`, two clips of one outlet must also have agreeing titles."""
     if len(minhash) < 2:
         return []
-    common = common_features(samples)
+    values, starts, counts = _kept_features(samples)
     rare = rare_title_words(title_words) if title_words is not None else set()
     pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks)
+    a, b = counts[pairs[:, 0]], counts[pairs[:, 1]]
+    pairs = pairs[(a >= MIN_FEATURES) & (b >= MIN_FEATURES)]
+    # As overlap() computes it (a quotient of two integers, rounded once, as Python's).
+    a, b = counts[pairs[:, 0]], counts[pairs[:, 1]]
+    pairs = pairs[_shared(values, starts, counts, pairs) / np.minimum(a, b) >= threshold]
     out: list[tuple[int, int]] = []
-    kept: dict[int, frozenset[int]] = {}  # per row in a pair: its sample, common left out
-
-    def features_of(row: int) -> frozenset[int]:
-        found = kept.get(row)
-        if found is None:
-            found = kept[row] = frozenset(samples[row]).difference(common)
-        return found
-
     for i, j in pairs.tolist():
-        a, b = features_of(i), features_of(j)
-        if len(a) < MIN_FEATURES or len(b) < MIN_FEATURES:
-            continue
-        if len(a & b) / min(len(a), len(b)) < threshold:  # as overlap() computes it
-            continue
         if not numbers_agree(numbers[i], numbers[j], title_numbers[i], title_numbers[j]):
             continue
         if (

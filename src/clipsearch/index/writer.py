@@ -16,7 +16,6 @@ from whoosh.util.filelock import try_for
 
 from clipsearch.errors import IndexLockedError, StorageError
 from clipsearch.index import fresh_segment, signatures, stories, vocabulary
-from clipsearch.index.bulk import BulkWriter, FileJob, FileRead, ReadClip
 from clipsearch.index.schema import (
     INDEX_NAME,
     clip_words,
@@ -40,6 +39,7 @@ from clipsearch.index.storage import (
 from clipsearch.index.whoosh_fixes import patch_segment_flush, patch_text_indexing
 
 if TYPE_CHECKING:  # the YAML parser is only needed to read clips, not to search
+    from clipsearch.index.bulk import FileRead, ReadClip
     from clipsearch.ingest.clip import Clip
 
 #: A table of contents Whoosh was writing (it renames it into place when complete).
@@ -66,6 +66,8 @@ class IndexedFile:
 
 
 def _indexed_file(path: str, value: str, clip_id: str) -> IndexedFile:
+    if value.count(":") == 1:  # most files: the stat alone
+        return IndexedFile(path, value, clip_id)
     mtime, size, digest, via = (value.split(":", 3) + ["", "", ""])[:4]
     return IndexedFile(path, f"{mtime}:{size}", clip_id, digest, via)
 
@@ -113,6 +115,8 @@ class Writer:
         self._signatures: dict[str, tuple] = {}  # path -> signature record (stories.py)
         self._unsigned: list[tuple[str, str, signatures.Texts]] = []  # (path, stat, texts)
         self._vocab: dict[str, int] | None = None
+        #: The path and stat columns `files()` read, per segment (stories.Known).
+        self._known: dict[str, tuple[list[str], list[str]]] = {}
         #: The starting commit's vocabulary file, whose buckets the new one keeps.
         self._old_words: vocabulary.Vocabulary | None = None
         self._stories = os.environ.get(NO_STORIES_ENV) != "1"
@@ -142,7 +146,7 @@ class Writer:
         if self.fresh:
             return {}
         with self._ix.reader() as reader:
-            return {f.path: f for f in _indexed_files(reader)}
+            return {f.path: f for f in _indexed_files(reader, self._known)}
 
     @guarded
     def begin(self, bulk: bool = False, read_clip: ReadClip | None = None) -> None:
@@ -153,6 +157,9 @@ class Writer:
         patch_segment_flush()
         patch_text_indexing()
         if bulk and procs > 1:
+            # Imported here: multiprocessing costs an update or a re-run its import.
+            from clipsearch.index.bulk import BulkWriter
+
             # Sub-writers get their own arguments: they never lock (the parent does).
             self._w = BulkWriter(
                 self._ix, read_clip=read_clip if self.fresh else None, sign=self._stories,
@@ -171,12 +178,14 @@ class Writer:
     @property
     def reads_files(self) -> bool:
         """Whether the clip files are read by the bulk writer's workers (`add_file`)."""
-        return isinstance(self._w, BulkWriter) and self._w.read_clip is not None
+        return getattr(self._w, "read_clip", None) is not None  # only BulkWriter has it
 
     @guarded
     def add_file(self, path: str, stat: str, racy: bool = False, via: str = "") -> None:
         """Have a worker read and index a clip file (when `reads_files`); what it
         found comes from `files_read`."""
+        from clipsearch.index.bulk import FileJob
+
         self._dirty = True
         self._w.add_file(FileJob(path, stat, racy, via))
 
@@ -234,7 +243,11 @@ class Writer:
         """Make the changes visible atomically (a fresh session's replace everything)."""
         try:
             try:
-                if self.fresh:
+                if not (self.fresh or self._dirty):
+                    # Nothing added or deleted: no new commit.  A new generation would
+                    # make every piece of derived data stale, rewritten for nothing.
+                    self._abandon()
+                elif self.fresh:
                     self._writer().commit(mergetype=writing.CLEAR)
                 elif isinstance(self._w, fresh_segment.FreshSegmentWriter):
                     self._w.commit(merge=False)  # begin() found nothing to merge
@@ -254,6 +267,9 @@ class Writer:
                 w.commit(merge=False)
             vocab = {} if self.fresh else self._vocab
             previous = None if self.fresh else self._old_words
+            if not (self.fresh or self._dirty) and previous is not None:
+                self._write_derived()  # the vocabulary is this commit's already
+                return
             if vocab is None:  # stale or missing: an earlier run died after its commit
                 vocab = self._vocabulary_from_stored_fields()
             for word, n in self._new_words.items():
@@ -309,7 +325,7 @@ class Writer:
             from clipsearch.index.columns import Columns
 
             columns = Columns(self.path, reader, self._ix.schema)
-        stories.write(self.path, generation, reader, columns, self._signatures, window)
+        stories.write(self.path, generation, reader, columns, self._signatures, window, self._known)
 
     def _vocabulary_from_stored_fields(self) -> dict[str, int]:
         with self._ix.reader() as reader:
@@ -375,11 +391,45 @@ def _commit_of(storage: Any) -> tuple[int, int, list[list[Any]]] | None:
     return toc.generation, sum(n for _seg, n in segments), segments
 
 
-def _indexed_files(reader: Any) -> Iterator[IndexedFile]:
+def _indexed_files(reader: Any, known: dict | None = None) -> Iterator[IndexedFile]:
+    """Every document's file; `known` gets each segment's path and stat columns
+    when they were read as lists (stories.Known)."""
     for leaf, _offset in leaves(reader):
-        paths, stats, ids = (column_values(leaf, name) for name in ("path", "stat", "id"))
+        paths, stats, ids = (_text_column(leaf, name) for name in ("path", "stat", "id"))
+        if known is not None and isinstance(paths, list) and isinstance(stats, list):
+            known[leaf.segment().segment_id()] = (paths, stats)
         for docnum in leaf.all_doc_ids():
-            yield _indexed_file(paths[docnum], stats[docnum].decode("utf-8"), ids[docnum])
+            yield _indexed_file(paths[docnum], stats[docnum], ids[docnum])
+
+
+def _text_column(leaf: Any, name: str) -> Any:
+    """Every value of a segment's path, stat or id column as text, from one read of
+    the column's bytes: Whoosh's reader reads (and translates) value by value, a
+    `pread` each, most of an unchanged run's look at the index.  Checked against
+    Whoosh's own reading of the first and last value; else read Whoosh's way."""
+    col = leaf.column_reader(name)
+    raw = col.raw_column() if hasattr(col, "raw_column") else col
+    lengths, dbfile = getattr(raw, "_lengths", None), getattr(raw, "_dbfile", None)
+    base, n = getattr(raw, "_basepos", None), leaf.doc_count_all()
+    if lengths is not None and dbfile is not None and base is not None and len(lengths) == n:
+        try:
+            blob = bytes(dbfile.get(base, sum(lengths)))
+            values, at = [], 0
+            for size in lengths:  # as Whoosh's reader iterates: one value after another
+                values.append(blob[at : at + size].decode("utf-8"))
+                at += size
+        except (OSError, ValueError, TypeError):
+            values = []
+        if values and all(_as_text(col[d]) == values[d] for d in (0, n - 1)):
+            return values
+    got = column_values(leaf, name)
+    if not isinstance(got, list):  # not a value per document: read each by number
+        got = [col[d] for d in range(n)]
+    return [_as_text(v) for v in got]
+
+
+def _as_text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def indexed_files(path: str) -> dict[str, IndexedFile]:

@@ -86,23 +86,27 @@ def _add(out: Discovery, found: Found) -> None:
     (out.problems if found.error else out.files).append(found)
 
 
-def _found(path: str, named: str) -> Found:
+def _found(path: str, named: str, now_ns: int | None = None) -> Found:
     """The file at real path `path`; problems are reported under the name it was
-    reached by (`named`), which is what the user knows."""
+    reached by (`named`), which is what the user knows.  `now_ns`: the clock read
+    before the stat (a folder's files share one reading)."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
         return Found(named, error="file name is not valid UTF-8; rename the file")
+    # Compared with the clock, not with this run's start: a file written during a
+    # long run is as racy as one written just before it.  Read before the stat, the
+    # clock can only be early, which makes more files racy, never fewer.
+    if now_ns is None:
+        now_ns = time.time_ns()
     try:
         st = os.stat(path)
     except OSError as exc:
         return Found(named, error=f"cannot read: {exc.strerror or exc}")
     if not stat.S_ISREG(st.st_mode):
         return Found(named, error="not a regular file (a pipe, device or socket)")
-    # Compared with the clock, not with this run's start: a file written during a
-    # long run is as racy as one written just before it.
-    racy = st.st_mtime_ns > time.time_ns() - RACY_WINDOW_NS
-    return Found(path, stat=stat_key(st), racy=racy)
+    racy = st.st_mtime_ns > now_ns - RACY_WINDOW_NS
+    return Found(path, f"{st.st_mtime_ns}:{st.st_size}", racy)  # stat_key(st)
 
 
 def _walk(
@@ -132,6 +136,8 @@ def _walk(
             out.unreadable.append(folder)
             continue
         subfolders = []
+        inside = is_under(folder, root)  # else a folder a symlink led to
+        now_ns = time.time_ns()
         for entry in entries:
             if entry.name.startswith("."):
                 continue
@@ -150,14 +156,18 @@ def _walk(
                     linked.add(real)
                 subfolders.append(real)
             elif entry.name.lower().endswith(CLIP_SUFFIXES):
-                if entry.is_symlink() and not os.path.exists(entry.path):
+                link = entry.is_symlink()
+                if link and not os.path.exists(entry.path):
                     out.problems.append(Found(entry.path, error="broken symlink"))
                     continue
-                real = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
+                real = os.path.realpath(entry.path) if link else entry.path
                 if real not in seen_files:
                     seen_files.add(real)
-                    found = _found(real, entry.path)
-                    if not found.error and not is_under(real, root):
+                    found = _found(real, entry.path, now_ns)
+                    if found.error:
+                        out.problems.append(found)
+                        continue
+                    if not (is_under(real, root) if link else inside):
                         found = replace(found, via=root)
-                    _add(out, found)
+                    out.files.append(found)
         stack.extend(reversed(subfolders))
