@@ -149,6 +149,37 @@ def test_a_file_read_by_positioned_reads_reads_as_whooshs_over_a_buffer(tmp_path
         assert line.readline() == b"ail"
 
 
+def test_a_column_without_written_offsets_reads_every_value(tmp_path: Path) -> None:
+    """A stored column of fewer than 2**15 rows has no offsets written: the reader
+    sums them from the lengths (whoosh_fixes, in numpy) to Whoosh's own offsets,
+    empty values and an empty column included."""
+    from array import array
+
+    from whoosh.codec.whoosh3 import STORED_COLUMN
+    from whoosh.filedb.filestore import RamStorage
+    from whoosh.filedb.structfile import BufferFile
+
+    for count in (0, 1, 3, 20_000):
+        values = [{"n": i, "t": "y" * (i % 11)} if i % 3 else None for i in range(count)]
+        store = RamStorage()
+        out = store.create_file("col")
+        writer = STORED_COLUMN.writer(out)
+        for i, v in enumerate(values):
+            writer.add(i, v)
+        writer.finish(count)
+        out.close()
+        data = store.open_file("col").read()
+        assert not data.endswith(b"X")
+        column = STORED_COLUMN.reader(BufferFile(memoryview(data)), 0, len(data), count)
+        assert [column[i] for i in range(count)] == values
+        inner = column._child
+        expected, base = array("L"), 0
+        for length in inner._lengths:
+            expected.append(base)
+            base += length
+        assert inner._offsets == expected and not inner.had_stored_offsets
+
+
 def test_a_replaced_commit_reads_its_own_documents(built) -> None:
     root, index = built
     snap = Snapshot(str(index))
