@@ -316,19 +316,19 @@ class SegmentPostings:
             return [0] * len(keys)
         wanted = key_hashes(keys) if hashed is None else hashed
         at = hashes.searchsorted(wanted)
-        at[at == len(hashes)] = 0
+        np.minimum(at, len(hashes) - 1, out=at)
+        found, asked = hashes[at].tolist(), wanted.tolist()
         terms = self._hash_terms[at]
-        los, his = self._key_offsets[terms].tolist(), self._key_offsets[terms + 1].tolist()
-        counts = (self._post_offsets[terms + 1] - self._post_offsets[terms]).tolist()
-        hit = (hashes[at] == wanted).tolist()
-        blob = self._blob
+        ends = np.concatenate((terms, terms + 1))  # each term's start, then its end
+        keys_at, posts_at = self._key_offsets[ends].tolist(), self._post_offsets[ends].tolist()
+        n, blob = len(keys), self._blob
         out = []
         for k, key in enumerate(keys):
-            if not hit[k]:
+            if found[k] != asked[k]:
                 out.append(0)
                 continue
-            if blob[los[k] : his[k]] == key:
-                out.append(counts[k])
+            if blob[keys_at[k] : keys_at[n + k]] == key:
+                out.append(posts_at[n + k] - posts_at[k])
                 continue
             t = self._find(key, int(wanted[k]))
             out.append(0 if t < 0 else int(self._post_offsets[t + 1] - self._post_offsets[t]))
