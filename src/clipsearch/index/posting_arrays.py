@@ -113,14 +113,14 @@ class Postings:
         """Whether every segment answers from its derived postings file."""
         return all(isinstance(s, segment_postings.SegmentPostings) for s in self.segments())
 
-    @guarded
     def term(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(docnums, weights) of one term: weights are term frequency times field
-        boost, as Whoosh stores them."""
+        boost, as Whoosh stores them.  (Only reading is guarded: a query asks for
+        most of its terms again, from the cache.)"""
         key = (field, text)
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._read(field, text)
+            hit = self._guarded_read(field, text)
             self._cache_size += len(hit[0])
             while self._cache_size > TERM_CACHE_POSTINGS and self._cache:
                 self._cache_size -= len(self._cache.pop(next(iter(self._cache)))[0])
@@ -150,6 +150,10 @@ class Postings:
             ]
         return self._per_segment
 
+    @guarded
+    def _guarded_read(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._read(field, text)
+
     def _read(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         if field not in self._schema:
             return _EMPTY_DOCS, _EMPTY_WEIGHTS
@@ -157,7 +161,7 @@ class Postings:
         docs: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         key = segment_postings.term_key(field, text)
-        hashed = segment_postings.key_hash(key)
+        hashed = np.uint64(segment_postings.key_hash(key))  # made once, not per segment
         for seg, leaf, offset, deletions, with_text, is_derived in self._parts():
             if derived and field not in with_text:
                 continue  # no document of the segment has text in it: no term either
@@ -208,12 +212,15 @@ class Postings:
                 totals[k] += n
         return totals
 
-    @guarded
     def lengths(self, field: str) -> np.ndarray | None:
         """Per-document length of `field` (Whoosh's one-byte approximation, decoded),
         None for an unscored field."""
         if field in self._lengths:
             return self._lengths[field]
+        return self._read_lengths(field)
+
+    @guarded
+    def _read_lengths(self, field: str) -> np.ndarray | None:
         out: np.ndarray | None = None
         if field in self._schema and self._schema[field].scorable:
             parts = []

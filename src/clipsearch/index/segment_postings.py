@@ -282,19 +282,20 @@ class SegmentPostings:
         key = term_key(field, text)
         return self.term_of_key(key, key_hash(key))
 
-    def term_of_key(self, key: bytes, hashed: int) -> tuple[np.ndarray, np.ndarray]:
-        """`term` of a `term_key` and its `key_hash`, which do not depend on the
-        segment: a commit of several segments computes them once."""
+    def term_of_key(self, key: bytes, hashed: int | np.uint64) -> tuple[np.ndarray, np.ndarray]:
+        """`term` of a `term_key` and its `key_hash` (an int, or the np.uint64 of it),
+        which do not depend on the segment: a commit of several segments computes
+        them once."""
         t = self._find(key, hashed)
         if t < 0:
             return _EMPTY_DOCS, _EMPTY_WEIGHTS
         a, b = self._post_offsets[t : t + 2].tolist()
         return self._docs[a:b], self._weights[a:b]
 
-    def _find(self, key: bytes, hashed: int) -> int:
+    def _find(self, key: bytes, hashed: int | np.uint64) -> int:
         """The term number of a key, -1 when the segment does not hold it (method
         calls on the arrays: numpy's module functions wrap them, a call more each)."""
-        h = np.uint64(hashed)
+        h = hashed if isinstance(hashed, np.uint64) else np.uint64(hashed)
         hashes = self._hashes
         i = int(hashes.searchsorted(h))
         while i < len(hashes) and hashes[i] == h:
