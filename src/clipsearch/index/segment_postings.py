@@ -30,6 +30,9 @@ FORMAT = 1
 SUFFIX = ".vpst"
 _EMPTY_DOCS = np.empty(0, dtype=np.int32)
 _EMPTY_WEIGHTS = np.empty(0, dtype=np.float32)
+#: Up to this many keys, `sizes` reads each key's entries one by one: fewer numpy
+#: calls than gathering them all at once (a word's keys, one per text field).
+FEW_KEYS = 8
 #: A posting block's length (negative for the last block), as Whoosh 3 writes it.
 _INT = struct.Struct("!i")
 
@@ -316,6 +319,8 @@ class SegmentPostings:
         if not keys or not len(hashes):
             return [0] * len(keys)
         wanted = key_hashes(keys) if hashed is None else hashed
+        if len(keys) <= FEW_KEYS:
+            return self._sizes_one_by_one(keys, wanted)
         at = hashes.searchsorted(wanted)
         np.minimum(at, len(hashes) - 1, out=at)
         found, asked = hashes[at].tolist(), wanted.tolist()
@@ -333,6 +338,29 @@ class SegmentPostings:
                 continue
             t = self._find(key, int(wanted[k]))
             out.append(0 if t < 0 else int(self._post_offsets[t + 1] - self._post_offsets[t]))
+        return out
+
+    def _sizes_one_by_one(self, keys: list[bytes], wanted: np.ndarray) -> list[int]:
+        """`sizes` of a few keys: one binary search for all, then scalar reads per
+        key (most keys of a query are in no segment, and cost one read)."""
+        hashes = self._hashes
+        n = len(hashes)
+        at, asked = hashes.searchsorted(wanted).tolist(), wanted.tolist()
+        out = []
+        for k, key in enumerate(keys):
+            i = at[k]
+            if i == n or int(hashes[i]) != asked[k]:
+                out.append(0)
+                continue
+            t = int(self._hash_terms[i])
+            lo, hi = self._key_offsets[t : t + 2].tolist()
+            if self._blob[lo:hi] != key:  # another key of the same hash first
+                t = self._find(key, asked[k])
+            if t < 0:
+                out.append(0)
+            else:
+                a, b = self._post_offsets[t : t + 2].tolist()
+                out.append(b - a)
         return out
 
     def lengths(self, field: str) -> np.ndarray | None:
