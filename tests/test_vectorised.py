@@ -253,3 +253,41 @@ def test_stored_fields_read_per_segment_are_whooshs(built) -> None:
             assert snap.stored(d) == reader.stored_fields(d), d
     finally:
         snap.close()
+
+
+def _colliding_segment() -> tuple[segment_postings.SegmentPostings, list[bytes], list[int]]:
+    """Derived postings of three terms whose first two share one hash (as if blake2b
+    collided), and the terms' keys and hashes."""
+    import numpy as np
+
+    keys = [segment_postings.term_key("body", w) for w in ("alpha", "beta", "gamma")]
+    hashes = [5, 5, 9]
+    blob = b"".join(keys)
+    ends = np.cumsum([len(k) for k in keys])
+    arrays = {
+        "hashes": np.array(hashes, dtype=np.uint64),
+        "hash_terms": np.array([0, 1, 2], dtype=np.int64),
+        "key_offsets": np.concatenate([[0], ends]).astype(np.int64),
+        "key_blob": np.frombuffer(blob, dtype=np.uint8),
+        "post_offsets": np.array([0, 1, 3, 6], dtype=np.int64),
+        "post_docs": np.array([0, 0, 1, 0, 1, 2], dtype=np.int32),
+        "post_weights": np.ones(6, dtype=np.float32),
+        "len_body": np.ones(3, dtype=np.int32),
+    }
+    meta = {"format": segment_postings.FORMAT, "segment": "s", "doc_count": 3}
+    return segment_postings.SegmentPostings(meta, arrays), keys, hashes
+
+
+@pytest.mark.parametrize("padding", [0, segment_postings.FEW_KEYS])
+def test_terms_of_one_hash_are_told_apart_by_their_bytes(padding: int) -> None:
+    """A key whose hash another key holds first is found by its bytes, a key of a
+    held hash but held by no term counts 0, whether a few keys are asked or many."""
+    import numpy as np
+
+    seg, keys, hashes = _colliding_segment()
+    other = segment_postings.term_key("body", "delta")
+    asked = keys + [other] + [keys[2]] * padding
+    wanted = np.array(hashes + [5] + [9] * padding, dtype=np.uint64)
+    assert seg.sizes(asked, wanted) == [1, 2, 3, 0] + [3] * padding
+    assert seg.term_of_key(keys[1], 5)[0].tolist() == [0, 1]
+    assert seg.term_of_key(other, 5)[0].tolist() == []

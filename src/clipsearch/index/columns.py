@@ -97,7 +97,10 @@ class FacetColumn:
         """Documents per value over `docs`."""
         n = self.code_counts(docs)
         values = self.values
-        return Counter({values[k]: int(n[k]) for k in np.flatnonzero(n).tolist()})
+        present = np.flatnonzero(n)
+        # Python ints at once: indexing the counts value by value made a numpy scalar each.
+        names = [values[k] for k in present.tolist()]
+        return Counter(dict(zip(names, n[present].tolist(), strict=True)))
 
     def count_distinct(
         self, docs: Any, story: Sequence[int], with_copies: frozenset[int]

@@ -73,7 +73,7 @@ def member(docs: np.ndarray, of: np.ndarray) -> np.ndarray:
             mask = np.zeros(span, dtype=bool)
             mask[of] = True
             return mask[docs]
-    pos = np.searchsorted(of, docs)
+    pos = of.searchsorted(docs)
     pos[pos == len(of)] = 0
     return of[pos] == docs
 
@@ -106,7 +106,7 @@ class DocSet:
         docs = self.docs
         if not isinstance(d, int | np.integer) or not len(docs):
             return False
-        i = int(np.searchsorted(docs, d))
+        i = int(docs.searchsorted(d))
         return i < len(docs) and int(docs[i]) == d
 
     def __repr__(self) -> str:
@@ -228,7 +228,7 @@ class ScoreMap(Mapping[int, float]):
 
     def __getitem__(self, d: int) -> float:
         docs = self.docs
-        i = int(np.searchsorted(docs, d))
+        i = int(docs.searchsorted(d))
         if i < len(docs) and int(docs[i]) == d:
             return float(self.scores[i])
         raise KeyError(d)
@@ -249,7 +249,7 @@ class ScoreMap(Mapping[int, float]):
 
     def scores_of(self, docs: np.ndarray) -> np.ndarray:
         """The scores of `docs`, which must all be scored."""
-        return self.scores[np.searchsorted(self.docs, docs)]
+        return self.scores[self.docs.searchsorted(docs)]
 
 
 def plain_set(docs: Any) -> set[int]:

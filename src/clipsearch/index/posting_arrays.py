@@ -87,6 +87,7 @@ class Postings:
         #: Per segment, the fields some document of it has text in (asked per term
         #: and segment, and Whoosh's answer is a method call through two layers).
         self._with_text: list[frozenset[str]] | None = None
+        self._per_segment: list[tuple[Any, Any, int, bool, frozenset[str], bool]] | None = None
 
     def _fields_with_text(self) -> list[frozenset[str]]:
         if self._with_text is None:
@@ -112,14 +113,14 @@ class Postings:
         """Whether every segment answers from its derived postings file."""
         return all(isinstance(s, segment_postings.SegmentPostings) for s in self.segments())
 
-    @guarded
     def term(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(docnums, weights) of one term: weights are term frequency times field
-        boost, as Whoosh stores them."""
+        boost, as Whoosh stores them.  (Only reading is guarded: a query asks for
+        most of its terms again, from the cache.)"""
         key = (field, text)
         hit = self._cache.get(key)
         if hit is None:
-            hit = self._read(field, text)
+            hit = self._guarded_read(field, text)
             self._cache_size += len(hit[0])
             while self._cache_size > TERM_CACHE_POSTINGS and self._cache:
                 self._cache_size -= len(self._cache.pop(next(iter(self._cache)))[0])
@@ -129,6 +130,30 @@ class Postings:
     def docs(self, field: str, text: str) -> np.ndarray:
         return self.term(field, text)[0]
 
+    def _parts(self) -> list[tuple[Any, Any, int, bool, frozenset[str], bool]]:
+        """Per segment, what a look-up asks of it, worked out once: (its postings,
+        leaf, first global docnum, whether it has deletions, the fields some document
+        of it has text in, whether its postings are the derived file's)."""
+        if self._per_segment is None:
+            self._per_segment = [
+                (
+                    seg,
+                    leaf,
+                    offset,
+                    leaf.has_deletions(),
+                    with_text,
+                    isinstance(seg, segment_postings.SegmentPostings),
+                )
+                for seg, (leaf, offset), with_text in zip(
+                    self.segments(), self._leaves, self._fields_with_text(), strict=True
+                )
+            ]
+        return self._per_segment
+
+    @guarded
+    def _guarded_read(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._read(field, text)
+
     def _read(self, field: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         if field not in self._schema:
             return _EMPTY_DOCS, _EMPTY_WEIGHTS
@@ -136,20 +161,19 @@ class Postings:
         docs: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         key = segment_postings.term_key(field, text)
-        hashed = segment_postings.key_hash(key)
-        with_text = self._fields_with_text()
-        for i, (seg, (leaf, offset)) in enumerate(zip(self.segments(), self._leaves, strict=True)):
-            if derived and field not in with_text[i]:
+        hashed = np.uint64(segment_postings.key_hash(key))  # made once, not per segment
+        for seg, leaf, offset, deletions, with_text, is_derived in self._parts():
+            if derived and field not in with_text:
                 continue  # no document of the segment has text in it: no term either
             if not derived:
                 d, w = WhooshSegment(leaf).term(field, text)
-            elif isinstance(seg, segment_postings.SegmentPostings):
+            elif is_derived:
                 d, w = seg.term_of_key(key, hashed)
             else:
                 d, w = seg.term(field, text)
             if len(d):
                 d = d.astype(np.int64) + offset if offset else d.astype(np.int64)
-                if leaf.has_deletions():
+                if deletions:
                     keep = self._live_mask()[d]
                     d, w = d[keep], w[keep]
                 docs.append(d)
@@ -172,24 +196,31 @@ class Postings:
         totals = [0] * len(terms)
         keys = [segment_postings.term_key(f, t) for f, t in terms]
         hashed = segment_postings.key_hashes(keys)
-        with_text = self._fields_with_text()
-        for i, (seg, (leaf, _offset)) in enumerate(zip(self.segments(), self._leaves, strict=True)):
+        everywhere = list(range(len(terms)))
+        for seg, leaf, _offset, _deletions, with_text, is_derived in self._parts():
             # A field no document of the segment has text in holds no term.
-            held = [k for k, (f, _t) in enumerate(terms) if f in with_text[i]]
-            if isinstance(seg, segment_postings.SegmentPostings):
-                found = seg.sizes([keys[k] for k in held], hashed[held])
+            if all(f in with_text for f, _t in terms):
+                held, held_keys, held_hashes = everywhere, keys, hashed
+            else:
+                held = [k for k, (f, _t) in enumerate(terms) if f in with_text]
+                held_keys, held_hashes = [keys[k] for k in held], hashed[held]
+            if is_derived:
+                found = seg.sizes(held_keys, held_hashes)
             else:
                 found = [leaf.doc_frequency(*terms[k]) for k in held]
             for k, n in zip(held, found, strict=True):
                 totals[k] += n
         return totals
 
-    @guarded
     def lengths(self, field: str) -> np.ndarray | None:
         """Per-document length of `field` (Whoosh's one-byte approximation, decoded),
         None for an unscored field."""
         if field in self._lengths:
             return self._lengths[field]
+        return self._read_lengths(field)
+
+    @guarded
+    def _read_lengths(self, field: str) -> np.ndarray | None:
         out: np.ndarray | None = None
         if field in self._schema and self._schema[field].scorable:
             parts = []

@@ -58,7 +58,7 @@ def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.
         return docs, acc[docs]
     acc = np.zeros(len(docs))
     for d, v in parts:
-        acc[np.searchsorted(docs, d)] += v
+        acc[docs.searchsorted(d)] += v
     return docs, acc
 
 
@@ -266,7 +266,7 @@ class Scorer:
             best = np.zeros(len(docs))
             seen = np.zeros(len(docs), dtype=bool)
             for p in parts:
-                pos = np.searchsorted(docs, p.docs)
+                pos = docs.searchsorted(p.docs)
                 better = p.scores > best[pos]
                 best[pos[better]] = p.scores[better]
                 seen[pos[better]] = True
@@ -292,7 +292,7 @@ class Scorer:
             a, b = self._score(memo, q.a, st), self._score(memo, q.b, st)
             vals = a.scores.copy()
             inside = member(b.docs, a.docs)
-            vals[np.searchsorted(a.docs, b.docs[inside])] += b.scores[inside]
+            vals[a.docs.searchsorted(b.docs[inside])] += b.scores[inside]
             return ScoreMap(a.docs, vals)
         if isinstance(q, query.Require):
             return self._score(memo, q.a, st).within(self._docs(memo, q.b))
@@ -365,7 +365,7 @@ class Scorer:
         out: list[int] = []
         for sub, offset in self._searcher.leaf_searchers():
             reader = sub.reader()
-            lo, hi = np.searchsorted(candidates, [offset, offset + reader.doc_count_all()])
+            lo, hi = candidates.searchsorted([offset, offset + reader.doc_count_all()])
             local = (candidates[lo:hi] - offset).tolist()
             if local:
                 out.extend(d + offset for d in _phrase_in(reader, q, local))

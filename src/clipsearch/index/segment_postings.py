@@ -30,6 +30,9 @@ FORMAT = 1
 SUFFIX = ".vpst"
 _EMPTY_DOCS = np.empty(0, dtype=np.int32)
 _EMPTY_WEIGHTS = np.empty(0, dtype=np.float32)
+#: Up to this many keys, `sizes` reads each key's entries one by one: fewer numpy
+#: calls than gathering them all at once (a word's keys, one per text field).
+FEW_KEYS = 8
 #: A posting block's length (negative for the last block), as Whoosh 3 writes it.
 _INT = struct.Struct("!i")
 
@@ -259,6 +262,8 @@ class SegmentPostings:
         self._hash_terms = arrays["hash_terms"]
         self._key_offsets = arrays["key_offsets"]
         self._key_blob = arrays["key_blob"]
+        #: The key bytes as a memoryview: a slice compares with bytes without a copy.
+        self._blob = memoryview(self._key_blob)
         self._post_offsets = arrays["post_offsets"]
         self._docs = arrays["post_docs"]
         self._weights = arrays["post_weights"]
@@ -280,45 +285,82 @@ class SegmentPostings:
         key = term_key(field, text)
         return self.term_of_key(key, key_hash(key))
 
-    def term_of_key(self, key: bytes, hashed: int) -> tuple[np.ndarray, np.ndarray]:
-        """`term` of a `term_key` and its `key_hash`, which do not depend on the
-        segment: a commit of several segments computes them once."""
-        h = np.uint64(hashed)
+    def term_of_key(self, key: bytes, hashed: int | np.uint64) -> tuple[np.ndarray, np.ndarray]:
+        """`term` of a `term_key` and its `key_hash` (an int, or the np.uint64 of it),
+        which do not depend on the segment: a commit of several segments computes
+        them once."""
+        t = self._find(key, hashed)
+        if t < 0:
+            return _EMPTY_DOCS, _EMPTY_WEIGHTS
+        a, b = self._post_offsets[t : t + 2].tolist()
+        return self._docs[a:b], self._weights[a:b]
+
+    def _find(self, key: bytes, hashed: int | np.uint64) -> int:
+        """The term number of a key, -1 when the segment does not hold it (method
+        calls on the arrays: numpy's module functions wrap them, a call more each)."""
+        h = hashed if isinstance(hashed, np.uint64) else np.uint64(hashed)
         hashes = self._hashes
-        i = int(np.searchsorted(hashes, h))
+        i = int(hashes.searchsorted(h))
         while i < len(hashes) and hashes[i] == h:
             t = int(self._hash_terms[i])
-            lo, hi = int(self._key_offsets[t]), int(self._key_offsets[t + 1])
-            if self._key_blob[lo:hi].tobytes() == key:
-                a, b = int(self._post_offsets[t]), int(self._post_offsets[t + 1])
-                return self._docs[a:b], self._weights[a:b]
+            lo, hi = self._key_offsets[t : t + 2].tolist()
+            if self._blob[lo:hi] == key:
+                return t
             i += 1
-        return _EMPTY_DOCS, _EMPTY_WEIGHTS
+        return -1
 
     def sizes(self, keys: list[bytes], hashed: np.ndarray | None = None) -> list[int]:
         """The number of postings of each `term_key` (0 when the segment does not
         hold it): document frequencies without reading the postings.  `hashed`:
-        the keys' `key_hash` values as uint64, when the caller has them."""
+        the keys' `key_hash` values as uint64, when the caller has them.  The first
+        entry of each hash is looked up for all keys at once; only a key whose bytes
+        differ there (another key of the same hash) is searched on its own."""
         hashes = self._hashes
         if not keys or not len(hashes):
             return [0] * len(keys)
         wanted = key_hashes(keys) if hashed is None else hashed
-        at = np.searchsorted(hashes, wanted)
-        at[at == len(hashes)] = 0
-        terms = self._hash_terms[at].astype(np.int64)
-        hit = hashes[at] == wanted
-        blob, key_offsets, post_offsets = self._key_blob, self._key_offsets, self._post_offsets
+        if len(keys) <= FEW_KEYS:
+            return self._sizes_one_by_one(keys, wanted)
+        at = hashes.searchsorted(wanted)
+        np.minimum(at, len(hashes) - 1, out=at)
+        found, asked = hashes[at].tolist(), wanted.tolist()
+        terms = self._hash_terms[at]
+        ends = np.concatenate((terms, terms + 1))  # each term's start, then its end
+        keys_at, posts_at = self._key_offsets[ends].tolist(), self._post_offsets[ends].tolist()
+        n, blob = len(keys), self._blob
         out = []
-        for key, ok, t, i in zip(keys, hit.tolist(), terms.tolist(), at.tolist(), strict=True):
-            n = 0
-            while ok:  # the first entry of this hash, then any other of the same hash
-                if blob[int(key_offsets[t]) : int(key_offsets[t + 1])].tobytes() == key:
-                    n = int(post_offsets[t + 1]) - int(post_offsets[t])
-                    break
-                i += 1
-                ok = i < len(hashes) and hashes[i] == hashes[i - 1]
-                t = int(self._hash_terms[i]) if ok else t
-            out.append(n)
+        for k, key in enumerate(keys):
+            if found[k] != asked[k]:
+                out.append(0)
+                continue
+            if blob[keys_at[k] : keys_at[n + k]] == key:
+                out.append(posts_at[n + k] - posts_at[k])
+                continue
+            t = self._find(key, int(wanted[k]))
+            out.append(0 if t < 0 else int(self._post_offsets[t + 1] - self._post_offsets[t]))
+        return out
+
+    def _sizes_one_by_one(self, keys: list[bytes], wanted: np.ndarray) -> list[int]:
+        """`sizes` of a few keys: one binary search for all, then scalar reads per
+        key (most keys of a query are in no segment, and cost one read)."""
+        hashes = self._hashes
+        n = len(hashes)
+        at, asked = hashes.searchsorted(wanted).tolist(), wanted.tolist()
+        out = []
+        for k, key in enumerate(keys):
+            i = at[k]
+            if i == n or int(hashes[i]) != asked[k]:
+                out.append(0)
+                continue
+            t = int(self._hash_terms[i])
+            lo, hi = self._key_offsets[t : t + 2].tolist()
+            if self._blob[lo:hi] != key:  # another key of the same hash first
+                t = self._find(key, asked[k])
+            if t < 0:
+                out.append(0)
+            else:
+                a, b = self._post_offsets[t : t + 2].tolist()
+                out.append(b - a)
         return out
 
     def lengths(self, field: str) -> np.ndarray | None:

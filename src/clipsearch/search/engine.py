@@ -57,6 +57,10 @@ class _Matched:
     expanded: list[str]
 
 
+#: What `_Marking.analyzer` finds for a word not analysed yet (None is a stop word).
+_UNSEEN: Any = object()
+
+
 @dataclass(slots=True)
 class _Marking:
     """What the snippets of one search mark: the query's terms, where to look for
@@ -72,9 +76,9 @@ class _Marking:
         seen = self.analysed.setdefault(language, {})
 
         def analyze(word: str) -> str | None:
-            if word in seen:
-                return seen[word]
-            token = seen[word] = backend.analyze_word(word, language)
+            token = seen.get(word, _UNSEEN)
+            if token is _UNSEEN:
+                token = seen[word] = backend.analyze_word(word, language)
             return token
 
         return analyze

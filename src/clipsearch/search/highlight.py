@@ -43,12 +43,17 @@ class Candidates:
         overlapping: a prefix at a word start (no letter, digit or _ before it)
         and the rest of its word, as `(?<!\\w)(?:prefixes)\\w*(?:\\.\\w+)*` finds them."""
         starts: dict[int, int] = {}
+        find = folded.find
         for prefix in self._prefixes:
-            i = folded.find(prefix)
+            i = find(prefix)
             while i >= 0:
-                if i not in starts and (i == 0 or not _is_word_char(folded[i - 1])):
-                    starts[i] = i + len(prefix)
-                i = folded.find(prefix, i + 1)
+                if i not in starts:
+                    # What a regular expression's `\w` matches, tested inline: a
+                    # function call per occurrence cost a tenth of the scan.
+                    before = folded[i - 1] if i else " "
+                    if not (before.isalnum() or before == "_"):
+                        starts[i] = i + len(prefix)
+                i = find(prefix, i + 1)
         out: list[tuple[int, int]] = []
         end = 0
         for start in sorted(starts):
@@ -57,11 +62,6 @@ class Candidates:
                 end = found.end() if found else starts[start]
                 out.append((start, end))
         return out
-
-
-def _is_word_char(ch: str) -> bool:
-    """Whether a regular expression's `\\w` matches `ch`."""
-    return ch.isalnum() or ch == "_"
 
 
 def candidates(terms: Collection[str]) -> Candidates | None:
