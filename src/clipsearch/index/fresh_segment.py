@@ -278,6 +278,9 @@ class _PostingsOut:
         self._tpos = self._tfile.tell()
         self._rows: list[bytes] = []
         self._tails: dict[bytes, bytes] = {}  # one_posting_tail of each value
+        # The terms table's 256 hash tables, written at its close a table at a time.
+        tindex = self._tindex
+        tindex._write_hashes = lambda: write_hash_tables(tindex)
 
     def flush(self) -> None:
         if self._parts:
@@ -508,6 +511,32 @@ class _PostingsOut:
             if self._pending >= _WRITE_CHUNK:
                 self.flush()
         self._add_rows(keys, infos)
+
+
+#: A slot of a Whoosh hash table (filetables._pointer, "!Iq": hash, key position).
+_SLOT = np.dtype([("hash", ">u4"), ("position", ">i8")])
+
+
+def write_hash_tables(writer: Any) -> None:
+    """HashWriter._write_hashes of a Whoosh hash file: each of its 256 buckets as a
+    table of twice its entries' slots, an entry in the slot its hash picks or the next
+    free one (positions are never 0: the header is there).  A table is written in one
+    piece, not a struct packed and written per slot (two per term of a segment)."""
+    dbfile = writer.dbfile
+    for entries in writer.buckets:
+        numslots = 2 * len(entries)
+        writer.directory.append((dbfile.tell(), numslots))
+        if not numslots:
+            continue
+        hashes, positions = [0] * numslots, [0] * numslots
+        for hashval, position in entries:
+            slot = (hashval >> 8) % numslots
+            while positions[slot]:
+                slot = (slot + 1) % numslots
+            hashes[slot], positions[slot] = hashval, position
+        table = np.empty(numslots, dtype=_SLOT)
+        table["hash"], table["position"] = hashes, positions
+        dbfile.write(table.tobytes())
 
 
 def _pickled_int(n: int) -> bytes:
