@@ -375,3 +375,34 @@ def column_values(leaf: Any, name: str) -> Any:
     col = leaf.column_reader(name)
     values = list(col)
     return values if len(values) == leaf.doc_count_all() else col
+
+
+def text_column_values(leaf: Any, name: str) -> list[str]:
+    """Every value of a segment's text column (path, stat, id) as text, from one read
+    of the column's bytes: Whoosh's reader reads (and translates) value by value, a
+    `pread` each, most of an unchanged run's look at the index and of reading the
+    stories' rows.  Checked against Whoosh's own reading of the first and last value;
+    else read Whoosh's way."""
+    col = leaf.column_reader(name)
+    raw = col.raw_column() if hasattr(col, "raw_column") else col
+    lengths, dbfile = getattr(raw, "_lengths", None), getattr(raw, "_dbfile", None)
+    base, n = getattr(raw, "_basepos", None), leaf.doc_count_all()
+    if lengths is not None and dbfile is not None and base is not None and len(lengths) == n:
+        try:
+            blob = bytes(dbfile.get(base, sum(lengths)))
+            values, at = [], 0
+            for size in lengths:  # as Whoosh's reader iterates: one value after another
+                values.append(blob[at : at + size].decode("utf-8"))
+                at += size
+        except (OSError, ValueError, TypeError):
+            values = []
+        if values and all(_as_text(col[d]) == values[d] for d in (0, n - 1)):
+            return values
+    got = column_values(leaf, name)
+    if not isinstance(got, list):  # not a value per document: read each by number
+        got = [col[d] for d in range(n)]
+    return [_as_text(v) for v in got]
+
+
+def _as_text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value

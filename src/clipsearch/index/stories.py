@@ -30,7 +30,7 @@ from typing import Any
 
 from clipsearch.errors import RequestError
 from clipsearch.index import signatures as sig
-from clipsearch.index.storage import column_values, leaves
+from clipsearch.index.storage import leaves, text_column_values
 
 SIGNATURES_FILE = "signatures.bin"
 STORIES_FILE = "stories.bin"
@@ -153,9 +153,9 @@ def _documents(reader: Any, known: Known | None = None) -> list[tuple[str, str] 
             for d in leaf.all_doc_ids():
                 out[offset + d] = (got[0][d], got[1][d])
             continue
-        paths, stats = column_values(leaf, "path"), column_values(leaf, "stat")
+        paths, stats = text_column_values(leaf, "path"), text_column_values(leaf, "stat")
         for d in leaf.all_doc_ids():
-            out[offset + d] = (paths[d], stats[d].decode("utf-8"))
+            out[offset + d] = (paths[d], stats[d])
     return out
 
 

@@ -24,7 +24,6 @@ from clipsearch.index.schema import (
 )
 from clipsearch.index.storage import (
     check_before_locking,
-    column_values,
     compatible,
     create,
     exists,
@@ -33,6 +32,7 @@ from clipsearch.index.storage import (
     mark_ready,
     open_whoosh,
     read_vocabulary,
+    text_column_values,
     write_lock,
     write_vocabulary,
 )
@@ -393,43 +393,13 @@ def _commit_of(storage: Any) -> tuple[int, int, list[list[Any]]] | None:
 
 def _indexed_files(reader: Any, known: dict | None = None) -> Iterator[IndexedFile]:
     """Every document's file; `known` gets each segment's path and stat columns
-    when they were read as lists (stories.Known)."""
+    (stories.Known)."""
     for leaf, _offset in leaves(reader):
-        paths, stats, ids = (_text_column(leaf, name) for name in ("path", "stat", "id"))
-        if known is not None and isinstance(paths, list) and isinstance(stats, list):
+        paths, stats, ids = (text_column_values(leaf, name) for name in ("path", "stat", "id"))
+        if known is not None:
             known[leaf.segment().segment_id()] = (paths, stats)
         for docnum in leaf.all_doc_ids():
             yield _indexed_file(paths[docnum], stats[docnum], ids[docnum])
-
-
-def _text_column(leaf: Any, name: str) -> Any:
-    """Every value of a segment's path, stat or id column as text, from one read of
-    the column's bytes: Whoosh's reader reads (and translates) value by value, a
-    `pread` each, most of an unchanged run's look at the index.  Checked against
-    Whoosh's own reading of the first and last value; else read Whoosh's way."""
-    col = leaf.column_reader(name)
-    raw = col.raw_column() if hasattr(col, "raw_column") else col
-    lengths, dbfile = getattr(raw, "_lengths", None), getattr(raw, "_dbfile", None)
-    base, n = getattr(raw, "_basepos", None), leaf.doc_count_all()
-    if lengths is not None and dbfile is not None and base is not None and len(lengths) == n:
-        try:
-            blob = bytes(dbfile.get(base, sum(lengths)))
-            values, at = [], 0
-            for size in lengths:  # as Whoosh's reader iterates: one value after another
-                values.append(blob[at : at + size].decode("utf-8"))
-                at += size
-        except (OSError, ValueError, TypeError):
-            values = []
-        if values and all(_as_text(col[d]) == values[d] for d in (0, n - 1)):
-            return values
-    got = column_values(leaf, name)
-    if not isinstance(got, list):  # not a value per document: read each by number
-        got = [col[d] for d in range(n)]
-    return [_as_text(v) for v in got]
-
-
-def _as_text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
 def indexed_files(path: str) -> dict[str, IndexedFile]:
