@@ -84,18 +84,7 @@ class Postings:
         self._cache: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
         self._cache_size = 0
         self._lengths: dict[str, np.ndarray | None] = {}
-        #: Per segment, the fields some document of it has text in (asked per term
-        #: and segment, and Whoosh's answer is a method call through two layers).
-        self._with_text: list[frozenset[str]] | None = None
         self._per_segment: list[tuple[Any, Any, int, bool, frozenset[str], bool]] | None = None
-
-    def _fields_with_text(self) -> list[frozenset[str]]:
-        if self._with_text is None:
-            self._with_text = [
-                frozenset(f for f in self._schema.names() if leaf.field_length(f))
-                for leaf, _offset in self._leaves
-            ]
-        return self._with_text
 
     def segments(self) -> list[Any]:
         """Per segment, its derived postings (or Whoosh's when those are unusable)."""
@@ -131,22 +120,22 @@ class Postings:
         return self.term(field, text)[0]
 
     def _parts(self) -> list[tuple[Any, Any, int, bool, frozenset[str], bool]]:
-        """Per segment, what a look-up asks of it, worked out once: (its postings,
-        leaf, first global docnum, whether it has deletions, the fields some document
-        of it has text in, whether its postings are the derived file's)."""
+        """Per segment, what a look-up asks of it, worked out once (Whoosh answers
+        each through a method call or two): (its postings, leaf, first global docnum,
+        whether it has deletions, the fields some document of it has text in, whether
+        its postings are the derived file's)."""
         if self._per_segment is None:
+            names = self._schema.names()
             self._per_segment = [
                 (
                     seg,
                     leaf,
                     offset,
                     leaf.has_deletions(),
-                    with_text,
+                    frozenset(f for f in names if leaf.field_length(f)),
                     isinstance(seg, segment_postings.SegmentPostings),
                 )
-                for seg, (leaf, offset), with_text in zip(
-                    self.segments(), self._leaves, self._fields_with_text(), strict=True
-                )
+                for seg, (leaf, offset) in zip(self.segments(), self._leaves, strict=True)
             ]
         return self._per_segment
 
