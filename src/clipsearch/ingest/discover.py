@@ -106,7 +106,7 @@ def _found(path: str, named: str, now_ns: int | None = None) -> Found:
     if not stat.S_ISREG(st.st_mode):
         return Found(named, error="not a regular file (a pipe, device or socket)")
     racy = st.st_mtime_ns > now_ns - RACY_WINDOW_NS
-    return Found(path, f"{st.st_mtime_ns}:{st.st_size}", racy)  # stat_key(st)
+    return Found(path, stat_key(st), racy)
 
 
 def _walk(
