@@ -41,15 +41,18 @@ from clipsearch.index.storage import guarded
 _EMPTY = np.empty(0, dtype=np.int64)
 
 
-def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+def _summed(
+    parts: list[tuple[np.ndarray, np.ndarray]], union: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per document of the union, the sum of its values over `parts` (docs, values),
-    added in the order of `parts` (starting from 0.0), as the dict code did."""
+    added in the order of `parts` (starting from 0.0), as the dict code did.  `union`:
+    the union of the parts' documents, when the caller has it already."""
     parts = [p for p in parts if len(p[0])]
     if not parts:
         return _EMPTY, np.empty(0)
     if len(parts) == 1:
         return parts[0][0], 0.0 + parts[0][1]
-    docs = union_all(p[0] for p in parts)
+    docs = union_all(p[0] for p in parts) if union is None else union
     span = int(docs[-1]) + 1
     if dense(sum(len(p[0]) for p in parts), span):  # accumulate over the collection
         acc = np.zeros(span)
@@ -259,7 +262,7 @@ class Scorer:
         if isinstance(q, query.Term):
             return self._term_scores(q.fieldname, q.text, q.boost, st)
         if isinstance(q, WordQuery):
-            return self._bm25f(q, st)
+            return self._bm25f(memo, q, st)
         if isinstance(q, query.DisjunctionMax):
             parts = [self._score(memo, child, st) for child in q.subqueries]
             docs = union_all(p.docs for p in parts)
@@ -387,7 +390,7 @@ class Scorer:
         kb0, kb1 = k1 * (1 - b), k1 * b / avg
         return ScoreMap(docs, w * tf / (tf + kb0 + kb1 * lengths[docs]))
 
-    def _bm25f(self, q: WordQuery, st: QueryStats) -> ScoreMap:
+    def _bm25f(self, memo: dict[Any, np.ndarray], q: WordQuery, st: QueryStats) -> ScoreMap:
         k1, b = self._k1, self._b
         parts = []
         for term in q.subqueries:
@@ -400,7 +403,9 @@ class Scorer:
             parts.append((docs, w * f / (c0 + c1 * lengths[docs])))
         if not parts:
             return ScoreMap()
-        docs, tf = _summed(parts)
+        # The word's documents: the match rule has usually united them already.
+        union = self._word_docs(memo, q) if len(parts) > 1 else None
+        docs, tf = _summed(parts, union)
         n = st.doc_count_all
         df = st.dfs.get(unit_key(q), len(docs))
         idf = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
