@@ -79,3 +79,23 @@ def test_candidates_are_the_words_a_prefix_pattern_finds(text: str) -> None:
     found = candidates(terms)
     assert found is not None
     assert found.spans(folded) == [m.span() for m in pattern.finditer(folded)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "official officially officials officiallyryzen offici offic_ial of",
+        "u.s u.s.a us usa u.s.official officia.lly",
+        "unofficial officially.s official, officialités",
+    ],
+)
+def test_prefixes_extending_others_find_the_same_words(text: str) -> None:
+    # "officia" and "officiall" extend "offic" by letters (left out: they find the
+    # same words); "u.s" extends "u" by a dot (kept).
+    terms = {"offici", "official", "officially", "u", "u.s", "usa"}
+    prefixes = sorted({t[: max(2, len(t) - 1)] for t in terms}, key=len, reverse=True)
+    pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, prefixes))})\w*(?:\.\w+)*")
+    folded = fold_in_place(text)
+    found = candidates(terms)
+    assert found is not None
+    assert found.spans(folded) == [m.span() for m in pattern.finditer(folded)]

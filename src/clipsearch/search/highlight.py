@@ -22,6 +22,7 @@ MAX_CHARS = 240
 LEAD = 60
 #: What follows a candidate's prefix to the end of its word (as TOKEN continues it).
 _REST = re.compile(r"\w*(?:\.\w+)*")
+_WORD = re.compile(r"\w*")
 
 
 class Candidates:
@@ -35,8 +36,15 @@ class Candidates:
     __slots__ = ("_prefixes",)
 
     def __init__(self, prefixes: Collection[str]):
-        # Longest first: where several start, the word is matched from the longest.
-        self._prefixes = tuple(sorted(set(prefixes), key=len, reverse=True))
+        # A prefix that extends a shorter one by word characters only finds nothing
+        # more: wherever it starts the shorter one does, and the rest of the word
+        # (`_REST`) ends in the same place.  Longest first otherwise.
+        ordered = sorted(set(prefixes), key=len)
+        kept: list[str] = []
+        for p in ordered:
+            if not any(p.startswith(q) and _WORD.fullmatch(p, len(q)) for q in kept):
+                kept.append(p)
+        self._prefixes = tuple(reversed(kept))
 
     def spans(self, folded: str) -> list[tuple[int, int]]:
         """(start, end) of each candidate word of `folded`, left to right, not
