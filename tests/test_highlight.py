@@ -99,3 +99,18 @@ def test_prefixes_extending_others_find_the_same_words(text: str) -> None:
     found = candidates(terms)
     assert found is not None
     assert found.spans(folded) == [m.span() for m in pattern.finditer(folded)]
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("iphone発売日 iPhone sales in 東京: iphones sell", {"iphon", "sale"}),
+        ("東京 news: Tokyo’s sales — 発売", {"tokyo", "sale"}),
+        ("iphone発売日 iPhone sales in 東京", {"iphon", "発売"}),  # a CJK term too
+    ],
+)
+def test_cjk_text_marks_the_same_with_or_without_candidates(text: str, terms: set[str]) -> None:
+    found = candidates(terms)
+    assert found is not None and found.cjk == any("発" in t for t in terms)
+    assert snippet(text, terms, analyze, found) == snippet(text, terms, analyze)
+    assert "<mark>" in snippet(text, terms, analyze, found)

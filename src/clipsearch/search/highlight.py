@@ -33,9 +33,9 @@ class Candidates:
     expression of the prefixes cost more to compile, per query, than to scan with,
     and scanned slower than finding each prefix."""
 
-    __slots__ = ("_prefixes",)
+    __slots__ = ("_prefixes", "cjk")
 
-    def __init__(self, prefixes: Collection[str]):
+    def __init__(self, prefixes: Collection[str], cjk: bool = True):
         # A prefix that extends a shorter one by word characters only finds nothing
         # more: wherever it starts the shorter one does, and the rest of the word
         # (`_REST`) ends in the same place.  Longest first otherwise.
@@ -45,6 +45,8 @@ class Candidates:
             if not any(p.startswith(q) and _WORD.fullmatch(p, len(q)) for q in kept):
                 kept.append(p)
         self._prefixes = tuple(reversed(kept))
+        #: Whether a query term has CJK characters (else no CJK pair is ever marked).
+        self.cjk = cjk
 
     def spans(self, folded: str) -> list[tuple[int, int]]:
         """(start, end) of each candidate word of `folded`, left to right, not
@@ -79,7 +81,8 @@ def candidates(terms: Collection[str]) -> Candidates | None:
         return Candidates(())  # CJK pairs only: snippet() finds those itself
     if not words:
         return None
-    return Candidates(t[: max(2, len(t) - 1)] for t in words)
+    cjk = any(has_cjk(t) for t in terms)
+    return Candidates([t[: max(2, len(t) - 1)] for t in words], cjk)
 
 
 def snippet(
@@ -90,14 +93,24 @@ def snippet(
     max_chars: int = MAX_CHARS,
 ) -> str:
     """The window of `text` with the most matching words, marked; "" when none match.
-    `found` (from `candidates`) only narrows which words are analysed."""
+    `found` (from `candidates` of the same `terms`) only narrows which words are
+    analysed, and, when no term has CJK characters, spares searching the whole text
+    for them (a regular expression over every character: a tenth of a snippet's
+    cost); then only the candidate words are tested."""
     if not text or not terms:
         return ""
     folded = fold_in_place(text)
     places = (
         [m.span() for m in TOKEN.finditer(folded)] if found is None else found.spans(folded)
     )
-    if has_cjk(folded):
+    if found is not None and not found.cjk:  # no CJK term: only words can match
+        spans = [
+            (start, end)
+            for start, end in places
+            if ((word := folded[start:end]).isascii() or not has_cjk(word))
+            and analyze_word(word) in terms
+        ]
+    elif has_cjk(folded):
         spans = [
             (start, end)
             for start, end in places
