@@ -255,9 +255,12 @@ def test_stored_fields_read_per_segment_are_whooshs(built) -> None:
         snap.close()
 
 
-def _colliding_segment() -> tuple[segment_postings.SegmentPostings, list[bytes], list[int]]:
+def _colliding_segment(
+    swapped: bool = False,
+) -> tuple[segment_postings.SegmentPostings, list[bytes], list[int]]:
     """Derived postings of three terms whose first two share one hash (as if blake2b
-    collided), and the terms' keys and hashes."""
+    collided), and the terms' keys and hashes; with `swapped`, the look-up tables
+    in the other byte order (arrays no memoryview reads as ints)."""
     import numpy as np
 
     keys = [segment_postings.term_key("body", w) for w in ("alpha", "beta", "gamma")]
@@ -274,17 +277,21 @@ def _colliding_segment() -> tuple[segment_postings.SegmentPostings, list[bytes],
         "post_weights": np.ones(6, dtype=np.float32),
         "len_body": np.ones(3, dtype=np.int32),
     }
+    if swapped:
+        for name in ("hashes", "hash_terms", "key_offsets", "post_offsets"):
+            arrays[name] = arrays[name].astype(arrays[name].dtype.newbyteorder())
     meta = {"format": segment_postings.FORMAT, "segment": "s", "doc_count": 3}
     return segment_postings.SegmentPostings(meta, arrays), keys, hashes
 
 
+@pytest.mark.parametrize("swapped", [False, True])
 @pytest.mark.parametrize("padding", [0, segment_postings.FEW_KEYS])
-def test_terms_of_one_hash_are_told_apart_by_their_bytes(padding: int) -> None:
+def test_terms_of_one_hash_are_told_apart_by_their_bytes(padding: int, swapped: bool) -> None:
     """A key whose hash another key holds first is found by its bytes, a key of a
     held hash but held by no term counts 0, whether a few keys are asked or many."""
     import numpy as np
 
-    seg, keys, hashes = _colliding_segment()
+    seg, keys, hashes = _colliding_segment(swapped)
     other = segment_postings.term_key("body", "delta")
     asked = keys + [other] + [keys[2]] * padding
     wanted = np.array(hashes + [5] + [9] * padding, dtype=np.uint64)

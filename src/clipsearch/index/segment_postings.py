@@ -268,6 +268,12 @@ class SegmentPostings:
         self._docs = arrays["post_docs"]
         self._weights = arrays["post_weights"]
         self._lengths = {k[4:]: v for k, v in arrays.items() if k.startswith("len_")}
+        # The look-up tables as Python ints element by element (a memoryview reads
+        # one in a fraction of a numpy scalar's cost): a look-up reads a few each.
+        self._hash_at = _scalars(self._hashes)
+        self._term_at = _scalars(self._hash_terms)
+        self._key_at = _scalars(self._key_offsets)
+        self._post_at = _scalars(self._post_offsets)
         n_terms = len(self._hashes)
         if (
             len(self._hash_terms) != n_terms
@@ -292,19 +298,19 @@ class SegmentPostings:
         t = self._find(key, hashed)
         if t < 0:
             return _EMPTY_DOCS, _EMPTY_WEIGHTS
-        a, b = self._post_offsets[t : t + 2].tolist()
+        a, b = self._post_at[t], self._post_at[t + 1]
         return self._docs[a:b], self._weights[a:b]
 
     def _find(self, key: bytes, hashed: int | np.uint64) -> int:
         """The term number of a key, -1 when the segment does not hold it (method
         calls on the arrays: numpy's module functions wrap them, a call more each)."""
         h = hashed if isinstance(hashed, np.uint64) else np.uint64(hashed)
-        hashes = self._hashes
-        i = int(hashes.searchsorted(h))
-        while i < len(hashes) and hashes[i] == h:
-            t = int(self._hash_terms[i])
-            lo, hi = self._key_offsets[t : t + 2].tolist()
-            if self._blob[lo:hi] == key:
+        i = int(self._hashes.searchsorted(h))
+        hashes, term_at, key_at, blob = self._hash_at, self._term_at, self._key_at, self._blob
+        want = int(h)
+        while i < len(hashes) and hashes[i] == want:
+            t = int(term_at[i])
+            if blob[key_at[t] : key_at[t + 1]] == key:
                 return t
             i += 1
         return -1
@@ -343,28 +349,32 @@ class SegmentPostings:
     def _sizes_one_by_one(self, keys: list[bytes], wanted: np.ndarray) -> list[int]:
         """`sizes` of a few keys: one binary search for all, then scalar reads per
         key (most keys of a query are in no segment, and cost one read)."""
-        hashes = self._hashes
+        hashes, term_at, key_at, post_at = self._hash_at, self._term_at, self._key_at, self._post_at
+        blob = self._blob
         n = len(hashes)
-        at, asked = hashes.searchsorted(wanted).tolist(), wanted.tolist()
+        at, asked = self._hashes.searchsorted(wanted).tolist(), wanted.tolist()
         out = []
         for k, key in enumerate(keys):
             i = at[k]
-            if i == n or int(hashes[i]) != asked[k]:
+            if i == n or hashes[i] != asked[k]:
                 out.append(0)
                 continue
-            t = int(self._hash_terms[i])
-            lo, hi = self._key_offsets[t : t + 2].tolist()
-            if self._blob[lo:hi] != key:  # another key of the same hash first
+            t = int(term_at[i])
+            if blob[key_at[t] : key_at[t + 1]] != key:  # another key of the same hash first
                 t = self._find(key, asked[k])
-            if t < 0:
-                out.append(0)
-            else:
-                a, b = self._post_offsets[t : t + 2].tolist()
-                out.append(b - a)
+            out.append(0 if t < 0 else int(post_at[t + 1] - post_at[t]))
         return out
 
     def lengths(self, field: str) -> np.ndarray | None:
         return self._lengths.get(field)
+
+
+def _scalars(values: np.ndarray) -> Any:
+    """`values` read element by element as Python ints: a memoryview of them (a
+    numpy array itself when its layout has no such view)."""
+    if values.dtype.isnative and values.flags.c_contiguous and values.ndim == 1:
+        return memoryview(values)
+    return values
 
 
 def load(
