@@ -195,3 +195,26 @@ def test_derived_data_of_another_commit_is_never_carried(built, tmp_path) -> Non
     written, fresh = _written_and_fresh(index)
     for name, arr in fresh.items():
         assert (arr == written[name]).all(), name
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_gather_concatenates_the_rows_asked_for(seed: int) -> None:
+    """CSR rows gathered at once are the rows one by one, concatenated: rows of
+    no value, one or several, and columns where every row has exactly one."""
+    import random
+
+    import numpy as np
+
+    from clipsearch.index.columns import gather
+
+    rng = random.Random(seed)
+    n = rng.randint(1, 40)
+    one_each = seed % 3 == 0
+    sizes = [1 if one_each else rng.choice((0, 1, 1, 2, 3)) for _ in range(n)]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    values = np.array([rng.randint(0, 9) for _ in range(int(offsets[-1]))], dtype=np.int32)
+    rows = np.array(sorted(rng.sample(range(n), rng.randint(0, n))), dtype=np.int64)
+    expected = [v for r in rows.tolist() for v in values[offsets[r] : offsets[r + 1]].tolist()]
+    got = gather(offsets, values, rows)
+    assert got.tolist() == expected
+    assert got.dtype == values.dtype
