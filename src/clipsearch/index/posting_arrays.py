@@ -161,7 +161,7 @@ class Postings:
             else:
                 d, w = seg.term(field, text)
             if len(d):
-                d = d.astype(np.int64) + offset if offset else d.astype(np.int64)
+                d = np.add(d, offset, dtype=np.int64)  # global numbers, one pass
                 if deletions:
                     keep = self._live_mask()[d]
                     d, w = d[keep], w[keep]
