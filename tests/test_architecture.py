@@ -125,8 +125,10 @@ def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type
     """The same for a whole `clipsearch search` process on an index, typo corrected:
     opening, searching, correcting and printing import none of them either (numpy
     aside: the query path runs on its arrays), nor the standard modules Whoosh imports
-    for what a search does not do (queue, calendar, tempfile, html); and what Whoosh
-    was given as stand-ins is the real thing afterwards."""
+    for what a search does not do (queue, calendar, tempfile, html), nor Whoosh's
+    searcher (a query of plain words never needs one) or its own spelling and fuzzy
+    matching modules; and what Whoosh was given as stand-ins is the real thing
+    afterwards."""
     import subprocess
     import sys
 
@@ -146,7 +148,8 @@ def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type
         "assert 'vaccine' in out.getvalue(), out.getvalue()\n"
         "unused = 'yaml frontmatter whoosh.multiproc whoosh.writing urllib.request"
         " asyncio clipsearch.index.writer clipsearch.search.sharded datasketch"
-        " queue calendar tempfile html csv'.split()\n"
+        " queue calendar tempfile html csv whoosh.searching whoosh.lang.dmetaphone"
+        " whoosh.support.levenshtein whoosh.automata.lev whoosh.automata.fsa'.split()\n"
         "print(sorted(m for m in unused if m in sys.modules))\n"
         "import urllib.request, cached_property, whoosh.lang.morph_en\n"
         "assert urllib.request.urlopen and cached_property.__version__\n"
@@ -159,6 +162,11 @@ def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type
         "assert util.times.calendar.monthrange(2024, 2) == (3, 29)\n"
         "assert filestore.tempfile.gettempdir() == tempfile.gettempdir()\n"
         "assert compat.htmlescape('<a & b>') == '&lt;a &amp; b&gt;'\n"
+        "from whoosh.analysis import morph\n"
+        "from whoosh.codec import base\n"
+        "assert morph.double_metaphone('smith') == ('SM0', 'XMT')\n"
+        "assert whoosh.reading.distance('abc', 'acb') == 1\n"
+        "assert base.lev.levenshtein_automaton('ab', 1).to_dfa().accept('ac')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]

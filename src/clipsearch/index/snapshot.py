@@ -31,6 +31,27 @@ if TYPE_CHECKING:
 _StoredFrom = tuple[list[tuple[Any, int]], list[int], frozenset[str], bool]
 
 
+class _Searcher:
+    """Whoosh's Searcher over a commit's reader, made on first use: only some queries
+    ask for one (a phrase's positions, a query Whoosh matches itself), and making it
+    imports whoosh.searching (with whoosh.highlight, whoosh.classify and
+    whoosh.scoring), ~3 ms of a whole CLI search that never needs it."""
+
+    def __init__(self, ix: Any, reader: Any) -> None:
+        self._ix, self._reader, self._real = ix, reader, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._real is None:
+            from whoosh.searching import Searcher
+
+            self._real = Searcher(self._reader, fromindex=self._ix)  # as ix.searcher()
+        return getattr(self._real, name)
+
+    def close(self) -> None:
+        """Close the reader (through the searcher, when there is one)."""
+        (self._reader if self._real is None else self._real).close()
+
+
 class Snapshot:
     """One commit of the index.  Cheap to query many times; per-document arrays are
     built lazily once and reused; closing it releases the commit's files."""
@@ -42,8 +63,8 @@ class Snapshot:
     def __init__(self, path: str, k1: float = 1.2, b: float = 0.75):
         self.path = path
         self._ix = open_whoosh(path)
-        self._searcher = self._ix.searcher()
-        self._reader = self._searcher.reader()
+        self._reader = self._ix.reader()
+        self._searcher = _Searcher(self._ix, self._reader)
         schema = self._ix.schema
         self._terms = Terms(
             self._reader,

@@ -7,13 +7,14 @@ ctypes or asyncio."""
 from __future__ import annotations
 
 import contextlib
+import os
 import struct
 from array import array
 from typing import Any
 
 from whoosh import columns
 from whoosh.codec import whoosh3
-from whoosh.filedb import structfile
+from whoosh.filedb import filetables, structfile
 
 from clipsearch.index.analysis import ClipAnalyzer, index_postings
 
@@ -81,8 +82,39 @@ def _read_offsets_and_lengths(self: Any) -> None:
     self._lengths = lengths
 
 
+def _hash_reader_init(
+    self: Any, dbfile: Any, length: int | None = None, magic: bytes = b"HSH3", startoffset: int = 0
+) -> None:
+    """HashReader's own start, with its directory of 256 hash tables read in one read
+    instead of one read per table: opening a segment's term dictionary made 256
+    positioned reads, 90% of the reads of opening an index (1,536 at 155k clips)."""
+    self.dbfile = dbfile
+    self.startoffset = startoffset
+    self.is_closed = False
+    if length is None:
+        dbfile.seek(0, os.SEEK_END)
+        length = dbfile.tell() - startoffset
+    dbfile.seek(startoffset)
+    filemagic = dbfile.read(4)
+    if filemagic != magic:
+        raise filetables.FileFormatError(f"Unknown file header {filemagic!r}")
+    self.hashtype = dbfile.read_byte()
+    self.hashfn = filetables._hash_functions[self.hashtype]
+    dbfile.read_int()  # unused future expansion bits
+    dbfile.read_int()
+    self.startofdata = dbfile.tell()
+    exptr = startoffset + length - filetables._INT_SIZE
+    expos = exptr - dbfile.get_int(exptr)  # the extras end where their length starts
+    dbfile.seek(expos)
+    self._read_extras()
+    dbfile.seek(expos - filetables._directory_size)
+    entries = filetables._dir_entry.iter_unpack(dbfile.read(filetables._directory_size))
+    self.tables = list(entries)  # (position, number of slots) of each hash table
+    self.endofdata = self.tables[0][0]
+
+
 def _patch_reading() -> None:
-    """Three fixes to Whoosh 2.7's reading, applied once.
+    """Four fixes to Whoosh 2.7's reading, applied once.
 
     A compound segment is memory-mapped, but Whoosh then copies each sub-file into a
     BytesIO: opening the 155k-clip index cost 935 MB.  Reading the map in place keeps
@@ -93,7 +125,8 @@ def _patch_reading() -> None:
     length column of every unscored field, because it does not cache a missing
     column; caching the answer cut commit time by a third.
 
-    A stored-fields column's offsets are summed in C (`_read_offsets_and_lengths`)."""
+    A stored-fields column's offsets are summed in C (`_read_offsets_and_lengths`),
+    and a hash file's directory is read in one read (`_hash_reader_init`)."""
     if getattr(whoosh3.W3PerDocReader, "_clipsearch_patched", False):
         return
 
@@ -119,6 +152,7 @@ def _patch_reading() -> None:
 
     cls._cached_reader = cached_reader
     columns.VarBytesColumn.Reader._read_offsets_and_lengths = _read_offsets_and_lengths
+    filetables.HashReader.__init__ = _hash_reader_init
     cls._clipsearch_patched = True
 
 

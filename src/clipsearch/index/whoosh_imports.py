@@ -11,15 +11,21 @@ third of what `import clipsearch.index` cost (issue 8: lazy imports).
 * `whoosh.query.terms` imports `whoosh.lang.morph_en` (English word variations, a
   few hundred regular expressions compiled at import) for its `Variations` query,
   which clipsearch never builds;
+* `whoosh.analysis.morph` imports `whoosh.lang.dmetaphone` (for a phonetic filter),
+  `whoosh.reading` `whoosh.support.levenshtein` (for its own spelling suggestions)
+  and `whoosh.codec.base` `whoosh.automata.lev` with `whoosh.automata.fsa` (for
+  Whoosh's fuzzy terms): clipsearch corrects words itself and uses none of them
+  (~1.5 ms of a CLI search);
 * `whoosh.util.times` imports `calendar` (for parsing dates in queries) and
   `whoosh.filedb.filestore` imports `tempfile` (for a temporary storage).
 
 While those Whoosh modules are imported, these modules are stand-ins: `urlretrieve`,
-`variations` and `escape` import the real function on their first call, `queue`,
-`calendar` and `tempfile` import the real module on the first use of any of their
-attributes, and `cached_property` is the package's own class without its coroutine
-branch (the decorated method is a plain function: the package then does exactly
-this).  The stand-ins leave `sys.modules` right after, so any later import of those
+`variations`, `double_metaphone`, `distance` and `escape` import the real function
+on their first call, `queue`, `calendar`, `tempfile` and `whoosh.automata.lev`
+import the real module on the first use of any of their attributes, and
+`cached_property` is the package's own class without its coroutine branch (the
+decorated method is a plain function: the package then does exactly this).  The
+stand-ins leave `sys.modules` right after, so any later import of those
 modules (by the server, Dask, a user) gets the real one; a module already imported
 is used as it is.  Imported first by the package, before anything else touches
 Whoosh."""
@@ -45,6 +51,20 @@ def variations(word: str) -> Any:
     from whoosh.lang.morph_en import variations as real
 
     return real(word)
+
+
+def double_metaphone(word: str) -> Any:
+    """whoosh.lang.dmetaphone.double_metaphone, imported on first use."""
+    from whoosh.lang.dmetaphone import double_metaphone as real
+
+    return real(word)
+
+
+def distance(seq1: Any, seq2: Any, limit: int | None = None) -> Any:
+    """whoosh.support.levenshtein.distance, imported on first use."""
+    from whoosh.support.levenshtein import distance as real
+
+    return real(seq1, seq2, limit)
 
 
 def escape(s: str, quote: bool = True) -> str:
@@ -96,13 +116,21 @@ def import_whoosh() -> None:
         "urllib.request": _stand_in("urllib.request", urlretrieve=urlretrieve),
         "cached_property": _stand_in("cached_property", cached_property=cached_property),
         "whoosh.lang.morph_en": _stand_in("whoosh.lang.morph_en", variations=variations),
+        "whoosh.lang.dmetaphone": _stand_in(
+            "whoosh.lang.dmetaphone", double_metaphone=double_metaphone
+        ),
+        "whoosh.support.levenshtein": _stand_in("whoosh.support.levenshtein", distance=distance),
         "html": _stand_in("html", escape=escape),
-        **{name: _Module(name, _STAND_IN_DOC) for name in ("queue", "calendar", "tempfile")},
+        **{
+            name: _Module(name, _STAND_IN_DOC)
+            for name in ("queue", "calendar", "tempfile", "whoosh.automata.lev")
+        },
     }
     installed = [n for n in stand_ins if n not in sys.modules]
     for name in installed:
         sys.modules[name] = stand_ins[name]
     try:
+        import whoosh.codec.base  # noqa: F401  (whoosh.automata.lev)
         import whoosh.compat  # noqa: F401
         import whoosh.query  # noqa: F401  (whoosh.query.terms)
         import whoosh.reading  # noqa: F401
