@@ -63,6 +63,16 @@ def test_candidate_pattern_finds_exactly_what_a_full_scan_finds(seed: int) -> No
     assert fast == full
 
 
+def _assert_spans_of_prefix_pattern(text: str, terms: set[str]) -> None:
+    """`candidates(terms)` finds what the plain prefix pattern of `terms` finds."""
+    prefixes = sorted({t[: max(2, len(t) - 1)] for t in terms}, key=len, reverse=True)
+    pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, prefixes))})\w*(?:\.\w+)*")
+    folded = fold_in_place(text)
+    found = candidates(terms)
+    assert found is not None
+    assert found.spans(folded) == [m.span() for m in pattern.finditer(folded)]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -73,12 +83,7 @@ def test_candidate_pattern_finds_exactly_what_a_full_scan_finds(seed: int) -> No
 )
 def test_candidates_are_the_words_a_prefix_pattern_finds(text: str) -> None:
     terms = {"u.s", "vaccin", "s.t", "happi", "citi", "poni", "region"}
-    prefixes = sorted({t[: max(2, len(t) - 1)] for t in terms}, key=len, reverse=True)
-    pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, prefixes))})\w*(?:\.\w+)*")
-    folded = fold_in_place(text)
-    found = candidates(terms)
-    assert found is not None
-    assert found.spans(folded) == [m.span() for m in pattern.finditer(folded)]
+    _assert_spans_of_prefix_pattern(text, terms)
 
 
 @pytest.mark.parametrize(
@@ -93,12 +98,7 @@ def test_prefixes_extending_others_find_the_same_words(text: str) -> None:
     # "officia" and "officiall" extend "offic" by letters (left out: they find the
     # same words); "u.s" extends "u" by a dot (kept).
     terms = {"offici", "official", "officially", "u", "u.s", "usa"}
-    prefixes = sorted({t[: max(2, len(t) - 1)] for t in terms}, key=len, reverse=True)
-    pattern = re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, prefixes))})\w*(?:\.\w+)*")
-    folded = fold_in_place(text)
-    found = candidates(terms)
-    assert found is not None
-    assert found.spans(folded) == [m.span() for m in pattern.finditer(folded)]
+    _assert_spans_of_prefix_pattern(text, terms)
 
 
 @pytest.mark.parametrize(
