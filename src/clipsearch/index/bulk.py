@@ -115,10 +115,11 @@ def _die_with_parent(parent_pid: int) -> None:
     """Make a worker process exit when its parent dies (kill -9, the OOM killer): it
     shares the parent's lock on the index and would otherwise keep it forever."""
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The symbols this process has loaded, libc's among them: finding libc by
+        # name (ctypes.util.find_library) runs ldconfig, some 30 ms of every start.
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
     except (OSError, AttributeError):
         return
