@@ -253,6 +253,27 @@ def test_a_stories_file_naming_a_document_past_the_last_is_not_used(built) -> No
     assert _stories(index) == before
 
 
+def test_packed_lists_take_and_join_as_lists_do() -> None:
+    import random
+
+    import numpy as np
+
+    from clipsearch.index.grouping import Packed
+
+    rng = random.Random(3)
+    lists = [[rng.randrange(1000) for _ in range(rng.randrange(0, 6))] for _ in range(50)]
+    packed = Packed.of(lists)
+    assert [packed.row(i) for i in range(len(lists))] == lists
+    rows = [rng.randrange(50) for _ in range(80)] + [0, 0, 49]
+    taken = packed.take(np.asarray(rows))
+    assert [taken.row(i) for i in range(len(rows))] == [lists[r] for r in rows]
+    joined = Packed.join([packed, Packed.of([[7], []]), taken])
+    assert [joined.row(i) for i in range(len(joined))] == lists + [[7], []] + [
+        lists[r] for r in rows
+    ]
+    assert len(packed.take(np.zeros(0, dtype=np.int64))) == 0
+
+
 def test_group_gives_one_row_per_story_with_its_reach(built) -> None:
     _root, index = built
     with open_index(index) as idx:

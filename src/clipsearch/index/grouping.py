@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -61,21 +63,66 @@ NEIGHBOURS = 8
 _DAY_US = 86_400_000_000
 
 
-def _flat(lists: Sequence[Sequence[int]]) -> np.ndarray:
-    """All the uint32 values of many lists as one array (packed arrays are joined
-    as bytes, without an object per value)."""
-    if all(isinstance(x, array) and x.typecode == "I" for x in lists):
-        return np.frombuffer(b"".join(x.tobytes() for x in lists), dtype=np.uint32)
-    return np.fromiter((h for s in lists for h in s), dtype=np.uint32)
+@dataclass(frozen=True)
+class Packed:
+    """Many variable-length lists of integers (a sample, numbers, title words per
+    clip) as one array of values and each list's length: a column of 155k clips is
+    two arrays, not 155k objects, and selecting rows is one vectorised gather."""
+
+    values: np.ndarray
+    counts: np.ndarray
+    starts: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counts = np.asarray(self.counts, dtype=np.int64)
+        object.__setattr__(self, "counts", counts)
+        object.__setattr__(self, "starts", np.cumsum(counts) - counts)
+
+    @classmethod
+    def of(cls, lists: Sequence[Sequence[int]] | Packed, dtype: Any = np.uint32) -> Packed:
+        """`lists` packed (packed arrays of uint32 are joined as bytes, without an
+        object per value); a Packed is returned as it is."""
+        if isinstance(lists, Packed):
+            return lists
+        counts = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+        if np.dtype(dtype) == np.uint32 and all(
+            isinstance(x, array) and x.typecode == "I" for x in lists
+        ):
+            values = np.frombuffer(b"".join(x.tobytes() for x in lists), dtype=np.uint32)
+        else:
+            values = np.fromiter((h for s in lists for h in s), dtype=dtype)
+        return cls(values, counts)
+
+    @classmethod
+    def join(cls, parts: Sequence[Packed]) -> Packed:
+        """The rows of every part, in order."""
+        if not parts:
+            return cls(np.zeros(0, dtype=np.uint32), np.zeros(0, dtype=np.int64))
+        return cls(
+            np.concatenate([p.values for p in parts]), np.concatenate([p.counts for p in parts])
+        )
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def row(self, i: int) -> list[int]:
+        start = int(self.starts[i])
+        return self.values[start : start + int(self.counts[i])].tolist()
+
+    def take(self, rows: np.ndarray) -> Packed:
+        """The lists of `rows` (indices, in that order)."""
+        counts = self.counts[rows]
+        offsets = np.repeat(self.starts[rows] - (np.cumsum(counts) - counts), counts)
+        return Packed(self.values[np.arange(int(counts.sum()), dtype=np.int64) + offsets], counts)
 
 
 def common_features(samples: Sequence[Sequence[int]]) -> set[int]:
     """Features in more than COMMON_SHARE of the clips (and at least COMMON_MIN):
     an outlet's boilerplate ("Bollywood News: Latest Bollywood News..."), a
     template's fixed words ("Dream11 Prediction, Fantasy Cricket Tips")."""
-    if not samples:
+    if not len(samples):
         return set()
-    return set(_common_values(_flat(samples), len(samples)).tolist())
+    return set(_common_values(Packed.of(samples).values, len(samples)).tolist())
 
 
 def _common_values(flat: np.ndarray, n: int) -> np.ndarray:
@@ -85,16 +132,16 @@ def _common_values(flat: np.ndarray, n: int) -> np.ndarray:
     return values[counts > limit]
 
 
-def _kept_features(samples: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _kept_features(samples: Packed) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every clip's distinct sampled features with the common ones left out, as one
     array of values (each clip's sorted) and each clip's start and count in it:
     what `copies` compares, vectorised (a set difference per clip was most of it)."""
-    flat = _flat(samples)
+    flat = samples.values
     n = len(samples)
     common = _common_values(flat, n)  # sorted: a binary search per value
     at = np.minimum(np.searchsorted(common, flat), max(len(common) - 1, 0))
     keep = common[at] != flat if len(common) else np.ones(len(flat), dtype=bool)
-    rows = np.repeat(np.arange(n, dtype=np.uint64), [len(x) for x in samples])[keep]
+    rows = np.repeat(np.arange(n, dtype=np.uint64), samples.counts)[keep]
     key = np.sort((rows << np.uint64(32)) | flat[keep].astype(np.uint64))
     if len(key):
         key = key[np.concatenate(([True], key[1:] != key[:-1]))]  # a set per clip
@@ -152,9 +199,9 @@ def numbers_agree(
     return shared >= NUMBER_AGREEMENT * len(small)
 
 
-def rare_title_words(titles: Sequence[Sequence[int]]) -> set[int]:
+def rare_title_words(titles: Sequence[Sequence[int]] | Packed) -> set[int]:
     """Title words in at most TITLE_RARE_SHARE of the clips (and TITLE_RARE_MIN)."""
-    values, counts = np.unique(_flat(titles), return_counts=True)
+    values, counts = np.unique(Packed.of(titles).values, return_counts=True)
     limit = max(TITLE_RARE_MIN, int(TITLE_RARE_SHARE * len(titles)))
     return set(values[counts <= limit].tolist())
 
@@ -198,40 +245,48 @@ def candidate_pairs(
     return np.stack([codes // n, codes % n], axis=1)
 
 
+#: A column of variable-length integer lists, one per row: packed or as sequences.
+Lists = Sequence[Sequence[int]] | Packed
+
+
 def copies(
     minhash: np.ndarray,
-    samples: Sequence[Sequence[int]],
-    numbers: Sequence[Sequence[int]],
-    title_numbers: Sequence[Sequence[int]],
+    samples: Lists,
+    numbers: Lists,
+    title_numbers: Lists,
     times: np.ndarray,
     window_days: float,
     threshold: float = THRESHOLD,
-    title_words: Sequence[Sequence[int]] | None = None,
-    providers: Sequence[int] | None = None,
+    title_words: Lists | None = None,
+    providers: Sequence[int] | np.ndarray | None = None,
     ranks: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
     """Every pair of rows (i, j) taken as copies of one story.  With `title_words`
     and `providers`, two clips of one outlet must also have agreeing titles."""
     if len(minhash) < 2:
         return []
-    values, starts, counts = _kept_features(samples)
-    rare = rare_title_words(title_words) if title_words is not None else set()
+    values, starts, counts = _kept_features(Packed.of(samples))
+    nums = Packed.of(numbers, np.int64)
+    title_nums = Packed.of(title_numbers, np.int64)
+    titles = Packed.of(title_words) if title_words is not None else None
+    rare = rare_title_words(titles) if titles is not None else set()
     pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks)
     a, b = counts[pairs[:, 0]], counts[pairs[:, 1]]
     pairs = pairs[(a >= MIN_FEATURES) & (b >= MIN_FEATURES)]
     # As overlap() computes it (a quotient of two integers, rounded once, as Python's).
     a, b = counts[pairs[:, 0]], counts[pairs[:, 1]]
     pairs = pairs[_shared(values, starts, counts, pairs) / np.minimum(a, b) >= threshold]
+    outlets = None if providers is None else np.asarray(providers).tolist()
     out: list[tuple[int, int]] = []
     for i, j in pairs.tolist():
-        if not numbers_agree(numbers[i], numbers[j], title_numbers[i], title_numbers[j]):
+        if not numbers_agree(nums.row(i), nums.row(j), title_nums.row(i), title_nums.row(j)):
             continue
         if (
-            title_words is not None
-            and providers is not None
-            and providers[i]
-            and providers[i] == providers[j]
-            and not titles_agree(title_words[i], title_words[j], rare)
+            titles is not None
+            and outlets is not None
+            and outlets[i]
+            and outlets[i] == outlets[j]
+            and not titles_agree(titles.row(i), titles.row(j), rare)
         ):
             continue
         out.append((i, j))
@@ -243,18 +298,22 @@ def stories(
     published: Sequence[int | None],
     live: Sequence[bool],
     minhash: np.ndarray,
-    samples: Sequence[Sequence[int]],
-    numbers: Sequence[Sequence[int]],
-    title_numbers: Sequence[Sequence[int]],
-    title_words: Sequence[Sequence[int]],
-    providers: Sequence[int],
+    samples: Lists,
+    numbers: Lists,
+    title_numbers: Lists,
+    title_words: Lists,
+    providers: Sequence[int] | np.ndarray,
     window_days: float = DEFAULT_WINDOW_DAYS,
     threshold: float = THRESHOLD,
 ) -> list[int]:
     """The story of every document number: the document number of its story's
     earliest copy (itself for a clip without copies, an undated or a deleted one)."""
     n = len(ids)
-    rows = [d for d in range(n) if live[d] and published[d] is not None]
+    rows = [
+        d
+        for d, (alive, t) in enumerate(zip(live, published, strict=True))
+        if alive and t is not None
+    ]
     reps = list(range(n))
     if len(rows) < 2:
         return reps
@@ -270,26 +329,29 @@ def stories(
 
     found = copies(
         minhash[idx],
-        [samples[d] for d in rows],
-        [numbers[d] for d in rows],
-        [title_numbers[d] for d in rows],
+        Packed.of(samples).take(idx),
+        Packed.of(numbers, np.int64).take(idx),
+        Packed.of(title_numbers, np.int64).take(idx),
         times,
         window_days,
         threshold,
-        [title_words[d] for d in rows],
-        [providers[d] for d in rows],
+        Packed.of(title_words).take(idx),
+        np.asarray(providers)[idx],
         np.argsort(np.argsort(np.asarray([ids[d] for d in rows]), kind="stable")),
     )
     for i, j in found:
         ri, rj = find(i), find(j)
         if ri != rj:
             parent[max(ri, rj)] = min(ri, rj)
+    # A row in no pair is a story of its own (its own earliest copy): only the rows
+    # of some pair are looked at, not a Python step per document.
+    linked = sorted({k for pair in found for k in pair})
     first: dict[int, int] = {}
-    for k, d in enumerate(rows):
-        root = find(k)
+    for k in linked:
+        d, root = rows[k], find(k)
         best = first.get(root)
         if best is None or (published[d], ids[d]) < (published[best], ids[best]):
             first[root] = d
-    for k, d in enumerate(rows):
-        reps[d] = first[find(k)]
+    for k in linked:
+        reps[rows[k]] = first[find(k)]
     return reps
