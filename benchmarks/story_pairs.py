@@ -44,31 +44,29 @@ def _load(index: str):
     snap = Snapshot(index)
     reader = snap._reader
     cols = Columns(index, reader, snap._ix.schema)
-    _stories, records = story_files.compute(index, reader, cols)
-    n = reader.doc_count_all()
-    live = set(reader.all_doc_ids())
-    rows = sorted(live)
-    ids = [cols.clip_id(d) for d in rows]
-    published = cols.published()
-    stored = {d: reader.stored_fields(d) for d in rows}
-    recs = {p: r for p, r in records.items()}
-    mh = np.zeros((len(rows), signatures.NUM_PERM), dtype=np.uint32)
-    feats, nums = [], []
-    for k, d in enumerate(rows):
-        r = recs[stored[d]["path"]]
-        mh[k] = np.frombuffer(r[1], dtype="<u4")
-        feats.append(_unpack(r[2]))
-        nums.append((r[3], r[4], _unpack(r[6]), r[7]))
+    table_rows, _docs = story_files.rows(index, reader, cols)
+    rows = [d for d, alive in enumerate(table_rows.live) if alive]
+    table = table_rows.table.take(np.asarray(rows, dtype=np.int64))
+    ids = [table_rows.ids[d] for d in rows]
+    stored = [reader.stored_fields(d) for d in rows]
+    feats = [_unpack(table.sample.row(k)) for k in range(len(rows))]
+    nums = [
+        (
+            table.numbers.row(k),
+            table.title_numbers.row(k),
+            _unpack(table.title_words.row(k)),
+            int(table.provider[k]),
+        )
+        for k in range(len(rows))
+    ]
+    published = table_rows.published
     times = np.asarray([published[d] if published[d] is not None else -(10**18) for d in rows])
-    assert n >= len(rows)
-    return snap, rows, ids, [stored[d] for d in rows], mh, feats, nums, times
+    return snap, rows, ids, stored, table.minhash, feats, nums, times
 
 
-def _unpack(packed: bytes) -> array:
-    """A signature record's packed uint32 hashes (stories.record) as an array."""
-    out = array("I")
-    out.frombytes(packed)
-    return out
+def _unpack(values: list[int]) -> array:
+    """One row of a signature table's packed column as a uint32 array."""
+    return array("I", values)
 
 
 def _jaccard(mh, i, j) -> float:

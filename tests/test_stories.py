@@ -253,6 +253,74 @@ def test_a_stories_file_naming_a_document_past_the_last_is_not_used(built) -> No
     assert _stories(index) == before
 
 
+def _signature_file(index: Path) -> dict:
+    import marshal
+
+    return marshal.loads((index / "signatures.bin").read_bytes())
+
+
+def _no_recomputing(monkeypatch) -> list[int]:
+    """Counts the clips whose signatures are computed again from stored fields."""
+    from clipsearch.index import signatures
+
+    computed: list[int] = []
+    real = signatures.signatures
+
+    def counting(texts):
+        texts = list(texts)
+        computed.append(len(texts))
+        return real(texts)
+
+    monkeypatch.setattr(signatures, "signatures", counting)
+    return computed
+
+
+def test_signatures_of_the_previous_format_are_read_not_recomputed(built, monkeypatch) -> None:
+    """An index written before the columnar signatures.bin (a record tuple per path)
+    keeps its signatures: nothing is recomputed, and the stories come out the same."""
+    import marshal
+
+    from clipsearch.index.signature_table import Table
+
+    _root, index = built
+    before = _stories(index)
+    data = _signature_file(index)
+    table = Table.from_columns(data["columns"], len(data["paths"]))
+    assert table is not None
+    records = {}
+    for k, (path, stat) in enumerate(zip(data["paths"], data["stats"], strict=True)):
+        records[path] = (
+            stat,
+            table.minhash[k].astype("<u4").tobytes(),
+            table.sample.take([k]).values.astype("<u4").tobytes(),
+            tuple(table.numbers.row(k)),
+            tuple(table.title_numbers.row(k)),
+            table.fingerprint[8 * k : 8 * k + 8].hex(),
+            table.title_words.take([k]).values.astype("<u4").tobytes(),
+            int(table.provider[k]),
+        )
+    (index / "signatures.bin").write_bytes(marshal.dumps({"format": 5, "records": records}))
+    os.remove(index / "stories.bin")
+    computed = _no_recomputing(monkeypatch)
+    assert _stories(index) == before
+    assert computed == []
+
+
+@pytest.mark.parametrize("column", ["minhash", "sample", "sample.counts", "fingerprint"])
+def test_a_damaged_signatures_column_is_recomputed_not_used(built, monkeypatch, column) -> None:
+    import marshal
+
+    _root, index = built
+    before = _stories(index)
+    data = _signature_file(index)
+    data["columns"][column] = data["columns"][column][:-4]
+    (index / "signatures.bin").write_bytes(marshal.dumps(data))
+    os.remove(index / "stories.bin")
+    computed = _no_recomputing(monkeypatch)
+    assert _stories(index) == before
+    assert sum(computed) == len(data["paths"])
+
+
 def test_packed_lists_take_and_join_as_lists_do() -> None:
     import random
 

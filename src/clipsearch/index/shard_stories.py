@@ -1,7 +1,7 @@
 """Story grouping over all the shards of a sharded index, exactly as one index over
 the same clips groups them: copies of one story may sit in different shards, so
-every shard's grouping rows (stories.rows: clip id, publication time, signature) are
-gathered and grouped once with the same code (stories.group, grouping.py), whose
+every shard's grouping rows (stories.Rows: clip id, publication time, signature
+table) are joined and grouped once with the same code (stories.group, grouping.py), whose
 answer does not depend on the order of documents.
 
     stories.bin   beside the manifest: the shards' commit generations and document
@@ -34,24 +34,25 @@ def window(folder: str) -> float:
 
 
 def group(
-    parts: Sequence[Sequence[stories.Row]], window_days: float | None = None
+    answers: Sequence[stories.Rows | None], window_days: float | None = None
 ) -> list[array]:
     """Per shard, the story of each document (global numbers), from every shard's
-    rows (`parts[i]`: shard i's rows by document number), copies at most
-    `window_days` apart (None: the default window)."""
-    n = len(parts)
-    flat: list[stories.Row] = []
+    rows (`answers[i]`: shard i's rows by document number; None for a shard that
+    did not answer, grouped as empty), copies at most `window_days` apart (None:
+    the default window)."""
+    n = len(answers)
+    parts = [stories.Rows.empty() if a is None else a for a in answers]
     numbers: list[int] = []
     for i, part in enumerate(parts):
-        flat.extend(part)
-        numbers.extend(d * n + i for d in range(len(part)))
+        numbers.extend(range(i, len(part.ids) * n + i, n))
     days = stories.DEFAULT_WINDOW_DAYS if window_days is None else window_days
-    reps = stories.group(flat, days)
+    reps = stories.group(stories.Rows.join(parts), days)
     out: list[array] = []
     start = 0
     for part in parts:
-        out.append(array("q", (numbers[r] for r in reps[start : start + len(part)])))
-        start += len(part)
+        size = len(part.ids)
+        out.append(array("q", (numbers[r] for r in reps[start : start + size])))
+        start += size
     return out
 
 

@@ -243,7 +243,7 @@ class ShardService:
         """This shard's commit generation and document count."""
         return self._snap.commit_key()
 
-    def story_rows(self) -> tuple[int, int, list[Any]]:
+    def story_rows(self) -> tuple[int, int, Any]:
         """The commit key and this shard's grouping rows, for grouping all shards."""
         return self._snap.story_rows()
 

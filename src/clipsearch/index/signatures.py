@@ -36,6 +36,8 @@ MAX_NUMBERS = 32
 #: for every clip that has them): all of a news clip's, a sample of a long body's.
 SAMPLE = 128
 _SEED = 11
+#: Bytes of a content fingerprint (16 hex digits).
+FINGERPRINT_BYTES = 8
 #: datasketch's permutation scheme (2.0+): 32-bit values, a bijection per permutation.
 #: Part of the stored format: signatures of another scheme cannot be compared.
 SCHEME = "affine32"
@@ -116,7 +118,7 @@ def fingerprint(
         "\x1f".join(topics or ()),
     ]
     return hashlib.blake2b(
-        "\x1e".join(parts).encode("utf-8", "surrogatepass"), digest_size=8
+        "\x1e".join(parts).encode("utf-8", "surrogatepass"), digest_size=FINGERPRINT_BYTES
     ).hexdigest()
 
 

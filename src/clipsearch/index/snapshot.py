@@ -190,16 +190,16 @@ class Snapshot:
             reader = self._reader
             loaded = stories.load(self.path, reader.generation(), reader.doc_count_all())
             if loaded is None:
-                loaded, _records = stories.compute(self.path, reader, self._columns)
+                loaded, _rows, _docs = stories.compute(self.path, reader, self._columns)
             self._stories = loaded
         return self._stories
 
     @guarded
-    def story_rows(self) -> tuple[int, int, list[stories.Row]]:
+    def story_rows(self) -> tuple[int, int, stories.Rows]:
         """This commit's generation, document count and grouping rows: what a sharded
         index gathers from every shard to group them all at once (shard_stories.py)."""
         reader = self._reader
-        per_doc, _records = stories.rows(self.path, reader, self._columns)
+        per_doc, _docs = stories.rows(self.path, reader, self._columns)
         return reader.generation(), reader.doc_count_all(), per_doc
 
     def commit_key(self) -> tuple[int, int]:

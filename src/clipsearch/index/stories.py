@@ -4,11 +4,11 @@ commit, its story (the document number of the story's earliest copy) and content
 fingerprint.  Derived and rebuildable like derived.py's file: the Whoosh index stays
 the source of truth.
 
-    signatures.bin  path -> (stat, minhash, sample, numbers, title numbers,
-                    fingerprint, title words, provider), live
-                    clips only; hashes as packed uint32 bytes (loading makes no
-                    object per hash); a record whose stat is not the indexed one
-                    is recomputed from the stored fields
+    signatures.bin  per live clip: path, stat and its signature (minhash, sample,
+                    numbers, title numbers, fingerprint, title words, provider), as
+                    columns (signature_table.py: loading makes no object per clip
+                    or hash); a clip whose stat is not the indexed one is
+                    recomputed from the stored fields
     stories.bin     generation, document count and grouping options it was made
                     for; story and fingerprint per document number
     stories.json    the grouping options of this index (`window_days`), kept when
@@ -26,19 +26,24 @@ import os
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from clipsearch.errors import RequestError
 from clipsearch.index import signatures as sig
 from clipsearch.index.storage import leaves, text_column_values
 
+if TYPE_CHECKING:
+    from clipsearch.index.signature_table import Table
+
 SIGNATURES_FILE = "signatures.bin"
 STORIES_FILE = "stories.bin"
 OPTIONS_FILE = "stories.json"
 FORMAT = 4
-#: signatures.bin's format: 5 packs the sample and title words as uint32 bytes.
-SIGNATURES_FORMAT = 5
-FINGERPRINT_BYTES = 8
+#: signatures.bin's format: 6 keeps the records as columns; 5 (a record tuple per
+#: path) is still read, so an index of an earlier release keeps its signatures.
+SIGNATURES_FORMAT = 6
+_RECORDS_FORMAT = 5
+FINGERPRINT_BYTES = sig.FINGERPRINT_BYTES
 _NONE = bytes(FINGERPRINT_BYTES)
 #: Default window between copies, in days (grouping.DEFAULT_WINDOW_DAYS, repeated
 #: here so a search need not import numpy to know it).
@@ -130,12 +135,35 @@ def _load_marshal(path: str, name: str) -> Any:
         return None
 
 
-def _records(path: str) -> dict[str, tuple]:
+def _signatures(path: str) -> tuple[list[str], list[str], Table]:
+    """The paths, stats and signature table signatures.bin keeps (nothing when it is
+    missing, damaged or of an unknown format: the stored fields give them again)."""
+    from clipsearch.index.signature_table import Table
+
     data = _load_marshal(path, SIGNATURES_FILE)
-    if not isinstance(data, dict) or data.get("format") != SIGNATURES_FORMAT:
-        return {}
-    records = data.get("records")
-    return records if isinstance(records, dict) else {}
+    nothing: tuple[list[str], list[str], Table] = ([], [], Table.blank(0))
+    if not isinstance(data, dict):
+        return nothing
+    if data.get("format") == _RECORDS_FORMAT:  # a record tuple per path
+        records = data.get("records")
+        if not isinstance(records, dict):
+            return nothing
+        kept = [(p, r) for p, r in records.items() if isinstance(p, str) and _sound(r)]
+        recs = [r for _, r in kept]
+        try:
+            return [p for p, _ in kept], [r[0] for r in recs], Table.from_records(recs)
+        except (TypeError, ValueError, OverflowError):
+            return nothing
+    paths, stats = data.get("paths"), data.get("stats")
+    if (
+        data.get("format") != SIGNATURES_FORMAT
+        or not isinstance(paths, list)
+        or not isinstance(stats, list)
+        or len(paths) != len(stats)
+    ):
+        return nothing
+    table = Table.from_columns(data.get("columns"), len(paths))
+    return nothing if table is None else (paths, stats, table)
 
 
 #: Segment id -> its path and stat columns (a value per document), as a writer read
@@ -173,6 +201,11 @@ def record(stat: str, s: sig.Signature) -> tuple:
     )
 
 
+def _sound(rec: Any) -> bool:
+    """Whether `rec` is a whole signature record, whatever its stat."""
+    return isinstance(rec, tuple) and len(rec) == 8 and _valid(rec, rec[0])
+
+
 def _valid(rec: Any, stat: str) -> bool:
     return (
         isinstance(rec, tuple)
@@ -185,96 +218,112 @@ def _valid(rec: Any, stat: str) -> bool:
     )
 
 
-#: One document's inputs to grouping: (clip id, publication time, signature record),
-#: None for a deleted document.
-Row = tuple[str, int | None, tuple] | None
+class Rows(NamedTuple):
+    """What grouping needs of every document number: clip id, publication time,
+    whether it is live, and its signature (a table row; a blank one when deleted).
+    A sharded index joins the rows of all its shards and groups them at once
+    (shard_stories.py)."""
+
+    ids: list[str]
+    published: list[int | None]
+    live: list[bool]
+    table: Table
+
+    @classmethod
+    def empty(cls) -> Rows:
+        from clipsearch.index.signature_table import Table
+
+        return cls([], [], [], Table.blank(0))
+
+    @classmethod
+    def join(cls, parts: Sequence[Rows]) -> Rows:
+        """The rows of every part, in order."""
+        from clipsearch.index.signature_table import Table
+
+        return cls(
+            [x for p in parts for x in p.ids],
+            [x for p in parts for x in p.published],
+            [x for p in parts for x in p.live],
+            Table.join([p.table for p in parts]),
+        )
+
+
+#: (path, stat) per document number, None for a deleted one.
+Documents = list[tuple[str, str] | None]
 
 
 def rows(
     path: str, reader: Any, columns: Any, fresh: Fresh | None = None, known: Known | None = None
-) -> tuple[list[Row], dict[str, tuple]]:
-    """Per document number, what grouping needs of it, and the signature records of
-    the live clips: from `fresh` (this run's), else signatures.bin, else stored fields.
-    A sharded index groups the rows of all its shards at once (shard_stories.py)."""
+) -> tuple[Rows, Documents]:
+    """Per document number, what grouping needs of it, and its path and stat: each
+    live clip's signature from `fresh` (this run's), else signatures.bin, else its
+    stored fields."""
+    import numpy as np
+
+    from clipsearch.index.signature_table import Table
+
     fresh = fresh or {}
-    old = _records(path)
+    old_paths, old_stats, old = _signatures(path)
+    where = {p: i for i, p in enumerate(old_paths)}
     docs = _documents(reader, known)
     # Every document's id and time at once (one decode, one list), not a call each.
     published = list(columns.published())
     clip_ids = columns.clip_ids(range(len(docs)))
-    records: dict[str, tuple] = {}
-    out: list[Row] = [None] * len(docs)
+    # Each document's row in old + added + one blank row (-1 until known: deleted).
+    take = [-1] * len(docs)
+    added: list[tuple] = []
     missing: list[int] = []
     for d, doc in enumerate(docs):
         if doc is None:
             continue
         p, stat = doc
         rec = fresh.get(p)
-        if not _valid(rec, stat):
-            rec = old.get(p)
-        if not _valid(rec, stat):
-            missing.append(d)
+        if _valid(rec, stat):
+            take[d] = len(old) + len(added)
+            added.append(rec)  # type: ignore[arg-type]
             continue
-        records[p] = rec
-        out[d] = (clip_ids[d], published[d], rec)
+        i = where.get(p)
+        if i is not None and old_stats[i] == stat:
+            take[d] = i
+        else:
+            missing.append(d)
     for start in range(0, len(missing), _BATCH):  # from the stored fields, in batches
         batch = missing[start : start + _BATCH]
         stored = [reader.stored_fields(d) for d in batch]
         for d, s in zip(batch, sig.signatures([sig.texts_of(f) for f in stored]), strict=True):
-            p, stat = docs[d]  # type: ignore[misc]
-            rec = records[p] = record(stat, s)
-            out[d] = (clip_ids[d], published[d], rec)
-    return out, records
+            take[d] = len(old) + len(added)
+            added.append(record(docs[d][1], s))  # type: ignore[index]
+    source = Table.join([old, Table.from_records(added), Table.blank(1)])
+    at = np.asarray(take, dtype=np.int64)
+    at[at < 0] = len(source) - 1
+    live = [doc is not None for doc in docs]
+    ids = [c if alive else "" for c, alive in zip(clip_ids, live, strict=True)]
+    times = [t if alive else None for t, alive in zip(published, live, strict=True)]
+    return Rows(ids, times, live, source.take(at)), docs
 
 
 #: Clips whose signatures are computed together (one numpy batch of MinHashes).
 _BATCH = 512
 
 
-def group(all_rows: Sequence[Row], days: float) -> list[int]:
+def group(all_rows: Rows, days: float) -> list[int]:
     """Per row, the row of its story's earliest copy (grouping.stories): the same
     code for one index and for all the shards of a sharded one."""
-    import numpy as np
-
     from clipsearch.index import grouping
 
-    n = len(all_rows)
-    none = bytes(4 * sig.NUM_PERM)
-    # One copy of every signature (a row each was 20,000 numpy calls at 20k clips).
-    minhash = (
-        np.frombuffer(
-            b"".join(none if row is None else row[2][1] for row in all_rows), dtype="<u4"
-        )
-        .astype(np.uint32)
-        .reshape(n, sig.NUM_PERM)
-    )
-    empty: tuple[int, ...] = ()
-    samples, numbers, title_numbers = [empty] * n, [empty] * n, [empty] * n
-    title_words, providers = [empty] * n, [0] * n
-    ids, published = [""] * n, [None] * n
-    for d, row in enumerate(all_rows):
-        if row is not None:
-            ids[d], published[d], rec = row
-            samples[d], numbers[d], title_numbers[d] = _unpack(rec[2]), rec[3], rec[4]
-            title_words[d], providers[d] = _unpack(rec[6]), rec[7]
+    t = all_rows.table
     return grouping.stories(
-        ids,
-        published,
-        [row is not None for row in all_rows],
-        minhash,
-        samples,
-        numbers,
-        title_numbers,
-        title_words,
-        providers,
+        all_rows.ids,
+        all_rows.published,
+        all_rows.live,
+        t.minhash,
+        t.sample,
+        t.numbers,
+        t.title_numbers,
+        t.title_words,
+        t.provider,
         window_days=days,
     )
-
-
-def _unpack(packed: bytes) -> array:
-    out = array("I")
-    out.frombytes(packed)
-    return out
 
 
 def compute(
@@ -284,14 +333,13 @@ def compute(
     fresh: Fresh | None = None,
     days: float | None = None,
     known: Known | None = None,
-) -> tuple[Stories, dict[str, tuple]]:
-    """The stories of the commit `reader` reads, and the signature records of its
-    live clips."""
+) -> tuple[Stories, Rows, Documents]:
+    """The stories of the commit `reader` reads, its grouping rows and each
+    document's path and stat."""
     days = window_days(path) if days is None else days
-    per_doc, records = rows(path, reader, columns, fresh, known)
-    reps = group(per_doc, days)
-    prints = b"".join(bytes.fromhex(r[2][5]) if r is not None else _NONE for r in per_doc)
-    return Stories(array("I", reps), Fingerprints(prints)), records
+    got, docs = rows(path, reader, columns, fresh, known)
+    reps = group(got, days)
+    return Stories(array("I", reps), Fingerprints(got.table.fingerprint)), got, docs
 
 
 def write(
@@ -304,8 +352,18 @@ def write(
     known: Known | None = None,
 ) -> None:
     """Compute the commit's stories and write both files beside it."""
-    stories, records = compute(path, reader, columns, fresh, days, known)
-    _atomic_marshal(path, SIGNATURES_FILE, {"format": SIGNATURES_FORMAT, "records": records})
+    stories, got, docs = compute(path, reader, columns, fresh, days, known)
+    live = [d for d, doc in enumerate(docs) if doc is not None]
+    _atomic_marshal(
+        path,
+        SIGNATURES_FILE,
+        {
+            "format": SIGNATURES_FORMAT,
+            "paths": [docs[d][0] for d in live],  # type: ignore[index]
+            "stats": [docs[d][1] for d in live],  # type: ignore[index]
+            "columns": got.table.take(live).columns(),
+        },
+    )
     _atomic_marshal(
         path,
         STORIES_FILE,

@@ -608,7 +608,7 @@ class ShardedBackend:
                 answers = dict(self._fan.call("story_rows"))
                 window = shard_story_window(self._folder) if self._folder else None
                 loaded = group_shard_stories(
-                    [answers[i][2] if i in answers else [] for i in range(self._n)], window
+                    [answers[i][2] if i in answers else None for i in range(self._n)], window
                 )
             self._stories = list(loaded)
         return self._stories

@@ -1,0 +1,154 @@
+"""Signature records of many clips as columns (one array per field), the form
+signatures.bin keeps and story grouping reads: loading 155k clips' records is a
+dozen arrays, not 155k tuples, and gathering one commit's rows out of the previous
+commit's table is a vectorised take, not a Python step per field per clip.
+
+A record (stories.record) is what one index run computed for one clip: stat,
+MinHash bytes, sample, numbers, title numbers, fingerprint (hex), title words,
+provider.  A table keeps each field as a column; a row's stat and path live beside
+it in signatures.bin (stories.py).
+
+Imported by index runs, and by a search only when it must group stories itself."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from clipsearch.index import signatures as sig
+from clipsearch.index.grouping import Packed
+
+FINGERPRINT_BYTES = sig.FINGERPRINT_BYTES
+_NONE = bytes(FINGERPRINT_BYTES)
+#: The columns of variable length, with the dtype of their values.
+_LISTS = {
+    "sample": np.uint32,
+    "numbers": np.int64,
+    "title_numbers": np.int64,
+    "title_words": np.uint32,
+}
+
+
+@dataclass(frozen=True)
+class Table:
+    """Per row: `minhash[i]` (NUM_PERM uint32), `sample`, `numbers`,
+    `title_numbers`, `title_words` (Packed lists), `provider[i]` (uint32) and the
+    8-byte content fingerprint at `fingerprint[8 i : 8 i + 8]` (zeros: none)."""
+
+    minhash: np.ndarray
+    sample: Packed
+    numbers: Packed
+    title_numbers: Packed
+    title_words: Packed
+    provider: np.ndarray
+    fingerprint: bytes
+
+    def __len__(self) -> int:
+        return len(self.provider)
+
+    @classmethod
+    def blank(cls, n: int) -> Table:
+        """`n` rows of nothing: what a deleted document's row holds."""
+        return cls(
+            np.zeros((n, sig.NUM_PERM), dtype=np.uint32),
+            *(Packed(np.zeros(0, dtype=t), np.zeros(n, dtype=np.int64)) for t in _LISTS.values()),
+            np.zeros(n, dtype=np.uint32),
+            _NONE * n,
+        )
+
+    @classmethod
+    def from_records(cls, records: Sequence[tuple]) -> Table:
+        """The table of signature records (stories.record tuples, already checked)."""
+        if not records:
+            return cls.blank(0)
+        minhash = np.frombuffer(b"".join(r[1] for r in records), dtype="<u4")
+        return cls(
+            minhash.astype(np.uint32).reshape(len(records), sig.NUM_PERM),
+            _packed_bytes([r[2] for r in records]),
+            Packed.of([r[3] for r in records], np.int64),
+            Packed.of([r[4] for r in records], np.int64),
+            _packed_bytes([r[6] for r in records]),
+            np.fromiter((r[7] for r in records), dtype=np.uint32, count=len(records)),
+            b"".join(_fingerprint(r[5]) for r in records),
+        )
+
+    @classmethod
+    def join(cls, parts: Sequence[Table]) -> Table:
+        """The rows of every part, in order."""
+        if not parts:
+            return cls.blank(0)
+        return cls(
+            np.concatenate([p.minhash for p in parts]),
+            *(Packed.join([getattr(p, name) for p in parts]) for name in _LISTS),
+            np.concatenate([p.provider for p in parts]),
+            b"".join(p.fingerprint for p in parts),
+        )
+
+    def take(self, rows: np.ndarray) -> Table:
+        """The rows `rows` (indices, in that order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        prints = np.frombuffer(self.fingerprint, dtype=np.uint64)
+        return Table(
+            self.minhash[rows],
+            *(getattr(self, name).take(rows) for name in _LISTS),
+            self.provider[rows],
+            prints[rows].tobytes(),
+        )
+
+    def columns(self) -> dict[str, bytes]:
+        """The table as named byte strings (what signatures.bin marshals)."""
+        out = {"minhash": self.minhash.astype("<u4").tobytes(), "provider": _le(self.provider)}
+        for name in _LISTS:
+            lists = getattr(self, name)
+            out[name] = _le(lists.values)
+            out[name + ".counts"] = _le(lists.counts.astype(np.uint32))
+        out["fingerprint"] = self.fingerprint
+        return out
+
+    @classmethod
+    def from_columns(cls, data: Any, n: int) -> Table | None:
+        """The table of `n` rows that `columns` wrote, or None when a column is
+        missing or of the wrong size (damaged or of another format)."""
+        try:
+            minhash = np.frombuffer(data["minhash"], dtype="<u4").astype(np.uint32)
+            provider = np.frombuffer(data["provider"], dtype="<u4").astype(np.uint32)
+            prints = data["fingerprint"]
+            if (
+                len(minhash) != n * sig.NUM_PERM
+                or len(provider) != n
+                or not isinstance(prints, bytes)
+                or len(prints) != n * FINGERPRINT_BYTES
+            ):
+                return None
+            lists = []
+            for name, dtype in _LISTS.items():
+                values = np.frombuffer(data[name], dtype=np.dtype(dtype).newbyteorder("<"))
+                counts = np.frombuffer(data[name + ".counts"], dtype="<u4").astype(np.int64)
+                if len(counts) != n or int(counts.sum()) != len(values):
+                    return None
+                lists.append(Packed(values.astype(dtype), counts))
+            return cls(minhash.reshape(n, sig.NUM_PERM), *lists, provider, prints)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def _packed_bytes(packed: Sequence[bytes]) -> Packed:
+    """Lists kept as packed uint32 bytes (a record's sample and title words)."""
+    counts = np.fromiter((len(b) // 4 for b in packed), dtype=np.int64, count=len(packed))
+    return Packed(np.frombuffer(b"".join(packed), dtype=np.uint32), counts)
+
+
+def _fingerprint(digest: Any) -> bytes:
+    """A record's hex fingerprint as its 8 bytes (zeros when it is not one)."""
+    try:
+        raw = bytes.fromhex(digest)
+    except (TypeError, ValueError):
+        return _NONE
+    return raw if len(raw) == FINGERPRINT_BYTES else _NONE
+
+
+def _le(values: np.ndarray) -> bytes:
+    return values.astype(values.dtype.newbyteorder("<")).tobytes()
