@@ -527,3 +527,35 @@ def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes() -> Non
     ]
     assert {7, 9} <= common
     assert len(want) > 50 and got == want
+
+
+def test_candidate_pairs_are_the_near_neighbours_of_equal_bands() -> None:
+    """The definition, in plain Python: per band, rows ordered by (band values, time,
+    clip rank); a pair is two rows at most NEIGHBOURS apart in that order with equal
+    band values and times at most the window apart."""
+    import random
+
+    import numpy as np
+
+    from clipsearch.index import grouping
+
+    rows = grouping.ROWS
+    rng = random.Random(2)
+    n, perms, window = 400, 13, 5
+    def value() -> int:  # few values: many equal bands; the largest tests the key's bits
+        return rng.choice([1, 2, 2**32 - 1]) if rng.random() < 0.9 else rng.randrange(2**32)
+
+    minhash = np.asarray([[value() for _ in range(perms)] for _ in range(n)], dtype=np.uint32)
+    times = np.asarray([rng.randrange(20) for _ in range(n)], dtype=np.int64)
+    ranks = np.asarray(rng.sample(range(n), n))
+    want = set()
+    for start in range(0, perms - rows + 1, rows):
+        band = [tuple(minhash[d, start : start + rows].tolist()) for d in range(n)]
+        order = sorted(range(n), key=lambda d: (band[d], times[d], ranks[d]))
+        for p in range(n):
+            for q in range(p + 1, min(n, p + grouping.NEIGHBOURS + 1)):
+                a, b = order[p], order[q]
+                if band[a] == band[b] and times[b] - times[a] <= window:
+                    want.add((min(a, b), max(a, b)))
+    got = [tuple(p) for p in grouping.candidate_pairs(minhash, times, window, ranks).tolist()]
+    assert len(want) > 100 and got == sorted(want)

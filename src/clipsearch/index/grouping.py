@@ -54,7 +54,7 @@ TITLE_RARE_SHARE = 0.0025
 TITLE_RARE_MIN = 5
 #: Clips with fewer features than this once common ones are left out are no one's copy.
 MIN_FEATURES = 3
-#: Signature values per band.
+#: Signature values per band: two 32-bit values, one 64-bit key.
 ROWS = 2
 #: Neighbours (in time order) compared inside one band bucket: a bucket of identical
 #: copies is still linked end to end, a bucket of thousands costs no more than this.
@@ -226,14 +226,11 @@ def candidate_pairs(
     # Ranks are distinct, so (time, rank) orders the rows totally: a stable sort by
     # band key of the rows in that order is the (key, time, rank) order, one sort a band.
     by_time = np.lexsort((ranks, times))
-    columns = minhash[by_time].astype(np.uint64)
-    for start in range(0, perms - ROWS + 1, ROWS):
-        key = np.zeros(n, dtype=np.uint64)
-        for r in range(ROWS):
-            key = (key << np.uint64(32)) | columns[:, start + r]
+    times_in_order = times[by_time]
+    for key in _band_keys(minhash[by_time]):
         within = np.argsort(key, kind="stable")
         order = by_time[within]
-        ks, ts = key[within], times[order]
+        ks, ts = key[within], times_in_order[within]
         for off in range(1, min(NEIGHBOURS, n - 1) + 1):
             same = (ks[:-off] == ks[off:]) & (ts[off:] - ts[:-off] <= window_us)
             if same.any():
@@ -243,6 +240,14 @@ def candidate_pairs(
         return np.zeros((0, 2), dtype=np.int64)
     codes = sorted_unique(np.concatenate(found))  # np.unique would import numpy.ma
     return np.stack([codes // n, codes % n], axis=1)
+
+
+def _band_keys(minhash: np.ndarray) -> np.ndarray:
+    """Each band's key per row (a row of the answer per band): the band's two 32-bit
+    values read as the 64-bit word their bytes make, without a shift per value
+    (equal bands, equal words)."""
+    words = np.ascontiguousarray(minhash[:, : 2 * (minhash.shape[1] // 2)], dtype=np.uint32)
+    return np.ascontiguousarray(words.view(np.uint64).T)
 
 
 #: A column of variable-length integer lists, one per row: packed or as sequences.
