@@ -100,7 +100,7 @@ class Table:
 
     def columns(self) -> dict[str, bytes]:
         """The table as named byte strings (what signatures.bin marshals)."""
-        out = {"minhash": self.minhash.astype("<u4").tobytes(), "provider": _le(self.provider)}
+        out = {"minhash": _le(self.minhash), "provider": _le(self.provider)}
         for name in _LISTS:
             lists = getattr(self, name)
             out[name] = _le(lists.values)
@@ -113,8 +113,9 @@ class Table:
         """The table of `n` rows that `columns` wrote, or None when a column is
         missing or of the wrong size (damaged or of another format)."""
         try:
-            minhash = np.frombuffer(data["minhash"], dtype="<u4").astype(np.uint32)
-            provider = np.frombuffer(data["provider"], dtype="<u4").astype(np.uint32)
+            # Native order is little-endian almost everywhere: then no copy is made.
+            minhash = np.frombuffer(data["minhash"], dtype="<u4").astype(np.uint32, copy=False)
+            provider = np.frombuffer(data["provider"], dtype="<u4").astype(np.uint32, copy=False)
             prints = data["fingerprint"]
             if (
                 len(minhash) != n * sig.NUM_PERM
@@ -129,7 +130,7 @@ class Table:
                 counts = np.frombuffer(data[name + ".counts"], dtype="<u4").astype(np.int64)
                 if len(counts) != n or int(counts.sum()) != len(values):
                     return None
-                lists.append(Packed(values.astype(dtype), counts))
+                lists.append(Packed(values.astype(dtype, copy=False), counts))
             return cls(minhash.reshape(n, sig.NUM_PERM), *lists, provider, prints)
         except (KeyError, TypeError, ValueError):
             return None
@@ -151,4 +152,4 @@ def _fingerprint(digest: Any) -> bytes:
 
 
 def _le(values: np.ndarray) -> bytes:
-    return values.astype(values.dtype.newbyteorder("<")).tobytes()
+    return values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
