@@ -378,16 +378,23 @@ def stories(
             x = parent[x]
         return x
 
+    # Every document live and dated (rows is then 0..n-1): the columns as they are,
+    # not copies of 40 MB of MinHashes and the packed lists at 155k clips.
+    everyone = len(rows) == n
+
+    def chosen(column: Packed) -> Packed:
+        return column if everyone else column.take(idx)
+
     found = copies(
-        minhash[idx],
-        Packed.of(samples).take(idx),
-        Packed.of(numbers, np.int64).take(idx),
-        Packed.of(title_numbers, np.int64).take(idx),
+        minhash if everyone else minhash[idx],
+        chosen(Packed.of(samples)),
+        chosen(Packed.of(numbers, np.int64)),
+        chosen(Packed.of(title_numbers, np.int64)),
         times,
         window_days,
         threshold,
-        Packed.of(title_words).take(idx),
-        np.asarray(providers)[idx],
+        chosen(Packed.of(title_words)),
+        np.asarray(providers) if everyone else np.asarray(providers)[idx],
         np.argsort(np.argsort(np.asarray([ids[d] for d in rows]), kind="stable")),
     )
     for i, j in found:
