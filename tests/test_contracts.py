@@ -199,6 +199,36 @@ def test_discovery_knows_files_by_real_path(tmp_path: Path) -> None:
     assert again == {str(root / "2022" / "a.md"): True, str(root / "b.md"): False}
 
 
+def test_discovery_by_name_in_an_open_folder_finds_what_paths_find(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Files are looked at by name in their open folder (one name for the kernel to
+    resolve): the same files, stats, racy flags and problems as looked at by path,
+    symlinked files, a fifo and an unreadable file included."""
+    from clipsearch.ingest import discover as discovery
+
+    root = tmp_path / "c"
+    for name in ("2022/a.md", "2022/b.txt", "c.md", "2023/x/d.md"):
+        write_clip(root / name, title=name)
+    os.symlink(root / "c.md", root / "2022" / "link.md")
+    os.symlink(tmp_path / "nowhere.md", root / "broken.md")
+    outside = write_clip(tmp_path / "out" / "e.md", title="E")
+    os.symlink(outside, root / "e.md")
+    os.mkfifo(root / "pipe.md")
+
+    def seen() -> tuple:
+        got = discover([str(root)])
+        return (
+            [(f.path, f.stat, f.racy, f.via) for f in got.files],
+            [(p.path, p.error) for p in got.problems],
+        )
+
+    by_name = seen()
+    monkeypatch.setattr(discovery, "_STAT_IN_FOLDER", False)
+    assert seen() == by_name
+    assert len(by_name[0]) == 5 and len(by_name[1]) == 2
+
+
 def test_the_cli_phrases_library_errors_in_its_own_terms(halves) -> None:
     from clipsearch.cli.errors import phrase
 

@@ -86,10 +86,19 @@ def _add(out: Discovery, found: Found) -> None:
     (out.problems if found.error else out.files).append(found)
 
 
-def _found(path: str, named: str, now_ns: int | None = None) -> Found:
+#: Whether a file can be looked at by its name in an open folder (POSIX): the
+#: kernel then resolves one name, not every folder of the path (a third of a stat's
+#: cost for 155k files in month folders).
+_STAT_IN_FOLDER = os.stat in os.supports_dir_fd
+
+
+def _found(
+    path: str, named: str, now_ns: int | None = None, folder: tuple[int, str] | None = None
+) -> Found:
     """The file at real path `path`; problems are reported under the name it was
     reached by (`named`), which is what the user knows.  `now_ns`: the clock read
-    before the stat (a folder's files share one reading)."""
+    before the stat (a folder's files share one reading); `folder`: the open folder
+    holding `path` and its name there."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
@@ -100,7 +109,7 @@ def _found(path: str, named: str, now_ns: int | None = None) -> Found:
     if now_ns is None:
         now_ns = time.time_ns()
     try:
-        st = os.stat(path)
+        st = os.stat(folder[1], dir_fd=folder[0]) if folder else os.stat(path)
     except OSError as exc:
         return Found(named, error=f"cannot read: {exc.strerror or exc}")
     if not stat.S_ISREG(st.st_mode):
@@ -135,39 +144,70 @@ def _walk(
             out.problems.append(Found(folder, error=f"cannot read folder: {exc.strerror or exc}"))
             out.unreadable.append(folder)
             continue
-        subfolders = []
-        inside = is_under(folder, root)  # else a folder a symlink led to
-        now_ns = time.time_ns()
-        for entry in entries:
-            if entry.name.startswith("."):
+        fd = _open_folder(folder)
+        try:
+            _walk_folder(folder, fd, entries, root, out, seen_files, linked, stack)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+
+def _open_folder(folder: str) -> int | None:
+    """The folder open to look its files up by name (None: by their paths)."""
+    if not _STAT_IN_FOLDER:
+        return None
+    try:
+        return os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+
+
+def _walk_folder(
+    folder: str,
+    fd: int | None,
+    entries: list[os.DirEntry],
+    root: str,
+    out: Discovery,
+    seen_files: set[str],
+    linked: set[str],
+    stack: list[str],
+) -> None:
+    """One folder's entries (`fd`: the folder open, or None): its clip files found,
+    its subfolders pushed on `stack`."""
+    subfolders = []
+    inside = is_under(folder, root)  # else a folder a symlink led to
+    now_ns = time.time_ns()
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            is_dir = entry.is_dir()
+        except OSError:
+            is_dir = False
+        if is_dir:
+            real = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
+            if entry.is_symlink() and is_under(folder, real):  # links to an ancestor
+                out.problems.append(
+                    Found(entry.path, error="symlink loop (folder already visited), skipped")
+                )
                 continue
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                is_dir = False
-            if is_dir:
-                real = os.path.realpath(entry.path) if entry.is_symlink() else entry.path
-                if entry.is_symlink() and is_under(folder, real):  # links to an ancestor
-                    out.problems.append(
-                        Found(entry.path, error="symlink loop (folder already visited), skipped")
-                    )
+            if entry.is_symlink() and not is_under(real, root):
+                linked.add(real)
+            subfolders.append(real)
+        elif entry.name.lower().endswith(CLIP_SUFFIXES):
+            link = entry.is_symlink()
+            if link and not os.path.exists(entry.path):
+                out.problems.append(Found(entry.path, error="broken symlink"))
+                continue
+            real = os.path.realpath(entry.path) if link else entry.path
+            if real not in seen_files:
+                seen_files.add(real)
+                by_name = None if link or fd is None else (fd, entry.name)
+                found = _found(real, entry.path, now_ns, by_name)
+                if found.error:
+                    out.problems.append(found)
                     continue
-                if entry.is_symlink() and not is_under(real, root):
-                    linked.add(real)
-                subfolders.append(real)
-            elif entry.name.lower().endswith(CLIP_SUFFIXES):
-                link = entry.is_symlink()
-                if link and not os.path.exists(entry.path):
-                    out.problems.append(Found(entry.path, error="broken symlink"))
-                    continue
-                real = os.path.realpath(entry.path) if link else entry.path
-                if real not in seen_files:
-                    seen_files.add(real)
-                    found = _found(real, entry.path, now_ns)
-                    if found.error:
-                        out.problems.append(found)
-                        continue
-                    if not (is_under(real, root) if link else inside):
-                        found = replace(found, via=root)
-                    out.files.append(found)
-        stack.extend(reversed(subfolders))
+                if not (is_under(real, root) if link else inside):
+                    found = replace(found, via=root)
+                out.files.append(found)
+    stack.extend(reversed(subfolders))
