@@ -21,8 +21,6 @@ import numpy as np
 from clipsearch.index import signatures as sig
 from clipsearch.index.grouping import Packed
 
-FINGERPRINT_BYTES = sig.FINGERPRINT_BYTES
-_NONE = bytes(FINGERPRINT_BYTES)
 #: The columns of variable length, with the dtype of their values.
 _LISTS = {
     "sample": np.uint32,
@@ -56,7 +54,7 @@ class Table:
             np.zeros((n, sig.NUM_PERM), dtype=np.uint32),
             *(Packed(np.zeros(0, dtype=t), np.zeros(n, dtype=np.int64)) for t in _LISTS.values()),
             np.zeros(n, dtype=np.uint32),
-            _NONE * n,
+            sig.NO_FINGERPRINT * n,
         )
 
     @classmethod
@@ -121,7 +119,7 @@ class Table:
                 len(minhash) != n * sig.NUM_PERM
                 or len(provider) != n
                 or not isinstance(prints, bytes)
-                or len(prints) != n * FINGERPRINT_BYTES
+                or len(prints) != n * sig.FINGERPRINT_BYTES
             ):
                 return None
             lists = []
@@ -147,8 +145,8 @@ def _fingerprint(digest: Any) -> bytes:
     try:
         raw = bytes.fromhex(digest)
     except (TypeError, ValueError):
-        return _NONE
-    return raw if len(raw) == FINGERPRINT_BYTES else _NONE
+        return sig.NO_FINGERPRINT
+    return raw if len(raw) == sig.FINGERPRINT_BYTES else sig.NO_FINGERPRINT
 
 
 def _le(values: np.ndarray) -> bytes:

@@ -38,6 +38,8 @@ SAMPLE = 128
 _SEED = 11
 #: Bytes of a content fingerprint (16 hex digits).
 FINGERPRINT_BYTES = 8
+#: The fingerprint of a row without one (a deleted document).
+NO_FINGERPRINT = bytes(FINGERPRINT_BYTES)
 #: datasketch's permutation scheme (2.0+): 32-bit values, a bijection per permutation.
 #: Part of the stored format: signatures of another scheme cannot be compared.
 SCHEME = "affine32"

@@ -44,8 +44,6 @@ FORMAT = 4
 #: path) is still read, so an index of an earlier release keeps its signatures.
 SIGNATURES_FORMAT = 6
 _RECORDS_FORMAT = 5
-FINGERPRINT_BYTES = sig.FINGERPRINT_BYTES
-_NONE = bytes(FINGERPRINT_BYTES)
 #: Default window between copies, in days (grouping.DEFAULT_WINDOW_DAYS, repeated
 #: here so a search need not import numpy to know it).
 DEFAULT_WINDOW_DAYS = 3.0
@@ -67,13 +65,13 @@ class Fingerprints(Sequence[str]):
         return self._raw
 
     def __len__(self) -> int:
-        return len(self._raw) // FINGERPRINT_BYTES
+        return len(self._raw) // sig.FINGERPRINT_BYTES
 
     def __getitem__(self, d: int) -> str:  # type: ignore[override]
         if not 0 <= d < len(self):
             raise IndexError(d)
-        digest = self._raw[d * FINGERPRINT_BYTES : (d + 1) * FINGERPRINT_BYTES]
-        return "" if digest == _NONE else digest.hex()
+        digest = self._raw[d * sig.FINGERPRINT_BYTES : (d + 1) * sig.FINGERPRINT_BYTES]
+        return "" if digest == sig.NO_FINGERPRINT else digest.hex()
 
 
 @dataclass(frozen=True, slots=True)
