@@ -340,6 +340,10 @@ def test_packed_lists_take_and_join_as_lists_do() -> None:
         lists[r] for r in rows
     ]
     assert len(packed.take(np.zeros(0, dtype=np.int64))) == 0
+    for k in (0, 1, 17, 50):  # a take of 0..k-1 is a slice of the same lists
+        prefix = packed.take(np.arange(k))
+        assert [prefix.row(i) for i in range(k)] == lists[:k]
+        assert np.shares_memory(prefix.values, packed.values) or not len(prefix.values)
 
 
 def test_group_gives_one_row_per_story_with_its_reach(built) -> None:

@@ -63,6 +63,20 @@ NEIGHBOURS = 8
 _DAY_US = 86_400_000_000
 
 
+def prefix_length(rows: np.ndarray) -> int | None:
+    """k when `rows` is 0, 1, .., k-1 (taking them is a slice: every document live,
+    in order, the usual case at 155k clips, where a copy is 40 MB of MinHashes);
+    None otherwise."""
+    k = len(rows)
+    return k if np.array_equal(rows, np.arange(k)) else None
+
+
+def take_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """values[rows], a view when `rows` is 0..k-1."""
+    k = prefix_length(rows)
+    return values[rows] if k is None else values[:k]
+
+
 @dataclass(frozen=True)
 class Packed:
     """Many variable-length lists of integers (a sample, numbers, title words per
@@ -109,8 +123,14 @@ class Packed:
         start = int(self.starts[i])
         return self.values[start : start + int(self.counts[i])].tolist()
 
-    def take(self, rows: np.ndarray) -> Packed:
-        """The lists of `rows` (indices, in that order)."""
+    def take(self, rows: np.ndarray | Sequence[int]) -> Packed:
+        """The lists of `rows` (indices, in that order); views, not copies, when
+        `rows` is 0..k-1."""
+        rows = np.asarray(rows, dtype=np.int64)
+        k = prefix_length(rows)
+        if k is not None:
+            end = int(self.starts[k - 1] + self.counts[k - 1]) if k else 0
+            return Packed(self.values[:end], self.counts[:k])
         counts = self.counts[rows]
         offsets = np.repeat(self.starts[rows] - (np.cumsum(counts) - counts), counts)
         return Packed(self.values[np.arange(int(counts.sum()), dtype=np.int64) + offsets], counts)
@@ -378,23 +398,16 @@ def stories(
             x = parent[x]
         return x
 
-    # Every document live and dated (rows is then 0..n-1): the columns as they are,
-    # not copies of 40 MB of MinHashes and the packed lists at 155k clips.
-    everyone = len(rows) == n
-
-    def chosen(column: Packed) -> Packed:
-        return column if everyone else column.take(idx)
-
     found = copies(
-        minhash if everyone else minhash[idx],
-        chosen(Packed.of(samples)),
-        chosen(Packed.of(numbers, np.int64)),
-        chosen(Packed.of(title_numbers, np.int64)),
+        take_rows(minhash, idx),
+        Packed.of(samples).take(idx),
+        Packed.of(numbers, np.int64).take(idx),
+        Packed.of(title_numbers, np.int64).take(idx),
         times,
         window_days,
         threshold,
-        chosen(Packed.of(title_words)),
-        np.asarray(providers) if everyone else np.asarray(providers)[idx],
+        Packed.of(title_words).take(idx),
+        take_rows(np.asarray(providers), idx),
         np.argsort(np.argsort(np.asarray([ids[d] for d in rows]), kind="stable")),
     )
     for i, j in found:

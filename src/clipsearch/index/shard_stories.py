@@ -33,9 +33,7 @@ def window(folder: str) -> float:
     return stories.window_days(folder)
 
 
-def group(
-    answers: Sequence[stories.Rows | None], window_days: float | None = None
-) -> list[array]:
+def group(answers: Sequence[stories.Rows | None], window_days: float | None = None) -> list[array]:
     """Per shard, the story of each document (global numbers), from every shard's
     rows (`answers[i]`: shard i's rows by document number; None for a shard that
     did not answer, grouped as empty), copies at most `window_days` apart (None:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from clipsearch.index import signatures as sig
-from clipsearch.index.grouping import Packed
+from clipsearch.index.grouping import Packed, take_rows
 
 #: The columns of variable length, with the dtype of their values.
 _LISTS = {
@@ -85,15 +85,16 @@ class Table:
             b"".join(p.fingerprint for p in parts),
         )
 
-    def take(self, rows: np.ndarray) -> Table:
-        """The rows `rows` (indices, in that order)."""
+    def take(self, rows: np.ndarray | Sequence[int]) -> Table:
+        """The rows `rows` (indices, in that order); views of these arrays when
+        `rows` is 0..k-1."""
         rows = np.asarray(rows, dtype=np.int64)
         prints = np.frombuffer(self.fingerprint, dtype=np.uint64)
         return Table(
-            self.minhash[rows],
+            take_rows(self.minhash, rows),
             *(getattr(self, name).take(rows) for name in _LISTS),
-            self.provider[rows],
-            prints[rows].tobytes(),
+            take_rows(self.provider, rows),
+            take_rows(prints, rows).tobytes(),
         )
 
     def columns(self) -> dict[str, bytes]:

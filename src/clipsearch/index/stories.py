@@ -296,15 +296,10 @@ def rows(
         for d, s in zip(batch, sig.signatures([sig.texts_of(f) for f in stored]), strict=True):
             take[d] = len(old) + len(added)
             added.append(record(docs[d][1], s))  # type: ignore[index]
+    source = Table.join([old, Table.from_records(added), Table.blank(1)])
     at = np.asarray(take, dtype=np.int64)
-    if len(at) == len(old) + len(added) and np.array_equal(at, np.arange(len(at))):
-        # Every document live, in the order of the previous table then this run's
-        # records (an update that only adds): the rows are the parts as they are.
-        table = Table.join([old, Table.from_records(added)])
-    else:
-        source = Table.join([old, Table.from_records(added), Table.blank(1)])
-        at[at < 0] = len(source) - 1
-        table = source.take(at)
+    at[at < 0] = len(source) - 1
+    table = source.take(at)  # an update that only adds: a slice of source
     live = [doc is not None for doc in docs]
     ids = [c if alive else "" for c, alive in zip(clip_ids, live, strict=True)]
     times = [t if alive else None for t, alive in zip(published, live, strict=True)]
@@ -370,7 +365,7 @@ def write(
             "format": SIGNATURES_FORMAT,
             "paths": [docs[d][0] for d in live],  # type: ignore[index]
             "stats": [docs[d][1] for d in live],  # type: ignore[index]
-            "columns": (got.table if len(live) == len(docs) else got.table.take(live)).columns(),
+            "columns": got.table.take(live).columns(),
         },
     )
     _atomic_marshal(
