@@ -253,10 +253,25 @@ def test_a_stories_file_naming_a_document_past_the_last_is_not_used(built) -> No
     assert _stories(index) == before
 
 
-def _signature_file(index: Path) -> dict:
-    import marshal
+def _signature_file(index: Path) -> tuple[dict, dict]:
+    """signatures.bin's metadata and arrays (its own copies: the test may change them)."""
+    from clipsearch.index import arrayfile
 
-    return marshal.loads((index / "signatures.bin").read_bytes())
+    got = arrayfile.read(str(index / "signatures.bin"))
+    assert got is not None
+    meta, arrays = got
+    return dict(meta), {name: a.copy() for name, a in arrays.items()}
+
+
+def _signature_rows(index: Path):
+    """(paths, stats, table) of signatures.bin, read as the test's own code reads it."""
+    from clipsearch.index.signature_table import Table
+
+    meta, arrays = _signature_file(index)
+    split = [arrays[k].tobytes().decode().split("\0") for k in ("paths", "stats")]
+    table = Table.from_arrays(arrays, meta["rows"])
+    assert table is not None and len(split[0]) == len(split[1]) == meta["rows"]
+    return split[0], split[1], table
 
 
 def _no_recomputing(monkeypatch) -> list[int]:
@@ -275,20 +290,16 @@ def _no_recomputing(monkeypatch) -> list[int]:
     return computed
 
 
-def test_signatures_of_the_previous_format_are_read_not_recomputed(built, monkeypatch) -> None:
+def test_signatures_of_the_record_format_are_read_not_recomputed(built, monkeypatch) -> None:
     """An index written before the columnar signatures.bin (a record tuple per path)
     keeps its signatures: nothing is recomputed, and the stories come out the same."""
     import marshal
 
-    from clipsearch.index.signature_table import Table
-
     _root, index = built
     before = _stories(index)
-    data = _signature_file(index)
-    table = Table.from_columns(data["columns"], len(data["paths"]))
-    assert table is not None
+    paths, stats, table = _signature_rows(index)
     records = {}
-    for k, (path, stat) in enumerate(zip(data["paths"], data["stats"], strict=True)):
+    for k, (path, stat) in enumerate(zip(paths, stats, strict=True)):
         records[path] = (
             stat,
             table.minhash[k].astype("<u4").tobytes(),
@@ -306,19 +317,84 @@ def test_signatures_of_the_previous_format_are_read_not_recomputed(built, monkey
     assert computed == []
 
 
-@pytest.mark.parametrize("column", ["minhash", "sample", "sample.counts", "fingerprint"])
-def test_a_damaged_signatures_column_is_recomputed_not_used(built, monkeypatch, column) -> None:
+def _columns_format(paths: list, stats: list, table) -> bytes:
+    """signatures.bin as format 6 wrote it: the columns as little-endian byte strings,
+    marshalled with the paths and stats."""
     import marshal
 
-    _root, index = built
+    def le(a):
+        return a.astype(a.dtype.newbyteorder("<")).tobytes()
+
+    columns = {"minhash": le(table.minhash), "provider": le(table.provider)}
+    for name in ("sample", "numbers", "title_numbers", "title_words"):
+        lists = getattr(table, name)
+        columns[name] = le(lists.values)
+        columns[name + ".counts"] = le(lists.counts.astype("uint32"))
+    columns["fingerprint"] = table.fingerprint
+    return marshal.dumps({"format": 6, "paths": paths, "stats": stats, "columns": columns})
+
+
+def test_signatures_of_the_marshalled_columns_format_are_read_not_recomputed(
+    built, monkeypatch
+) -> None:
+    """An index of the release before the array file (format 6) keeps its signatures,
+    and its next update writes the array file."""
+    from clipsearch.index import arrayfile
+
+    root, index = built
     before = _stories(index)
-    data = _signature_file(index)
-    data["columns"][column] = data["columns"][column][:-4]
-    (index / "signatures.bin").write_bytes(marshal.dumps(data))
+    (index / "signatures.bin").write_bytes(_columns_format(*_signature_rows(index)))
     os.remove(index / "stories.bin")
     computed = _no_recomputing(monkeypatch)
     assert _stories(index) == before
-    assert sum(computed) == len(data["paths"])
+    assert computed == []
+    _clip(root, "later", "Harbour cranes repainted", CLIMATE_A, "Nature", "2022-09-01T09:00:00Z")
+    assert update_index([root], index).ok
+    assert computed == [1]  # only the new clip is signed
+    assert arrayfile.read(str(index / "signatures.bin"))[0]["format"] == 7
+
+
+@pytest.mark.parametrize(
+    "column", ["minhash", "sample", "sample.counts", "fingerprint", "provider", "paths", "stats"]
+)
+def test_a_damaged_signatures_column_is_recomputed_not_used(built, monkeypatch, column) -> None:
+    import numpy as np
+
+    from clipsearch.index import arrayfile
+
+    _root, index = built
+    before = _stories(index)
+    meta, arrays = _signature_file(index)
+    if column in ("paths", "stats"):  # one string fewer than rows
+        arrays[column] = arrays[column][: int(np.flatnonzero(arrays[column] == 0)[-1])]
+    else:
+        arrays[column] = arrays[column][:-4]
+    arrayfile.write(str(index / "signatures.bin"), meta, arrays)
+    os.remove(index / "stories.bin")
+    computed = _no_recomputing(monkeypatch)
+    assert _stories(index) == before
+    assert sum(computed) == meta["rows"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "type", "rows", "format"])
+def test_a_damaged_signatures_file_is_recomputed_not_used(built, monkeypatch, damage) -> None:
+    from clipsearch.index import arrayfile
+
+    _root, index = built
+    before = _stories(index)
+    meta, arrays = _signature_file(index)
+    path = index / "signatures.bin"
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-100])
+    elif damage == "type":  # the right bytes read as another type
+        arrays["minhash"] = arrays["minhash"].view("float32")
+        arrayfile.write(str(path), meta, arrays)
+    else:
+        arrayfile.write(str(path), {**meta, damage: meta[damage] + 1}, arrays)
+    os.remove(index / "stories.bin")
+    computed = _no_recomputing(monkeypatch)
+    assert _stories(index) == before
+    assert sum(computed) == meta["rows"]
 
 
 def test_packed_lists_take_and_join_as_lists_do() -> None:

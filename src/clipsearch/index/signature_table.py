@@ -12,7 +12,7 @@ Imported by index runs, and by a search only when it must group stories itself."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,20 +97,45 @@ class Table:
             take_rows(prints, rows).tobytes(),
         )
 
-    def columns(self) -> dict[str, bytes]:
-        """The table as named byte strings (what signatures.bin marshals)."""
-        out = {"minhash": _le(self.minhash), "provider": _le(self.provider)}
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The table as named arrays (what signatures.bin keeps: arrayfile.py)."""
+        out = {"minhash": self.minhash, "provider": self.provider}
         for name in _LISTS:
             lists = getattr(self, name)
-            out[name] = _le(lists.values)
-            out[name + ".counts"] = _le(lists.counts.astype(np.uint32))
-        out["fingerprint"] = self.fingerprint
+            out[name] = lists.values
+            out[name + ".counts"] = lists.counts.astype(np.uint32)
+        out["fingerprint"] = np.frombuffer(self.fingerprint, dtype=np.uint8)
         return out
 
     @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], n: int) -> Table | None:
+        """The table of `n` rows that `arrays` made (views of them where the types
+        agree), or None when one is missing or of the wrong size or type."""
+        try:
+            minhash = _typed(arrays["minhash"], np.uint32)
+            provider = _typed(arrays["provider"], np.uint32)
+            prints = _typed(arrays["fingerprint"], np.uint8)
+            if (
+                minhash.shape != (n, sig.NUM_PERM)
+                or provider.shape != (n,)
+                or prints.shape != (n * sig.FINGERPRINT_BYTES,)
+            ):
+                return None
+            lists = []
+            for name, dtype in _LISTS.items():
+                values = _typed(arrays[name], dtype)
+                counts = _typed(arrays[name + ".counts"], np.uint32)
+                if values.ndim != 1 or counts.shape != (n,) or int(counts.sum()) != len(values):
+                    return None
+                lists.append(Packed(values, counts.astype(np.int64)))
+            return cls(minhash, *lists, provider, prints.tobytes())
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+    @classmethod
     def from_columns(cls, data: Any, n: int) -> Table | None:
-        """The table of `n` rows that `columns` wrote, or None when a column is
-        missing or of the wrong size (damaged or of another format)."""
+        """The table of `n` rows of signatures.bin's previous format (6: little-endian
+        byte strings), or None when a column is missing or of the wrong size."""
         try:
             # Native order is little-endian almost everywhere: then no copy is made.
             minhash = np.frombuffer(data["minhash"], dtype="<u4").astype(np.uint32, copy=False)
@@ -150,5 +175,12 @@ def _fingerprint(digest: Any) -> bytes:
     return raw if len(raw) == sig.FINGERPRINT_BYTES else sig.NO_FINGERPRINT
 
 
-def _le(values: np.ndarray) -> bytes:
-    return values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes()
+def _typed(values: Any, dtype: Any) -> np.ndarray:
+    """`values` as an array of the native `dtype` (no copy when it is one: the kind
+    must agree, only the byte order may differ)."""
+    want = np.dtype(dtype)
+    if not isinstance(values, np.ndarray) or values.dtype.kind != want.kind:
+        raise TypeError("wrong type")
+    if values.dtype.itemsize != want.itemsize:
+        raise TypeError("wrong size")
+    return values.astype(want, copy=False)
