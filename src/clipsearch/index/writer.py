@@ -8,8 +8,7 @@ import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from whoosh import index, writing
 from whoosh.util.filelock import try_for
@@ -51,12 +50,12 @@ SIGNATURE_BATCH = 512
 NO_STORIES_ENV = "CLIPSEARCH_BENCH_NO_STORIES"
 
 
-@dataclass(frozen=True, slots=True)
-class IndexedFile:
+class IndexedFile(NamedTuple):
     """What the index remembers of one clip file, to skip it when unchanged.
     `digest` is set when the file was modified too recently for its stat to be
     trusted ("racily clean", as git calls it): its content is compared instead.
-    `via` is the root it was found under when a symlink led outside that root."""
+    `via` is the root it was found under when a symlink led outside that root.
+    A named tuple for the same reason as discover.Found (one per indexed file)."""
 
     path: str
     stat: str
