@@ -787,3 +787,37 @@ def test_what_the_index_remembers_of_each_file_is_what_its_columns_hold(tmp_path
         p: (":".join(x for x in (f.stat, f.digest, f.via) if x) if f.digest else f.stat, f.id)
         for p, f in got.items()
     } == want
+
+
+@pytest.mark.parametrize("sharded", [False, True])
+@pytest.mark.parametrize("was_on", [True, False])
+def test_a_run_pauses_the_garbage_collector_and_restores_it(tmp_path, sharded, was_on):
+    """The collector is off while a run works (its full passes over a run's per-file
+    objects are pure cost) and as it was after, also when the run fails."""
+    import gc
+
+    from clipsearch.index import writer
+
+    root = tmp_path / "clips"
+    write_clip(root / "a.md", title="Harbour strike ends", id="a")
+    seen: list[bool] = []
+    real = writer.Writer.commit
+
+    def commit(self):
+        seen.append(gc.isenabled())
+        return real(self)
+
+    shards = {"shards": 2} if sharded else {}
+    was = gc.isenabled()
+    (gc.enable if was_on else gc.disable)()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(writer.Writer, "commit", commit)
+            assert update_index([root], tmp_path / "index", **shards).ok
+            assert gc.isenabled() is was_on
+            assert seen and not any(seen)
+            with pytest.raises(StrictStop):  # a failed run restores it too
+                update_index([root / "missing"], tmp_path / "index", strict=True, **shards)
+            assert gc.isenabled() is was_on
+    finally:
+        (gc.enable if was else gc.disable)()

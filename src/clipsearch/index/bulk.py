@@ -24,6 +24,7 @@ instead of its clips being silently left out."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import queue
 import signal
@@ -151,6 +152,9 @@ class BulkTask(multiproc.SubWriterTask):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked at the fork
         _die_with_parent(self._parent)
+        # The parent's run pauses the garbage collector (sync.collector_paused); a
+        # worker is a process of its own, with its own garbage, and collects it.
+        gc.enable()
         try:
             self._work()
         except BaseException as exc:  # noqa: BLE001 - told to the parent, which stops

@@ -26,6 +26,7 @@ from clipsearch.ingest.sync import (
     Progress,
     StrictStop,
     UpdateReport,
+    collector_paused,
     discover_reporting,
     needs_reading,
     sync_discovered,
@@ -273,38 +274,39 @@ def update_sharded(
     started = time.perf_counter()
     folder = os.path.abspath(os.fspath(index_dir))
     lock = FolderLock(folder, lock_timeout)
-    try:
-        manifest, found, report = begin_run(paths, folder, shards, rebuild, strict)
-        plan = make_plan(folder, manifest, found, rebuild)
-        routed = Routed()
-        for done, f in enumerate(plan.todo, 1):
-            one = read_routed([f], manifest.count, plan.holders, max_bytes)
-            routed.shard_of.update(one.shard_of)
-            routed.errors.extend(one.errors)
-            for shard, part in one.parts.items():
-                routed.parts.setdefault(shard, {}).update(part)
-            if progress is not None:
-                progress(done, len(plan.todo))
-        strict_check(routed.errors, strict)
-        reports = []
-        for i, path in enumerate(plan.shards):
-            files = shard_files(plan, i, routed.shard_of)
-            part = routed.parts.pop(i, {})
-            reports.append(
-                sync_shard(
-                    path,
-                    files,
-                    [part],
-                    rebuild=rebuild,
-                    strict=strict,
-                    lock_timeout=lock_timeout,
-                    max_bytes=max_bytes,
+    with collector_paused():  # as sync.update_index
+        try:
+            manifest, found, report = begin_run(paths, folder, shards, rebuild, strict)
+            plan = make_plan(folder, manifest, found, rebuild)
+            routed = Routed()
+            for done, f in enumerate(plan.todo, 1):
+                one = read_routed([f], manifest.count, plan.holders, max_bytes)
+                routed.shard_of.update(one.shard_of)
+                routed.errors.extend(one.errors)
+                for shard, part in one.parts.items():
+                    routed.parts.setdefault(shard, {}).update(part)
+                if progress is not None:
+                    progress(done, len(plan.todo))
+            strict_check(routed.errors, strict)
+            reports = []
+            for i, path in enumerate(plan.shards):
+                files = shard_files(plan, i, routed.shard_of)
+                part = routed.parts.pop(i, {})
+                reports.append(
+                    sync_shard(
+                        path,
+                        files,
+                        [part],
+                        rebuild=rebuild,
+                        strict=strict,
+                        lock_timeout=lock_timeout,
+                        max_bytes=max_bytes,
+                    )
                 )
-            )
-        merge_reports(report, reports)
-        count_moves(report, plan, routed.shard_of)
-        store.write_shard_stories(folder, plan.shards, story_window)  # all committed
-    finally:
-        lock.release()
+            merge_reports(report, reports)
+            count_moves(report, plan, routed.shard_of)
+            store.write_shard_stories(folder, plan.shards, story_window)  # all committed
+        finally:
+            lock.release()
     report.elapsed = time.perf_counter() - started
     return report
