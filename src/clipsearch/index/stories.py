@@ -395,9 +395,9 @@ def write(
     known: Known | None = None,
 ) -> None:
     """Compute the commit's stories and write both files beside it."""
-    stories, got, docs = compute(path, reader, columns, fresh, days, known)
     from clipsearch.index import arrayfile
 
+    stories, got, docs = compute(path, reader, columns, fresh, days, known)
     live = [d for d, doc in enumerate(docs) if doc is not None]
     # An array file: written from the arrays as they are and read back as views of
     # a memory map (the marshalled format copied 80 MB each way at 155k clips).
