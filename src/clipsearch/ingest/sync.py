@@ -157,6 +157,8 @@ def update_index(
             found, index_dir, report, rebuild=rebuild, strict=strict, lock_timeout=lock_timeout,
             max_bytes=max_bytes, progress=progress, story_window=story_window,
         )
+        # Freed before the collector is back: its first pass would walk every one.
+        del found
     report.elapsed = time.perf_counter() - started
     return report
 
