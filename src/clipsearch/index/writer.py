@@ -55,7 +55,8 @@ class IndexedFile(NamedTuple):
     `digest` is set when the file was modified too recently for its stat to be
     trusted ("racily clean", as git calls it): its content is compared instead.
     `via` is the root it was found under when a symlink led outside that root.
-    A named tuple for the same reason as discover.Found (one per indexed file)."""
+    A named tuple for the same reason as discover.Found (one per indexed file:
+    Writer.files() at 155k clips 0.31-0.37 s -> 0.22-0.30 s)."""
 
     path: str
     stat: str

@@ -114,8 +114,8 @@ def discover_reporting(
 def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector off for one index run, back on after (if it
     was on).  A run keeps a few objects per clip file (what was found, what the index
-    holds), and the collector's full passes over them cost a 1% update of 155k clips
-    0.4 s (7%); what a run leaves is freed by reference counting (a 20k build peaks at
+    holds), and the collector's passes over them cost a 1% update of 155k clips
+    0.5 s; what a run leaves is freed by reference counting (a 20k build peaks at
     the same memory either way).  The bulk writer's worker processes collect as before."""
     was_on = gc.isenabled()
     gc.disable()
