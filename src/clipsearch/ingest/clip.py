@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import reprlib
 import stat
 from dataclasses import dataclass, field, replace
@@ -23,7 +22,7 @@ from frontmatter.default_handlers import YAMLHandler
 
 from clipsearch import dates
 from clipsearch import language as languages
-from clipsearch.ingest import CLIP_SUFFIXES, DEFAULT_MAX_BYTES  # noqa: F401  (re-exported)
+from clipsearch.ingest import CLIP_SUFFIXES, DEFAULT_MAX_BYTES, frontmatter_yaml  # noqa: F401  (re-exported)
 from clipsearch.paths import shown_path
 
 #: Most `topics` and `related` items one clip may list; a clip with more is skipped.
@@ -36,24 +35,6 @@ MAX_RELATED = 1000
 QUALITY_MIN, QUALITY_MAX = -(2**63), 2**63 - 2
 
 _HANDLER = YAMLHandler()
-_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class ClipLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe YAML loader (C-accelerated when libyaml is present) that keeps
-    YAML 1.1's `yes/no/on/off` as strings, so a topic `NO` (Norway) stays `NO`.
-    Only `true`/`false` are booleans, as in YAML 1.2."""
-
-
-ClipLoader.yaml_implicit_resolvers = {
-    key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for key, resolvers in _BaseLoader.yaml_implicit_resolvers.copy().items()
-}
-ClipLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
 
 
 class ClipError(ValueError):
@@ -253,7 +234,7 @@ def split_frontmatter(text: str, path: str) -> tuple[dict, str]:
     except ValueError:
         raise ClipError(path, "frontmatter is not closed by a '---' line") from None
     try:
-        meta = yaml.load(fm, Loader=ClipLoader)  # noqa: S506 - a safe loader
+        meta = frontmatter_yaml.load(fm)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = f" at line {mark.line + 1}" if mark else ""
