@@ -1,5 +1,5 @@
-"""The frontmatter loader (frontmatter_yaml.py) builds what PyYAML's own construction
-builds with the same loader, and fails with the very same error."""
+"""The frontmatter loader (frontmatter_yaml.py) builds what PyYAML's own resolver and
+construction build with the same implicit resolvers, and fails with the same error."""
 
 from __future__ import annotations
 
@@ -25,8 +25,16 @@ def _outcome(load, text: str):
         return "error", type(exc).__name__, str(exc)
 
 
+#: ClipLoader's resolvers with PyYAML's own resolve and construction: the reference.
+Reference = type(
+    "Reference",
+    (getattr(yaml, "CSafeLoader", yaml.SafeLoader),),
+    {"yaml_implicit_resolvers": frontmatter_yaml.ClipLoader.yaml_implicit_resolvers},
+)
+
+
 def _both(text: str):
-    pyyaml = _outcome(lambda t: yaml.load(t, Loader=frontmatter_yaml.ClipLoader), text)  # noqa: S506
+    pyyaml = _outcome(lambda t: yaml.load(t, Loader=Reference), text)  # noqa: S506
     ours = _outcome(frontmatter_yaml.load, text)
     return pyyaml, ours
 
@@ -71,6 +79,11 @@ CASES = [
 def test_same_result_or_error_as_pyyaml(text):
     pyyaml, ours = _both(text)
     assert ours == pyyaml
+
+
+def test_yes_no_stay_strings_and_only_true_false_are_booleans():
+    loaded = frontmatter_yaml.load("a: NO\nb: yes\nc: off\nd: true\ne: FALSE\n")
+    assert loaded == {"a": "NO", "b": "yes", "c": "off", "d": True, "e": False}
 
 
 def test_an_alias_to_a_list_is_still_one_object():

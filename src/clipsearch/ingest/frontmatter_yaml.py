@@ -18,12 +18,28 @@ import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
 
 
 class ClipLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """Safe YAML loader (C-accelerated when libyaml is present) that keeps
     YAML 1.1's `yes/no/on/off` as strings, so a topic `NO` (Norway) stays `NO`.
     Only `true`/`false` are booleans, as in YAML 1.2."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        """The resolver's tag for a node, its implicit resolvers looked up once per
+        first character (the loader asks for every node's tag)."""
+        if self.yaml_path_resolvers:
+            return super().resolve(kind, value, implicit)
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, regexp in _RESOLVERS.get(value[:1], _WILDCARD):
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return _SEQ if kind is SequenceNode else _MAP
 
 
 ClipLoader.yaml_implicit_resolvers = {
@@ -35,10 +51,15 @@ ClipLoader.add_implicit_resolver(
     re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
     list("tTfF"),
 )
+#: The implicit resolvers tried for a plain scalar, by its first character ("" for
+#: an empty one), the wildcard ones after them, as the resolver tries them.
+_WILDCARD = tuple(ClipLoader.yaml_implicit_resolvers.get(None, []))
+_RESOLVERS = {
+    first: tuple(resolvers) + _WILDCARD
+    for first, resolvers in ClipLoader.yaml_implicit_resolvers.items()
+    if first is not None
+}
 
-_STR = "tag:yaml.org,2002:str"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
 #: Keys the loader's `flatten_mapping` rewrites (`<<` and `=`).
 _SPECIAL_KEYS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
 
