@@ -5,6 +5,7 @@ in and merges like any other segment."""
 from __future__ import annotations
 
 import pickle
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from whoosh import index, writing
 from whoosh.codec.whoosh3 import W3Codec
 
-from clipsearch.index import fresh_segment, segment_postings
+from clipsearch.index import fresh_segment, segment_postings, whoosh_fixes
 from clipsearch.index.analysis import LanguageText
 from clipsearch.index.schema import INDEX_NAME, TEXT_FIELDS, document, make_schema
 from clipsearch.index.whoosh_fixes import patch_segment_flush, patch_text_indexing
@@ -110,6 +111,47 @@ def test_uncompressed_blocks_are_the_same(built, tmp_path):
     theirs = _write(tmp_path / "whoosh", writing.SegmentWriter, docs, codec=codec)
     ours = _write(tmp_path / "fresh", fresh_segment.FreshSegmentWriter, docs, codec=codec)
     assert _files(ours) == _files(theirs)
+
+
+def _blocks(ix: index.Index) -> list[tuple[int, int, bytes]]:
+    """Every postings block of the index: its compression, stored size and pickle."""
+    out = []
+    with ix.reader() as reader:
+        for field, term in reader.all_terms():
+            m = reader.postings(field, term)
+            while True:
+                stored = m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset)
+                pickled = zlib.decompress(stored) if m._compression else stored
+                out.append((m._compression, len(stored), pickled))
+                if m._lastblock:
+                    break
+                m._next_block()
+    return out
+
+
+def test_small_blocks_are_stored_uncompressed_by_both_writers(built):
+    """A block's pickle under UNCOMPRESSED_BELOW bytes is stored as it is (compression
+    0 in its block info), a larger one compressed, by Whoosh's patched writer as by
+    the fresh one; either way Whoosh reads the same postings as from an index
+    written without compression."""
+    for ix in built[:2]:
+        blocks = _blocks(ix)
+        small = [b for b in blocks if len(b[2]) < whoosh_fixes.UNCOMPRESSED_BELOW]
+        large = [b for b in blocks if len(b[2]) >= whoosh_fixes.UNCOMPRESSED_BELOW]
+        assert small and large
+        assert all(comp == 0 and size == len(p) for comp, size, p in small)
+        assert all(comp == 3 for comp, _size, _p in large)
+
+
+def test_postings_read_back_as_from_an_uncompressed_index(built, tmp_path):
+    _whoosh_ix, fresh_ix, docs = built
+    plain = _write(tmp_path / "plain", writing.SegmentWriter, docs, codec=W3Codec(compression=0))
+    with plain.reader() as a, fresh_ix.reader() as b:
+        assert list(a.all_terms()) == list(b.all_terms())
+        for t in a.all_terms():
+            kind = "positions" if t[0] in TEXT_FIELDS else "weight"
+            assert list(a.postings(*t).items_as(kind)) == list(b.postings(*t).items_as(kind))
+    assert {comp for comp, _size, _p in _blocks(plain)} == {0}
 
 
 @pytest.mark.parametrize("doc", [0, 1, 255, 256, 65535, 65536, 2**24, 2**31 - 1])

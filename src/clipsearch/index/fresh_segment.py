@@ -32,6 +32,7 @@ from whoosh.util import numeric
 
 from clipsearch.index import segment_postings
 from clipsearch.index.analysis import ClipAnalyzer, index_columns
+from clipsearch.index.whoosh_fixes import UNCOMPRESSED_BELOW
 
 #: A W3 term info without inlined postings (Whoosh's W3TermInfo._struct).
 _TERM_INFO = struct.Struct("!BfIBBfII")
@@ -451,9 +452,10 @@ class _PostingsOut:
                         tail = tails[v] = one_posting_tail(v)
                 w = w32_list[a]
                 data = one_posting_data(d, None if ones[first] else w, tail)
-                if comp:
-                    data = zlib.compress(data, comp)
-                info = one_posting_info(d, maxw[first], comp, minbyte[first], maxbyte[first])
+                c = comp if len(data) >= UNCOMPRESSED_BELOW else 0
+                if c:
+                    data = zlib.compress(data, c)
+                info = one_posting_info(d, maxw[first], c, minbyte[first], maxbyte[first])
                 size = len(info) + len(data)
                 parts += (magic, pack_int(-size), info, data)
                 written = 8 + size
@@ -485,11 +487,12 @@ class _PostingsOut:
                 else:
                     mini_v = b"".join(filter(None, values[a:b]))
                 data = dumps((tuple(delta_list[a:b]), mini_w, mini_v), 2)
-                if comp:
-                    data = zlib.compress(data, comp)
+                c = comp if len(data) >= UNCOMPRESSED_BELOW else 0
+                if c:
+                    data = zlib.compress(data, c)
                 mw = maxw[block]
                 mw = mw if mw > 0 else 0
-                info = dumps((b - a, lastid[block], mw, comp, minbyte[block], maxbyte[block]), 2)
+                info = dumps((b - a, lastid[block], mw, c, minbyte[block], maxbyte[block]), 2)
                 size = len(info) + len(data)
                 parts += (pack_int(-size if block == last else size), info, data)
                 written += 4 + size
