@@ -184,7 +184,8 @@ def patch_segment_flush() -> None:
     """Write a new segment's postings with its lengths decoded once per document
     (`_SegmentLengths`), and its derived postings file (segment_postings.InHand)
     from the postings on their way to the codec instead of reading the segment back
-    after the commit; applied once before the first write."""
+    after the commit, and a small postings block stored uncompressed (`_write_block`);
+    applied once before the first write."""
     from whoosh import writing
 
     if getattr(writing.SegmentWriter, "_clipsearch_flush_patched", False):
