@@ -376,7 +376,7 @@ def test_a_damaged_signatures_column_is_recomputed_not_used(built, monkeypatch, 
     assert sum(computed) == meta["rows"]
 
 
-@pytest.mark.parametrize("damage", ["truncated", "type", "rows", "format"])
+@pytest.mark.parametrize("damage", ["truncated", "type", "string type", "rows", "format"])
 def test_a_damaged_signatures_file_is_recomputed_not_used(built, monkeypatch, damage) -> None:
     from clipsearch.index import arrayfile
 
@@ -388,6 +388,9 @@ def test_a_damaged_signatures_file_is_recomputed_not_used(built, monkeypatch, da
         path.write_bytes(path.read_bytes()[:-100])
     elif damage == "type":  # the right bytes read as another type
         arrays["minhash"] = arrays["minhash"].view("float32")
+        arrayfile.write(str(path), meta, arrays)
+    elif damage == "string type":  # the paths' bytes read as signed numbers
+        arrays["paths"] = arrays["paths"].view("int8")
         arrayfile.write(str(path), meta, arrays)
     else:
         arrayfile.write(str(path), {**meta, damage: meta[damage] + 1}, arrays)

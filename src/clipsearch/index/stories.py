@@ -199,8 +199,9 @@ def _joined(strings: Sequence[str]) -> Any:
 
 
 def _strings(blob: Any, n: int) -> list[str] | None:
-    """The `n` strings `_joined` made, or None when there are not `n` of them."""
-    if blob.dtype.itemsize != 1 or blob.ndim != 1:
+    """The `n` strings `_joined` made, or None when there are not `n` of them or the
+    array is not of bytes (uint8) as `_joined` writes it."""
+    if blob.dtype.kind != "u" or blob.dtype.itemsize != 1 or blob.ndim != 1:
         return None
     if n == 0:
         return [] if len(blob) == 0 else None
