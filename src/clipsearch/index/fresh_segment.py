@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime
 import struct
-import zlib
 from array import array
 from hashlib import md5
 from itertools import chain
@@ -32,7 +31,7 @@ from whoosh.util import numeric
 
 from clipsearch.index import segment_postings
 from clipsearch.index.analysis import ClipAnalyzer, index_columns
-from clipsearch.index.whoosh_fixes import UNCOMPRESSED_BELOW
+from clipsearch.index.whoosh_fixes import stored_block
 
 #: A W3 term info without inlined postings (Whoosh's W3TermInfo._struct).
 _TERM_INFO = struct.Struct("!BfIBBfII")
@@ -451,10 +450,7 @@ class _PostingsOut:
                     if tail is None:
                         tail = tails[v] = one_posting_tail(v)
                 w = w32_list[a]
-                data = one_posting_data(d, None if ones[first] else w, tail)
-                c = comp if len(data) >= UNCOMPRESSED_BELOW else 0
-                if c:
-                    data = zlib.compress(data, c)
+                data, c = stored_block(one_posting_data(d, None if ones[first] else w, tail), comp)
                 info = one_posting_info(d, maxw[first], c, minbyte[first], maxbyte[first])
                 size = len(info) + len(data)
                 parts += (magic, pack_int(-size), info, data)
@@ -486,10 +482,7 @@ class _PostingsOut:
                     mini_v = None
                 else:
                     mini_v = b"".join(filter(None, values[a:b]))
-                data = dumps((tuple(delta_list[a:b]), mini_w, mini_v), 2)
-                c = comp if len(data) >= UNCOMPRESSED_BELOW else 0
-                if c:
-                    data = zlib.compress(data, c)
+                data, c = stored_block(dumps((tuple(delta_list[a:b]), mini_w, mini_v), 2), comp)
                 mw = maxw[block]
                 mw = mw if mw > 0 else 0
                 info = dumps((b - a, lastid[block], mw, c, minbyte[block], maxbyte[block]), 2)

@@ -237,6 +237,15 @@ def patch_segment_flush() -> None:
 UNCOMPRESSED_BELOW = 96
 
 
+def stored_block(pickled: bytes, compression: int) -> tuple[bytes, int]:
+    """A postings block's pickle as it is stored, and the compression its block info
+    records: compressed at `compression` unless it is under `UNCOMPRESSED_BELOW`
+    bytes (or `compression` is 0)."""
+    if compression and len(pickled) >= UNCOMPRESSED_BELOW:
+        return zlib.compress(pickled, compression), compression
+    return pickled, 0
+
+
 def _write_block(self: Any, last: bool = False) -> None:
     """W3PostingsWriter._write_block doing what its comment says: a small pickle
     stays uncompressed, compression 0 in its block info (Whoosh 2.7 sets that and
@@ -245,10 +254,7 @@ def _write_block(self: Any, last: bool = False) -> None:
         self._postfile.write(whoosh3.WHOOSH3_HEADER_MAGIC)
     self._terminfo.add_block(self)
     data = (self._mini_ids(), self._mini_weights(), self._mini_values())
-    databytes = whoosh3.dumps(data, 2)
-    comp = self._compression if len(databytes) >= UNCOMPRESSED_BELOW else 0
-    if comp:
-        databytes = zlib.compress(databytes, comp)
+    databytes, comp = stored_block(whoosh3.dumps(data, 2), self._compression)
     ids = self._ids
     infobytes = whoosh3.dumps(
         (
