@@ -22,7 +22,8 @@ from frontmatter.default_handlers import YAMLHandler
 
 from clipsearch import dates
 from clipsearch import language as languages
-from clipsearch.ingest import CLIP_SUFFIXES, DEFAULT_MAX_BYTES, frontmatter_yaml  # noqa: F401  (re-exported)
+from clipsearch.ingest import CLIP_SUFFIXES, DEFAULT_MAX_BYTES  # noqa: F401  (re-exported)
+from clipsearch.ingest.frontmatter_yaml import load as load_frontmatter
 from clipsearch.paths import shown_path
 
 #: Most `topics` and `related` items one clip may list; a clip with more is skipped.
@@ -234,7 +235,7 @@ def split_frontmatter(text: str, path: str) -> tuple[dict, str]:
     except ValueError:
         raise ClipError(path, "frontmatter is not closed by a '---' line") from None
     try:
-        meta = frontmatter_yaml.load(fm)
+        meta = load_frontmatter(fm)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         line = f" at line {mark.line + 1}" if mark else ""
