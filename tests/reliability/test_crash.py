@@ -222,14 +222,14 @@ def test_ctrl_c_leaves_the_index_folder_as_it_was(
     reached = _kill_point(point, index, proc)
     if point == "parsing":  # always reached, as every test above asserts
         assert reached, "the run ended before its workers were seen"
-    elif not reached:  # a short window the run can pass between two polls
-        pytest.skip(f"the run ended before {point}")
+    # "writing" and "commit" are short windows a run can pass between two polls: then
+    # it has committed, and the branch below checks what a finished run leaves.
     kill_group(proc, signal.SIGINT)
     proc.communicate(timeout=30)
     if generation(index) != gen_before:
-        # Ctrl-C landed once the commit was made (possible at "commit"): then that commit
-        # is whole, nothing of the write is left beside it, and the next run has the
-        # rest to do; nothing is lost either way.
+        # Ctrl-C landed once the commit was made (possible at "commit"), or the run
+        # ended first: then that commit is whole, nothing of the write is left beside
+        # it, and the next run has the rest to do; nothing is lost either way.
         assert doc_count(index) in (N_OLD, N_OLD + N_NEW)
         assert not [n for n in os.listdir(index) if n.endswith(".tmp")]
         _assert_next_run_completes(bulk, index)
