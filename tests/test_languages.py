@@ -507,3 +507,20 @@ def test_writing_the_cache_removes_the_caches_of_other_versions(
     cache = Path(detection.model_cache() or "")
     assert sorted(p.name for p in folder.iterdir()) == sorted([cache.name, "notes.txt"])
     assert unrelated.read_text(encoding="utf-8") == "kept"
+
+
+def test_english_stems_are_porters_when_the_stem_cache_starts_over(monkeypatch) -> None:
+    """The stem cache is bounded: when it is full it starts over, and every stem,
+    through `stem` and through the analysis of a text, is still Porter's."""
+    from whoosh.lang import porter
+
+    from clipsearch.index import analysis
+
+    monkeypatch.setattr(analysis, "STEM_CACHE", 4)
+    words = ["running", "markets", "inflationary", "presidents", "companies", "reported"]
+    for _ in range(3):
+        assert [analysis.stem(w) for w in words] == [porter.stem(w) for w in words]
+        found = analysis.positions(" ".join(words))
+        assert list(found) == [porter.stem(w) for w in words]
+        terms = analysis.index_columns("reported running")[0]
+        assert terms == [porter.stem(w).encode() for w in ("reported", "running")]
