@@ -72,6 +72,18 @@ CASES = [
     "a: [" * 3000,  # nested too deeply
     "a:\n  - title: t\n    provider: {name: n, domain: d}\n  - title: u\n",
     "title: \"caf\\u00e9 \\U0001F600\"\nx: 'it''s'\ny: |\n  two\n  lines\nz: >\n  folded\n  text\n",
+    # Timestamps: the UTC-seconds form news clips use is built without PyYAML's
+    # constructor; other forms, and impossible ones, are PyYAML's.
+    "a: 2022-01-10T13:45:27Z\nb: [2022-12-31T23:59:59Z, '2022-01-10T13:45:27Z']\n",
+    "a: 2022-01-10t13:45:27Z\nb: 2022-01-10T13:45:27.25Z\nc: 2022-01-10T13:45:27+02:00\n",
+    "a: 2022-01-10 13:45:27Z\nb: 2022-1-9T3:45:27Z\nc: 2022-01-10T13:45:27 Z\n",
+    "a: 2022-02-30T00:00:00Z\n",  # impossible
+    "a: 2022-01-10T24:00:00Z\n",
+    "a: 0000-01-01T00:00:00Z\n",
+    "a: !!str 2022-01-10T13:45:27Z\nb: !!timestamp 2022-01-10T13:45:27Z\n",
+    # Plain scalars seen before (their tags are kept): the same tags again.
+    "title: true\ntype: 12\ntopics: ~\nnews: 2022-01-10T13:45:27Z\n",
+    "title: true\ntype: 12\ntopics: ~\nnews: 2022-01-10T13:45:27Z\n",
 ]
 
 

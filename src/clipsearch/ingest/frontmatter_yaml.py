@@ -3,15 +3,16 @@ its result.
 
 PyYAML's C loader parses in C but builds the Python objects in Python, a few method
 calls per node (a news clip's frontmatter has some 90 nodes): that took half of
-reading a clip.  `load` builds plain mappings, lists and strings itself and leaves
-every other node (numbers, dates, null, booleans, other tags) to the loader's own
-constructors; a document it does not take as plain (an alias to a mapping or list,
+reading a clip.  `load` builds plain mappings, lists, strings and UTC timestamps to
+the second itself and leaves every other node (numbers, other dates, null, booleans,
+other tags) to the loader's own constructors; a document it does not take as plain (an alias to a mapping or list,
 a merge key, any error) is built again by the loader from the start, so the result
 and every error are the loader's."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -35,11 +36,21 @@ class ClipLoader(_BaseLoader):  # type: ignore[misc, valid-type]
             return super().resolve(kind, value, implicit)
         if kind is ScalarNode:
             if implicit[0]:
-                for tag, regexp in _RESOLVERS.get(value[:1], _WILDCARD):
-                    if regexp.match(value):
-                        return tag
+                tag = _PLAIN_TAGS.get(value)
+                if tag is None:
+                    tag = _plain_tag(value)
+                    if len(value) <= _MEMO_LENGTH and len(_PLAIN_TAGS) < _MEMO_VALUES:
+                        _PLAIN_TAGS[value] = tag
+                return tag
             return _STR
         return _SEQ if kind is SequenceNode else _MAP
+
+
+def _plain_tag(value: str) -> str:
+    for tag, regexp in _RESOLVERS.get(value[:1], _WILDCARD):
+        if regexp.match(value):
+            return tag
+    return _STR
 
 
 ClipLoader.yaml_implicit_resolvers = {
@@ -59,6 +70,16 @@ _RESOLVERS = {
     for first, resolvers in ClipLoader.yaml_implicit_resolvers.items()
     if first is not None
 }
+
+#: The tag of a plain scalar depends on its text alone; short ones repeat from clip to
+#: clip (every key, `article`, a provider's name, a topic), so their tags are kept.
+_PLAIN_TAGS: dict[str, str] = {}
+_MEMO_LENGTH, _MEMO_VALUES = 40, 50_000
+
+#: A timestamp in the form news clips use, to the second in UTC: built here as
+#: PyYAML's construct_yaml_timestamp builds it (any other form is left to it).
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_UTC_SECONDS = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z\Z")
 
 #: Keys the loader's `flatten_mapping` rewrites (`<<` and `=`).
 _SPECIAL_KEYS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
@@ -88,7 +109,11 @@ def load(text: str) -> Any:
 def _build(loader: Any, node: Any, seen: set[int]) -> Any:
     tag, kind = node.tag, type(node)
     if kind is ScalarNode:
-        return node.value if tag == _STR else loader.construct_object(node, deep=True)
+        if tag == _STR:
+            return node.value
+        if tag == _TIMESTAMP and (m := _UTC_SECONDS.match(node.value)):
+            return datetime(*map(int, m.groups()), tzinfo=UTC)  # raises if impossible
+        return loader.construct_object(node, deep=True)
     if tag == _MAP and kind is MappingNode:
         if id(node) in seen:  # an alias: the loader shares one object
             raise _NotPlain
