@@ -5,9 +5,9 @@ PyYAML's C loader parses in C but builds the Python objects in Python, a few met
 calls per node (a news clip's frontmatter has some 90 nodes): that took half of
 reading a clip.  `load` builds plain mappings, lists, strings and UTC timestamps to
 the second itself and leaves every other node (numbers, other dates, null, booleans,
-other tags) to the loader's own constructors; a document it does not take as plain (an alias to a mapping or list,
-a merge key, any error) is built again by the loader from the start, so the result
-and every error are the loader's."""
+other tags) to the loader's own constructors; a document it does not take as plain
+(an alias to a mapping or list, a merge key, any error) is built again by the loader
+from the start, so the result and every error are the loader's."""
 
 from __future__ import annotations
 
