@@ -316,3 +316,19 @@ def test_kill_while_it_is_written(built, when: str) -> None:
     assert not (index / (vocabulary.VOCABULARY_FILE + ".tmp")).exists()
     with open_index(index) as idx:
         assert idx.search("vacine").corrections == {"vacine": "vaccine"}
+
+
+def test_surface_words_are_folded_and_skip_cjk_runs() -> None:
+    """The words typos are corrected to: three letters or more, folded (case and
+    accents), digits cutting words, Chinese, Japanese and Korean runs left out; the
+    ASCII words of a text with non-ASCII characters the same as in an ASCII one."""
+    from clipsearch.words import surface_words
+
+    mixed = "Zürich’s “Café” in İstanbul — 東京タワー iPhone発売日 ab x2y Covid19 U.S."
+    assert surface_words([mixed, "Straße NAÏVE Ζεύς"]) == {
+        "zurich", "cafe", "istanbul", "covid", "strasse", "naive", "ζευσ",
+    }  # fmt: skip
+    assert surface_words(["The Covid19 U.S. report x2y ab", "Markets"]) == {
+        "the", "covid", "report", "markets",
+    }  # fmt: skip
+    assert surface_words(["The Covid19 report — Markets"]) == {"the", "covid", "report", "markets"}

@@ -30,4 +30,8 @@ def surface_words(texts: Iterable[str]) -> set[str]:
     if text.isascii():
         return set(SURFACE_WORD.findall(text.lower()))
     words = set(SURFACE_WORD.findall(normalise(text)))
-    return {folded for w in words if not has_cjk(folded := fold(w))}
+    # Most words of such a text are ASCII (it has a curly quote or an accent or two):
+    # fold() of those is lower(), and they hold no CJK.
+    out = {w.lower() for w in words if w.isascii()}
+    out.update(f for w in words if not w.isascii() and not has_cjk(f := fold(w)))
+    return out
