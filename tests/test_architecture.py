@@ -213,3 +213,30 @@ def test_the_cli_collects_garbage_except_in_a_search_process(tmp_path) -> None: 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "collecting True", out.stderr[-2000:]
+
+
+def test_an_index_run_imports_no_query_engine(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A whole `clipsearch index` process imports what writing needs and not the
+    query engine (with its typo corrections and matching, some 35 ms of every index
+    run) or the web server."""
+    import subprocess
+    import sys
+
+    from conftest import write_corpus
+
+    clips = write_corpus(tmp_path / "clips")
+    code = (
+        "import sys, contextlib\n"
+        "from clipsearch.cli import main\n"
+        f"sys.argv = ['clipsearch', 'index', {str(clips)!r}, '--index', "
+        f"{str(tmp_path / 'index')!r}, '--quiet']\n"
+        "with contextlib.suppress(SystemExit):\n"
+        "    main()\n"
+        "unused = 'clipsearch.search.engine clipsearch.search.corrections"
+        " clipsearch.search.matching clipsearch.search.highlight starlette uvicorn'.split()\n"
+        "print(sorted(m for m in unused if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "added" in out.stdout, out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout

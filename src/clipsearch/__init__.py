@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from clipsearch.ingest.clip import Clip, ClipError, Related, read_clip
     from clipsearch.ingest.sync import Skipped, UpdateReport
     from clipsearch.ingest.update import update_index
-    from clipsearch.search.engine import ClipIndex, default_index_dir, open_index
+    from clipsearch.paths import default_index_dir
+    from clipsearch.search.engine import ClipIndex, open_index
     from clipsearch.search.request import SearchRequest
     from clipsearch.search.result import Hit, SearchResult
 
@@ -38,7 +39,7 @@ _LAZY = {
     "UpdateReport": "clipsearch.ingest.sync",
     "update_index": "clipsearch.ingest.update",
     "ClipIndex": "clipsearch.search.engine",
-    "default_index_dir": "clipsearch.search.engine",
+    "default_index_dir": "clipsearch.paths",
     "open_index": "clipsearch.search.engine",
     "SearchRequest": "clipsearch.search.request",
     "Hit": "clipsearch.search.result",

@@ -1,6 +1,14 @@
-"""Paths as users see them: one printable line, whatever bytes the name holds."""
+"""Paths as users see them: one printable line, whatever bytes the name holds; and
+the index folder used when none is named."""
 
 from __future__ import annotations
+
+import os
+
+
+def default_index_dir() -> str:
+    """`$CLIPSEARCH_INDEX`, else `index/` in the current directory."""
+    return os.environ.get("CLIPSEARCH_INDEX") or os.path.join(os.getcwd(), "index")
 
 
 def shown_path(path: str) -> str:

@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -56,11 +56,13 @@ from clipsearch.cli.output import (
 from clipsearch.errors import ClipsearchError, IndexLockedError, RequestError, StorageError
 from clipsearch.export import DEFAULT_FIELDS, FIELDS, FORMATS
 from clipsearch.ingest import DEFAULT_MAX_BYTES
-from clipsearch.paths import shown_path
-from clipsearch.search.engine import ClipIndex, default_index_dir
+from clipsearch.paths import default_index_dir, shown_path
 from clipsearch.search.histogram import INTERVALS
 from clipsearch.search.request import COUNTS, MATCH_MODES, SORTS, SearchRequest
 from clipsearch.search.result import SearchResult
+
+if TYPE_CHECKING:  # an index run never needs the query engine: imported by `_open`
+    from clipsearch.search.engine import ClipIndex
 
 
 class _Main(click.Group):
@@ -162,6 +164,8 @@ def _open(index_dir: str | None, *, quick_exit: bool = False) -> ClipIndex:
         # reference counting or by the exit, and the collector's passes over what
         # opening the index imports and reads (numpy, the derived arrays) are pure cost.
         gc.disable()
+    from clipsearch.search.engine import ClipIndex
+
     try:
         return ClipIndex(
             index_dir or default_index_dir(),

@@ -19,6 +19,7 @@ from clipsearch import dates
 from clipsearch.errors import RequestError
 from clipsearch.index import FACET_FIELDS, Compiled, ParsedQuery, Snapshot, is_sharded
 from clipsearch.language import UNDETERMINED
+from clipsearch.paths import default_index_dir
 from clipsearch.search import expansion, histogram, matching, ranking, stories
 from clipsearch.search import facets as facetlib
 from clipsearch.search.backend import Backend
@@ -95,11 +96,6 @@ class HitStream(Iterator[Hit]):
 
     def __next__(self) -> Hit:
         return next(self._hits)
-
-
-def default_index_dir() -> str:
-    """`$CLIPSEARCH_INDEX`, else `index/` in the current directory."""
-    return os.environ.get("CLIPSEARCH_INDEX") or os.path.join(os.getcwd(), "index")
 
 
 def default_cluster() -> str | None:
