@@ -98,7 +98,7 @@ def test_every_command_maps_a_refusal_to_exit_3(
     small: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, args: list[str], exc: Exception
 ) -> None:
     _, index = small
-    monkeypatch.setattr("clipsearch.cli.commands.ClipIndex", _raise(exc))
+    monkeypatch.setattr("clipsearch.search.engine.ClipIndex", _raise(exc))  # `_open` imports it
     res = cli(*args, "--index", index)
     assert res.exit_code == 3, res.output
     assert_one_line_error(res.stderr, "/idx/clips_1.seg", "Input/output error")
