@@ -121,6 +121,29 @@ def test_a_search_imports_only_what_it_uses() -> None:
     assert out.stdout.strip() == "[]", out.stdout
 
 
+def _cli_process(argv: list[str], unused: str, then: str = "") -> tuple[str, list[str]]:
+    """Run the CLI with `argv` in a fresh interpreter: what it printed, and which of
+    `unused` (module names, space-separated) it imported; then the code `then`."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, io, contextlib, json\n"
+        "from clipsearch.cli import main\n"
+        f"sys.argv = ['clipsearch', *{argv!r}]\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    main()\n"
+        f"found = sorted(m for m in {unused.split()!r} if m in sys.modules)\n"
+        "print(json.dumps([out.getvalue(), found]))\n" + then
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    printed, found = json.loads(run.stdout.splitlines()[0])
+    return printed, found
+
+
 def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The same for a whole `clipsearch search` process on an index, typo corrected:
     opening, searching, correcting and printing import none of them either (numpy
@@ -129,28 +152,19 @@ def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type
     searcher (a query of plain words never needs one) or its own spelling and fuzzy
     matching modules; and what Whoosh was given as stand-ins is the real thing
     afterwards."""
-    import subprocess
-    import sys
-
     from conftest import write_corpus
 
     from clipsearch import update_index
 
     index = tmp_path / "index"
     assert update_index([write_corpus(tmp_path / "clips")], index).ok
-    code = (
-        "import sys, io, contextlib\n"
-        "from clipsearch.cli import main\n"
-        f"sys.argv = ['clipsearch', 'search', 'vacine', '--index', {str(index)!r}]\n"
-        "out = io.StringIO()\n"
-        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
-        "    main()\n"
-        "assert 'vaccine' in out.getvalue(), out.getvalue()\n"
-        "unused = 'yaml frontmatter whoosh.multiproc whoosh.writing urllib.request"
+    unused = (
+        "yaml frontmatter whoosh.multiproc whoosh.writing urllib.request"
         " asyncio clipsearch.index.writer clipsearch.search.sharded datasketch"
         " queue calendar tempfile html csv whoosh.searching whoosh.lang.dmetaphone"
-        " whoosh.support.levenshtein whoosh.automata.lev whoosh.automata.fsa'.split()\n"
-        "print(sorted(m for m in unused if m in sys.modules))\n"
+        " whoosh.support.levenshtein whoosh.automata.lev whoosh.automata.fsa"
+    )
+    then = (
         "import urllib.request, cached_property, whoosh.lang.morph_en\n"
         "assert urllib.request.urlopen and cached_property.__version__\n"
         "from whoosh.query.terms import variations\n"
@@ -168,75 +182,23 @@ def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type
         "assert whoosh.reading.distance('abc', 'acb') == 1\n"
         "assert base.lev.levenshtein_automaton('ab', 1).to_dfa().accept('ac')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "[]", out.stdout
-
-
-def test_the_cli_collects_garbage_except_in_a_search_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """The `clipsearch` process imports with the garbage collector off; a command that
-    may run for hours (here `index`) gets it back, a search (which reads, prints and
-    exits at once) keeps it off; a caller of `main` in its own process keeps its own."""
-    import subprocess
-    import sys
-
-    from conftest import write_corpus
-
-    clips, index = write_corpus(tmp_path / "clips"), tmp_path / "index"
-
-    def process(*args: str) -> str:
-        code = (
-            "import atexit, gc, os, sys\n"
-            "def report(*_): print('collecting', gc.isenabled(), file=sys.stderr)\n"
-            "atexit.register(report)\n"
-            "real_exit = os._exit\n"
-            "os._exit = lambda code: (report(), real_exit(code))\n"
-            f"sys.argv = ['clipsearch', *{list(args)!r}]\n"
-            "from clipsearch.cli import run\n"
-            "run()\n"
-        )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        assert out.returncode == 0, out.stderr[-2000:]
-        return out.stderr.strip().splitlines()[-1]
-
-    assert process("index", str(clips), "--index", str(index), "-q") == "collecting True"
-    assert process("search", "vaccine", "--index", str(index)) == "collecting False"
-    code = (
-        "import gc, sys\n"
-        "from clipsearch.cli import main\n"
-        f"sys.argv = ['clipsearch', 'search', 'vaccine', '--index', {str(index)!r}]\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print('collecting', gc.isenabled())\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip().splitlines()[-1] == "collecting True", out.stderr[-2000:]
+    printed, found = _cli_process(["search", "vacine", "--index", str(index)], unused, then)
+    assert "vaccine" in printed, printed
+    assert found == []
 
 
 def test_an_index_run_imports_no_query_engine(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A whole `clipsearch index` process imports what writing needs and not the
     query engine (with its typo corrections and matching, some 35 ms of every index
     run) or the web server."""
-    import subprocess
-    import sys
-
     from conftest import write_corpus
 
     clips = write_corpus(tmp_path / "clips")
-    code = (
-        "import sys, contextlib\n"
-        "from clipsearch.cli import main\n"
-        f"sys.argv = ['clipsearch', 'index', {str(clips)!r}, '--index', "
-        f"{str(tmp_path / 'index')!r}, '--quiet']\n"
-        "with contextlib.suppress(SystemExit):\n"
-        "    main()\n"
-        "unused = 'clipsearch.search.engine clipsearch.search.corrections"
-        " clipsearch.search.matching clipsearch.search.highlight starlette uvicorn'.split()\n"
-        "print(sorted(m for m in unused if m in sys.modules))\n"
+    unused = (
+        "clipsearch.search.engine clipsearch.search.corrections clipsearch.search.matching"
+        " clipsearch.search.highlight starlette uvicorn"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "added" in out.stdout, out.stdout
-    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+    argv = ["index", str(clips), "--index", str(tmp_path / "index"), "--quiet"]
+    printed, found = _cli_process(argv, unused)
+    assert "added" in printed, printed
+    assert found == []
