@@ -172,13 +172,49 @@ def lock_held(index: Path) -> bool:
         os.close(fd)
 
 
+def lock_holders(index: Path) -> list[str]:
+    """The processes with the index's lock file open ("pid state command"): what an
+    assertion that the lock is free names when it is not."""
+    target = str(index / LOCK_FILE)
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if any(os.readlink(fd) == target for fd in (entry / "fd").iterdir()):
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+                out.append(f"{entry.name} {state} {cmd}")
+        except OSError:
+            continue
+    return out
+
+
 def children(pid: int) -> list[int]:
-    """Direct child processes of `pid` (Linux /proc)."""
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
+    """Direct child processes of `pid`, forked by any of its threads (Linux /proc)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def group_alive(pgid: int) -> list[int]:
+    """Processes of process group `pgid` that have not exited (Linux /proc): a
+    process still holds its files, the index's lock among them, until it is a zombie."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp, ...
+            out.append(int(entry.name))
+    return out
 
 
 def alive(pid: int) -> bool:
@@ -223,12 +259,17 @@ def descendants(pid: int) -> list[int]:
 
 
 def kill_and_wait(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
-    """Signal the whole process group, then wait until the indexer and every worker
-    it had are gone (a killed worker closes its files, and the lock, a moment later)."""
+    """Signal the whole process group, then wait until the indexer and every process
+    of its group are gone (a killed worker closes its files, and the lock, a moment
+    later; the group also holds any process its list of descendants missed)."""
     family = descendants(proc.pid)
     kill_group(proc, sig)
     proc.wait(30)
-    assert wait_for(lambda: not any(alive(p) for p in family), 10), "workers outlived the kill"
+
+    def gone() -> bool:
+        return not any(alive(p) for p in family) and not group_alive(proc.pid)
+
+    assert wait_for(gone, 10), f"processes outlived the kill: {group_alive(proc.pid)}"
 
 
 @dataclass

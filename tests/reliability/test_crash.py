@@ -45,6 +45,7 @@ from .conftest import (
     kill_and_wait,
     kill_group,
     lock_held,
+    lock_holders,
     run,
     wait_for,
 )
@@ -130,7 +131,7 @@ def test_kill_during_an_update_keeps_the_last_commit(
     kill_and_wait(proc)  # the indexer and its workers, like a power cut
     if point == "parsing":
         assert interrupted, "the run ended before its workers were seen"
-    assert not lock_held(index)
+    assert not lock_held(index), lock_holders(index)
     _assert_last_commit(index, gen_before, N_OLD)
     _assert_next_run_completes(bulk, index)
     if point == "derived data":  # and the derived data is whole again, and used
@@ -204,7 +205,7 @@ def test_ctrl_c_during_an_update_keeps_the_last_commit(
     assert proc.returncode != 0
     assert generation(index) == gen_before
     _assert_last_commit(index, gen_before, N_OLD)
-    assert not lock_held(index)
+    assert not lock_held(index), lock_holders(index)
     _assert_next_run_completes(bulk, index)
 
 
