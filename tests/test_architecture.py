@@ -187,6 +187,48 @@ def test_a_whole_cli_search_imports_only_what_it_uses(tmp_path) -> None:  # type
     assert found == []
 
 
+def test_the_cli_collects_garbage_except_in_a_search_process(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The `clipsearch` process imports with the garbage collector off; a command that
+    may run for hours (here `index`) gets it back, a search (which reads, prints and
+    exits at once) keeps it off; a caller of `main` in its own process keeps its own."""
+    import subprocess
+    import sys
+
+    from conftest import write_corpus
+
+    clips, index = write_corpus(tmp_path / "clips"), tmp_path / "index"
+
+    def process(*args: str) -> str:
+        code = (
+            "import atexit, gc, os, sys\n"
+            "def report(*_): print('collecting', gc.isenabled(), file=sys.stderr)\n"
+            "atexit.register(report)\n"
+            "real_exit = os._exit\n"
+            "os._exit = lambda code: (report(), real_exit(code))\n"
+            f"sys.argv = ['clipsearch', *{list(args)!r}]\n"
+            "from clipsearch.cli import run\n"
+            "run()\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stderr.strip().splitlines()[-1]
+
+    assert process("index", str(clips), "--index", str(index), "-q") == "collecting True"
+    assert process("search", "vaccine", "--index", str(index)) == "collecting False"
+    code = (
+        "import gc, sys\n"
+        "from clipsearch.cli import main\n"
+        f"sys.argv = ['clipsearch', 'search', 'vaccine', '--index', {str(index)!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('collecting', gc.isenabled())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "collecting True", out.stderr[-2000:]
+
+
 def test_an_index_run_imports_no_query_engine(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A whole `clipsearch index` process imports what writing needs and not the
     query engine (with its typo corrections and matching, some 35 ms of every index
