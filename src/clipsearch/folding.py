@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 #: Marks that would cut a word in two for the tokenizer (`\\w` does not match them):
 #: combining diacritics left uncomposed, Arabic harakat and the tatweel.
@@ -42,6 +43,12 @@ def fold(word: str) -> str:
     if word.isascii():
         return word.lower()
     return word.casefold().translate(_FOLD)
+
+
+def fold_words(words: Iterable[str]) -> list[str]:
+    """`fold` of each word, the ASCII ones (most words of news text, even of a text
+    with a curly quote or an accent) lowercased without a call per word."""
+    return [w.lower() if w.isascii() else fold(w) for w in words]
 
 
 def fold_in_place(text: str) -> str:

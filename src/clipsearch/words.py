@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from clipsearch.folding import fold, has_cjk, normalise
+from clipsearch.folding import fold_words, has_cjk, normalise
 
 #: Lucene's English stop words (what Anserini's CACM reference uses); unlike
 #: Whoosh's own list it keeps "us", "may" and "can", which matter in news.
@@ -29,9 +29,5 @@ def surface_words(texts: Iterable[str]) -> set[str]:
     text = "\n".join(texts)
     if text.isascii():
         return set(SURFACE_WORD.findall(text.lower()))
-    words = set(SURFACE_WORD.findall(normalise(text)))
-    # Most words of such a text are ASCII (it has a curly quote or an accent or two):
-    # fold() of those is lower(), and they hold no CJK.
-    out = {w.lower() for w in words if w.isascii()}
-    out.update(f for w in words if not w.isascii() and not has_cjk(f := fold(w)))
-    return out
+    words = fold_words(set(SURFACE_WORD.findall(normalise(text))))
+    return {w for w in words if w.isascii() or not has_cjk(w)}  # ASCII holds no CJK

@@ -31,7 +31,7 @@ from whoosh.analysis import (
 )
 from whoosh.lang import porter
 
-from clipsearch.folding import cjk_pieces, fold, has_cjk, normalise
+from clipsearch.folding import cjk_pieces, fold, fold_words, has_cjk, normalise
 from clipsearch.words import STOP_WORDS, TOKEN, TOKEN_PATTERN
 
 ENGLISH = "en"
@@ -162,9 +162,7 @@ def positions(value: Any) -> dict[str, list[int]]:
         return _numbered(TOKEN.findall(text.lower()), stops, stem_fn)
     text = normalise(text)
     if not has_cjk(text):  # FoldFilter, one term a token (folding makes no CJK)
-        # fold() inlined for ASCII tokens, most of a text with a few curly quotes
-        words = [t.lower() if t.isascii() else fold(t) for t in TOKEN.findall(text)]
-        return _numbered(words, stops, stem_fn)
+        return _numbered(fold_words(TOKEN.findall(text)), stops, stem_fn)
     out: dict[str, list[int]] = {}
     pos = -1
     for i, token in enumerate(TOKEN.findall(text)):
