@@ -177,17 +177,28 @@ def lock_holders(index: Path) -> list[str]:
     assertion that the lock is free names when it is not."""
     target = str(index / LOCK_FILE)
     out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in _pids():
         try:
-            if any(os.readlink(fd) == target for fd in (entry / "fd").iterdir()):
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
-                out.append(f"{entry.name} {state} {cmd}")
+            if any(os.readlink(fd) == target for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                state = (_stat(pid) or ["gone"])[0]
+                out.append(f"{pid} {state} {cmd.decode()[:120]}")
         except OSError:
             continue
     return out
+
+
+def _pids() -> list[int]:
+    return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state, ppid, pgrp, ...),
+    or [] for a process that is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def children(pid: int) -> list[int]:
@@ -204,25 +215,12 @@ def children(pid: int) -> list[int]:
 def group_alive(pgid: int) -> list[int]:
     """Processes of process group `pgid` that have not exited (Linux /proc): a
     process still holds its files, the index's lock among them, until it is a zombie."""
-    out = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp, ...
-            out.append(int(entry.name))
-    return out
+    return [p for p in _pids() if (f := _stat(p)) and int(f[2]) == pgid and f[0] != "Z"]
 
 
 def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+    fields = _stat(pid)
+    return bool(fields) and fields[0] != "Z"
 
 
 def wait_for(
