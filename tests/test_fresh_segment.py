@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from whoosh import index, writing
+from whoosh.codec import whoosh3
 from whoosh.codec.whoosh3 import W3Codec
+from whoosh.columns import VarBytesColumn
 
 from clipsearch.index import fresh_segment, segment_postings, whoosh_fixes
 from clipsearch.index.analysis import LanguageText
@@ -141,6 +143,45 @@ def test_small_blocks_are_stored_uncompressed_by_both_writers(built):
         assert small and large
         assert all(comp == 0 and size == len(p) for comp, size, p in small)
         assert all(comp == 3 for comp, _size, _p in large)
+
+
+def _stored_blocks(ix: index.Index) -> list[bytes]:
+    """The compressed postings blocks of the index, as stored."""
+    out = []
+    with ix.reader() as reader:
+        for field, term in reader.all_terms():
+            m = reader.postings(field, term)
+            while True:
+                if m._compression:
+                    out.append(m._postfile.get(m._dataoffset, m._nextoffset - m._dataoffset))
+                if m._lastblock:
+                    break
+                m._next_block()
+    return out
+
+
+def test_blocks_and_stored_fields_are_isal_deflate_that_zlib_reads(built):
+    """Both writers compress with ISA-L (its level 1, quicker than zlib's deflate);
+    what they store is a zlib stream, which Whoosh's readers decompress with zlib."""
+    from isal import isal_zlib
+
+    def isal_made(stored: bytes) -> bool:
+        return stored == isal_zlib.compress(zlib.decompress(stored), 1)
+
+    def zlib_made(stored: bytes) -> bool:
+        return stored == zlib.compress(zlib.decompress(stored), 3)
+
+    for ix in built[:2]:
+        blocks = _stored_blocks(ix)
+        assert blocks and all(map(isal_made, blocks))
+        assert not all(map(zlib_made, blocks))
+        with ix.reader() as reader:
+            ((leaf, _offset),) = reader.leaf_readers()
+            raw = leaf._perdoc._cached_reader("_stored", whoosh3.STORED_COLUMN)._child
+            values = [VarBytesColumn.Reader.__getitem__(raw, d) for d in range(len(raw))]
+            assert all(map(isal_made, values)) and not all(map(zlib_made, values))
+            got = [pickle.loads(zlib.decompress(v)) for v in values]
+            assert got == [reader.stored_fields(d) for d in range(reader.doc_count_all())]
 
 
 def test_postings_read_back_as_from_an_uncompressed_index(built, tmp_path):

@@ -184,12 +184,14 @@ def patch_segment_flush() -> None:
     """Write a new segment's postings with its lengths decoded once per document
     (`_SegmentLengths`), and its derived postings file (segment_postings.InHand)
     from the postings on their way to the codec instead of reading the segment back
-    after the commit, and a small postings block stored uncompressed (`_write_block`);
-    applied once before the first write."""
+    after the commit, a small postings block stored uncompressed (`_write_block`),
+    and larger ones and stored fields compressed by ISA-L (`_use_isal`); applied
+    once before the first write."""
     from whoosh import writing
 
     if getattr(writing.SegmentWriter, "_clipsearch_flush_patched", False):
         return
+    _use_isal()
 
     def flush_segment(self: Any) -> None:
         from clipsearch.index import segment_postings
@@ -237,13 +239,44 @@ def patch_segment_flush() -> None:
 UNCOMPRESSED_BELOW = 96
 
 
+#: What postings blocks are compressed with (`patch_segment_flush` sets ISA-L's): a
+#: zlib stream, which every reader (zlib.decompress) reads whoever wrote it.
+_deflate: Any = zlib.compress
+#: isal_zlib.compress, imported with the first write (a search never compresses).
+_isal_compress: Any = None
+
+
+def _isal_deflate(data: bytes, _level: int = 3) -> bytes:
+    """ISA-L's deflate at its level 1, whatever zlib level was asked for: 8 against
+    zlib's 20 us a call on news clips' postings blocks and stored fields (7.7 calls a
+    clip, some 5% of a build's CPU), 3% larger.  Whoosh's readers only look at
+    whether a block is compressed, never at its level."""
+    return _isal_compress(data, 1)
+
+
 def stored_block(pickled: bytes, compression: int) -> tuple[bytes, int]:
     """A postings block's pickle as it is stored, and the compression its block info
     records: compressed at `compression` unless it is under `UNCOMPRESSED_BELOW`
     bytes (or `compression` is 0)."""
     if compression and len(pickled) >= UNCOMPRESSED_BELOW:
-        return zlib.compress(pickled, compression), compression
+        return _deflate(pickled, compression), compression
     return pickled, 0
+
+
+def _use_isal() -> None:
+    """Compress postings blocks and stored fields with ISA-L (`_isal_deflate`)."""
+    global _deflate, _isal_compress
+    from isal import isal_zlib
+
+    _isal_compress, _deflate = isal_zlib.compress, _isal_deflate
+    make = columns.CompressedBytesColumn.Writer.__init__
+
+    def stored_writer(self: Any, dbfile: Any, level: int, module: str) -> None:
+        make(self, dbfile, level, module)
+        if module == "zlib":
+            self._compress = _isal_deflate
+
+    columns.CompressedBytesColumn.Writer.__init__ = stored_writer
 
 
 def _write_block(self: Any, last: bool = False) -> None:
