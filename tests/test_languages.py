@@ -24,7 +24,7 @@ from conftest import write_clip
 from clipsearch import RequestError, open_index, update_index
 from clipsearch import language as detection
 from clipsearch.cli import main
-from clipsearch.folding import fold, fold_in_place, normalise
+from clipsearch.folding import fold, fold_in_place, normalise, plain_punctuation
 from clipsearch.index.analysis import analyze_word
 from clipsearch.ingest.clip import ClipError, read_clip
 from clipsearch.language import declared, detect
@@ -163,6 +163,10 @@ def test_folding_functions() -> None:
     by_char = "".join(fold_in_place(c) for c in mixed)
     assert fold_in_place(mixed) == by_char and len(by_char) == len(mixed)
     assert fold_in_place(mixed).startswith("“quoted” straße")
+    # Curly quotes, dashes and the ellipsis read as ASCII for tokenising; nothing else
+    text = "“It’s ‘on’” – U.S.—Zürich… ™ ″"
+    assert plain_punctuation(text) == "\"It's 'on'\" - U.S.-Zürich... ™ ″"
+    assert normalise(plain_punctuation("a…b")) == normalise("a…b") == "a...b"
 
 
 # --------------------------------------------------------------------------- stemming
@@ -382,7 +386,7 @@ def test_the_writers_analysis_pass_on_random_text() -> None:
     from clipsearch.index.analysis import ClipAnalyzer, LanguageText, index_postings
 
     fmt = formats.Positions()
-    chars = list("aAbé É.ü ß 9_-'\u0301\u0640日本語한국ёЁ the of ")
+    chars = list("aAbé É.ü ß 9_-'\u0301\u0640日本語한국ёЁ…’“—™ the of ")
     alphabet = st.sampled_from(chars + ["the ", "a "])
 
     @settings(max_examples=300, deadline=None)

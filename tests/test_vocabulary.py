@@ -332,3 +332,31 @@ def test_surface_words_are_folded_and_skip_cjk_runs() -> None:
         "the", "covid", "report", "markets",
     }  # fmt: skip
     assert surface_words(["The Covid19 report — Markets"]) == {"the", "covid", "report", "markets"}
+
+
+def test_surface_words_of_random_text_are_their_definition() -> None:
+    """Whatever path a text takes (ASCII, punctuation read as ASCII, folding), its
+    surface words are the letter runs of three or more of its NFKC form without
+    loose marks, folded, those with a Chinese, Japanese or Korean letter left out."""
+    import unicodedata
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from clipsearch.folding import fold, has_cjk
+    from clipsearch.words import SURFACE_WORD, surface_words
+
+    def definition(texts: list[str]) -> set[str]:
+        text = unicodedata.normalize("NFKC", "\n".join(texts))
+        text = "".join(c for c in text if c not in "\u0301\u0640")
+        return {w for w in map(fold, SURFACE_WORD.findall(text)) if not has_cjk(w)}
+
+    chars = list("aAbcé É.ü ß 9_-'\u0301\u0640東京한국㊀ёЁ…’‘“”–—™İ the of ")
+    text = st.lists(st.sampled_from(chars + ["the ", "abc"]), max_size=40).map("".join)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(text, min_size=1, max_size=4))
+    def check(texts: list[str]) -> None:
+        assert surface_words(texts) == definition(texts)
+
+    check()

@@ -30,6 +30,25 @@ _NON_ASCII_RUNS = re.compile("([^\x00-\x7f]+)")
 _SPECIAL = {"ø": "o", "ł": "l", "đ": "d", "ħ": "h", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th"}
 
 
+#: Punctuation of news text outside ASCII (curly quotes, dashes, the ellipsis) and
+#: the ASCII read instead when tokenising: either way no part of a word and never
+#: the dot inside one ("U.S."), the ellipsis's being its NFKC form.  69% of the
+#: characters of news clips are in texts with one of them and nothing else non-ASCII.
+_PUNCTUATION = (
+    ("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'),
+    ("\u2013", "-"), ("\u2014", "-"), ("\u2026", "..."),
+)  # fmt: skip
+
+
+def plain_punctuation(text: str) -> str:
+    """`text` with those curly quotes, dashes and ellipses in ASCII, for finding its
+    words: what the words of a text are does not change, and a text with nothing
+    else outside ASCII can then take the ASCII ways of tokenising and folding."""
+    for fancy, plain in _PUNCTUATION:
+        text = text.replace(fancy, plain)
+    return text
+
+
 def normalise(text: str) -> str:
     """Text as it is tokenised: NFKC, without the marks that would split its words.
     ASCII text is returned as it is."""

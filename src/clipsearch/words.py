@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from clipsearch.folding import fold_words, has_cjk, normalise
+from clipsearch.folding import fold_words, has_cjk, normalise, plain_punctuation
 
 #: Lucene's English stop words (what Anserini's CACM reference uses); unlike
 #: Whoosh's own list it keeps "us", "may" and "can", which matter in news.
@@ -27,7 +27,12 @@ def surface_words(texts: Iterable[str]) -> set[str]:
     """The distinct surface words of some texts, folded (lowercase, no accents: an
     accent is no typo); Chinese, Japanese and Korean runs are not words to correct."""
     text = "\n".join(texts)
+    if not text.isascii():
+        text = plain_punctuation(text)  # the same words, and mostly an ASCII text
     if text.isascii():
         return set(SURFACE_WORD.findall(text.lower()))
-    words = fold_words(set(SURFACE_WORD.findall(normalise(text))))
+    text = normalise(text)
+    words = fold_words(set(SURFACE_WORD.findall(text)))
+    if not has_cjk(text):  # NFKC's (of "㊀", say), folding makes none
+        return set(words)
     return {w for w in words if w.isascii() or not has_cjk(w)}  # ASCII holds no CJK

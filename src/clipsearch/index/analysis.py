@@ -31,7 +31,14 @@ from whoosh.analysis import (
 )
 from whoosh.lang import porter
 
-from clipsearch.folding import cjk_pieces, fold, fold_words, has_cjk, normalise
+from clipsearch.folding import (
+    cjk_pieces,
+    fold,
+    fold_words,
+    has_cjk,
+    normalise,
+    plain_punctuation,
+)
 from clipsearch.words import STOP_WORDS, TOKEN, TOKEN_PATTERN
 
 ENGLISH = "en"
@@ -158,6 +165,8 @@ def positions(value: Any) -> dict[str, list[int]]:
     language = getattr(value, "language", ENGLISH)
     text = str(value)
     stops, stem_fn = _stop_words(language), stemmer(language)
+    if not text.isascii():
+        text = plain_punctuation(text)  # the same tokens, and mostly an ASCII text
     if text.isascii():  # the chain's LowercaseFilter
         return _numbered(TOKEN.findall(text.lower()), stops, stem_fn)
     text = normalise(text)
