@@ -131,13 +131,13 @@ def score(args) -> None:
     print(f"{len(labelled)} labelled pairs, {sum(r['label'] == '1' for r in labelled)} same story")
     print("threshold  precision  recall  (weighted by bin)   sample: tp fp fn")
     common = grouping.common_features(feats)
-    rare = grouping.rare_title_words([n[2] for n in nums])
+    frequent = grouping.frequent_title_words([n[2] for n in nums])
 
     def agree(i: int, j: int) -> bool:
         (ni, ti, wi, pi), (nj, tj, wj, pj) = nums[i], nums[j]
         if not grouping.numbers_agree(ni, nj, ti, tj):
             return False
-        return not (pi and pi == pj) or grouping.titles_agree(wi, wj, rare)
+        return not (pi and pi == pj) or grouping.titles_agree(wi, wj, frequent)
 
     for t in (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8):
         tp = fp = fn = 0.0

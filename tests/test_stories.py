@@ -578,7 +578,7 @@ def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes(high_bit
 
     from clipsearch.index import grouping
 
-    rng = random.Random(5)
+    rng, words = random.Random(5), random.Random(6)
     n = 300
     stems = [[rng.randrange(400) for _ in range(rng.randrange(2, 30))] for _ in range(40)]
     samples, numbers, title_numbers, title_words, providers = [], [], [], [], []
@@ -590,7 +590,9 @@ def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes(high_bit
         samples.append([(v << high_bits) | (v % 3) if high_bits else v for v in sample])
         numbers.append(tuple(rng.sample(range(5), rng.randrange(0, 3))))
         title_numbers.append(tuple(rng.sample(range(3), rng.randrange(0, 2))))
-        title_words.append(tuple(rng.sample(range(50), 3)))
+        # two of a few frequent words, one of many rare ones (most clips' titles
+        # each have a rare word the other lacks)
+        title_words.append((*words.sample(range(10), 2), words.randrange(10, 2000)))
         providers.append(rng.randrange(3))
         minhash[d] = [d % 40 if rng.random() < 0.7 else rng.randrange(10**6) for _ in range(8)]
     day = 86_400_000_000  # publication times are microseconds
@@ -598,8 +600,20 @@ def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes(high_bit
     got = grouping.copies(
         minhash, samples, numbers, title_numbers, times, 3.0, 0.5, title_words, providers
     )
-    common = grouping.common_features(samples)
-    rare = grouping.rare_title_words(title_words)
+    # The definitions in plain Python: counts of every value (a repeat in a sample
+    # counts), rare title words those in few clips' titles.
+    limit = max(grouping.COMMON_MIN, int(grouping.COMMON_SHARE * n))
+    common = {v for v, c in Counter(v for s in samples for v in s).items() if c > limit}
+    limit = max(grouping.TITLE_RARE_MIN, int(grouping.TITLE_RARE_SHARE * n))
+    counts = Counter(w for t in title_words for w in t)
+    rare = {w for w, c in counts.items() if c <= limit}
+    assert grouping.common_features(samples) == common
+    assert grouping.frequent_title_words(title_words) == set(counts) - rare
+
+    def titles_agree(x: tuple[int, ...], y: tuple[int, ...]) -> bool:
+        a, b = set(x), set(y)
+        return not ((a - b) & rare and (b - a) & rare)
+
     want = [
         (i, j)
         for i, j in grouping.candidate_pairs(minhash, times, 3 * day).tolist()
@@ -608,10 +622,19 @@ def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes(high_bit
         and not (
             providers[i]
             and providers[i] == providers[j]
-            and not grouping.titles_agree(title_words[i], title_words[j], rare)
+            and not titles_agree(title_words[i], title_words[j])
         )
     ]
     assert {7, 9} <= common if not high_bits else {7 << 20 | 1, 9 << 20} <= common
+    assert rare and set(counts) - rare  # both kinds of title words are compared
+    by_titles = [
+        (i, j)
+        for i, j in grouping.candidate_pairs(minhash, times, 3 * day).tolist()
+        if providers[i]
+        and providers[i] == providers[j]
+        and not titles_agree(title_words[i], title_words[j])
+    ]
+    assert by_titles and not set(by_titles) & set(got)
     assert len(want) > 50 and got == want
 
 
