@@ -192,11 +192,12 @@ def _pids() -> list[int]:
     return [int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()]
 
 
-def _stat(pid: int) -> list[str]:
-    """The fields of /proc/PID/stat after the command name (state, ppid, pgrp, ...),
-    or [] for a process that is gone."""
+def _stat(pid: int, thread: int | None = None) -> list[str]:
+    """The fields of /proc/PID/stat (or of one thread's) after the command name
+    (state, ppid, pgrp, ...), or [] for a process that is gone."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(path).read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return []
 
@@ -215,12 +216,24 @@ def children(pid: int) -> list[int]:
 def group_alive(pgid: int) -> list[int]:
     """Processes of process group `pgid` that have not exited (Linux /proc): a
     process still holds its files, the index's lock among them, until it is a zombie."""
-    return [p for p in _pids() if (f := _stat(p)) and int(f[2]) == pgid and f[0] != "Z"]
+    return [p for p in _pids() if (f := _stat(p)) and int(f[2]) == pgid and alive(p)]
 
 
 def alive(pid: int) -> bool:
+    """Whether `pid` has not exited: its main thread is not a zombie, or another of its
+    threads (a queue's feeder thread) is still exiting, and with it the files they
+    share stay open (seen: the lock still held just after every main thread of a
+    killed run was a zombie)."""
     fields = _stat(pid)
-    return bool(fields) and fields[0] != "Z"
+    if not fields:
+        return False
+    if fields[0] != "Z":
+        return True
+    try:
+        tasks = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+    except (OSError, ValueError):
+        return False
+    return any((_stat(pid, t) or ["X"])[0] not in ("Z", "X") for t in tasks)
 
 
 def wait_for(
