@@ -672,16 +672,91 @@ def test_a_bulk_build_whose_workers_read_the_files_reports_what_one_process_does
     derived = [p.name for p in (tmp_path / "bulk").iterdir() if p.suffix == ".vpst"]
     assert len(derived) > 2 if small_segments else 1 <= len(derived) <= 2
 
-    def answers(index: Path) -> list:
-        with open_index(index) as idx:
-            out = []
-            for q in ("pier", "vaccine", "vacine", "harbour report", ""):
-                r = idx.search(q, limit=100, group=bool(q))
-                out.append(sorted((h.id, h.score, h.story, h.copies, h.language) for h in r.hits))
-                out.append((r.total, r.facets, r.corrections))
-            return out
+    assert _answers(tmp_path / "bulk") == _answers(tmp_path / "one")
 
-    assert answers(tmp_path / "bulk") == answers(tmp_path / "one")
+
+def _answers(index: Path) -> list:
+    """What the index answers: hits with scores, stories and languages; totals, facets
+    and corrections, for a few searches."""
+    with open_index(index) as idx:
+        out = []
+        for q in ("pier", "vaccine", "vacine", "harbour report", ""):
+            r = idx.search(q, limit=100, group=bool(q))
+            out.append(sorted((h.id, h.score, h.story, h.copies, h.language) for h in r.hits))
+            out.append((r.total, r.facets, r.corrections))
+        return out
+
+
+def test_a_bulk_update_that_only_adds_has_the_workers_read_the_files(tmp_path, monkeypatch):
+    """An update whose files are all new is read by the bulk writer's workers, as a
+    first build is, and does what one process does: a new file with a later path than
+    an indexed one of its id replaces it, bad files and warnings are reported in order,
+    and the index answers the same.  A new file whose id an indexed file with a later
+    path holds is dropped (the worker had added it: it goes with a second commit, so
+    until segments merge it still counts in word statistics, as any deleted document
+    does).  An update with a changed file is read by the parent."""
+    from conftest import write_corpus
+
+    from clipsearch.ingest import discover, sync
+
+    monkeypatch.setattr(discover, "RACY_WINDOW_NS", 0)  # else just written files are re-read
+    root = write_corpus(tmp_path / "clips")
+    _dup(root, "dup/b.md", "Indexed later pier path wins")
+    put(root / "dup2" / "a.md", title="Indexed earlier pier path loses", id="na-dup-2")
+    first = tmp_path / "first"
+    assert update_index([root], first).ok
+    put(root / "dup2" / "b.md", title="New later pier path wins", id="na-dup-2")
+    put(root / "warn.md", title="Single topic pier", topics="AI")
+    (root / "bad1.md").write_text("---\ntitle: [unclosed\n---\n")
+    for n in range(6):
+        put(root / "new" / f"n{n}.md", title=f"New harbour report {n}", date="2022-03-02")
+    parent, read_here = os.getpid(), []
+    real_read = sync.read_outcome
+
+    def read_outcome(path, **kwargs):
+        if os.getpid() == parent:
+            read_here.append(path)
+        return real_read(path, **kwargs)
+
+    monkeypatch.setattr(sync, "read_outcome", read_outcome)
+
+    def both(step: str, new_files: int) -> dict:
+        reports = {}
+        for name, threshold in (("one", 10**9), ("bulk", 1)):
+            index = tmp_path / f"{step}-{name}"
+            shutil.copytree(first, index)
+            monkeypatch.setattr(sync, "BULK_THRESHOLD", threshold)
+            read_here.clear()
+            reports[name] = update_index([root], index)
+            assert len(read_here) == (new_files if name == "one" else 0)  # the workers read
+            reports[name].elapsed, reports[name].index = 0.0, ""
+        assert reports["bulk"].to_dict() == reports["one"].to_dict()
+        assert titles(tmp_path / f"{step}-bulk", "pier") == titles(tmp_path / f"{step}-one", "pier")
+        return reports
+
+    reports = both("adds", 9)
+    assert reports["bulk"].added == 8 and len(reports["bulk"].duplicates) == 1
+    assert len(reports["bulk"].skipped) == 1 and len(reports["bulk"].warnings) == 1
+    assert "New later pier path wins" in titles(tmp_path / "adds-bulk", "pier")
+    assert "Indexed earlier pier path loses" not in titles(tmp_path / "adds-bulk", "pier")
+    assert _answers(tmp_path / "adds-bulk") == _answers(tmp_path / "adds-one")
+
+    _dup(root, "dup/a.md", "New earlier pier path loses")
+    reports = both("loses", 10)
+    assert len(reports["bulk"].duplicates) == 2
+    assert count(tmp_path / "loses-bulk") == count(tmp_path / "loses-one")
+    assert "New earlier pier path loses" not in titles(tmp_path / "loses-bulk", "pier")
+
+    put(root / "new" / "n0.md", title="Changed harbour report", date="2022-03-03")
+    put(root / "new" / "n9.md", title="Another harbour report", date="2022-03-03")
+    read_here.clear()
+    changed = update_index([root], tmp_path / "loses-bulk")
+    assert changed.updated == 1 and changed.added == 1
+    # every file this run reads, here: the changed one, the new one, and those no run
+    # could index (a bad file, the losing duplicates), read again on every run
+    assert {str(root / "new" / f"n{n}.md") for n in (0, 9)} | {str(root / "bad1.md")} <= set(
+        read_here
+    )
 
 
 def _live_children() -> list[int]:

@@ -327,6 +327,9 @@ class BulkWriter(multiproc.MpWriter):
     def cancel(self) -> None:
         # Whoosh's cancel only flags its own copy of each task; the forked workers
         # would wait on the job queue forever, holding the inherited index lock.
+        # Jobs still buffered for them (an update hands out every new file at once)
+        # would keep the queue's feeder thread, and so the exit, on a pipe no one reads.
+        self.jobqueue.cancel_join_thread()
         try:
             for task in self.tasks:
                 if task.is_alive():

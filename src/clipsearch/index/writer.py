@@ -151,8 +151,8 @@ class Writer:
     @guarded
     def begin(self, bulk: bool = False, read_clip: ReadClip | None = None) -> None:
         """Start writing; `bulk` with the multi-process writer (bulk.py) when there
-        is more than one core.  `read_clip` (a fresh bulk build only): the workers
-        read the clip files themselves, handed to them with `add_file`."""
+        is more than one core.  `read_clip` (a bulk write): the workers read the clip
+        files handed to them with `add_file` themselves."""
         procs = min(os.cpu_count() or 1, 4)
         patch_segment_flush()
         patch_text_indexing()
@@ -162,7 +162,7 @@ class Writer:
 
             # Sub-writers get their own arguments: they never lock (the parent does).
             self._w = BulkWriter(
-                self._ix, read_clip=read_clip if self.fresh else None, sign=self._stories,
+                self._ix, read_clip=read_clip, sign=self._stories,
                 procs=procs, batchsize=256, subargs={"limitmb": 256}, limitmb=256, _lk=False,
             )
         elif not bulk and fresh_segment.supported(self._ix.schema) and (

@@ -208,9 +208,12 @@ def sync_discovered(
             and not any(is_under(p, u) for u in found.unreadable)
         )
         bulk = bulk and len(todo) >= BULK_THRESHOLD
-        # A fresh bulk build's workers read the files themselves (both cores parse).
+        # When every file to read is new (a first build, an update that only adds),
+        # the bulk writer's workers read them themselves: both cores parse.  Changed
+        # files are read here, each replacing its old document in path order.
         reader = functools.partial(read_outcome, max_bytes=max_bytes)
-        writer.begin(bulk=bulk, read_clip=reader if bulk and not preread else None)
+        workers_read = bulk and not preread and not any(f.path in known for f in todo)
+        writer.begin(bulk=bulk, read_clip=reader if workers_read else None)
         for p in gone:
             writer.delete_path(p)
             report.removed += 1
@@ -219,7 +222,7 @@ def sync_discovered(
             [k for p, k in known.items() if p not in reading and p not in gone], writer, report
         )
         run = _Run(owner, writer, report, strict, max_bytes, preread or {})
-        if writer.reads_files:  # a fresh build: no file is known yet
+        if writer.reads_files:  # every file to read is new
             for f in todo:
                 writer.add_file(f.path, f.stat, f.racy, f.via)
             for done, (f, read) in enumerate(zip(todo, writer.files_read(), strict=True), 1):
@@ -279,7 +282,7 @@ class _Run:
 
     def index(self, f: Found, old: IndexedFile | None, read: FileRead | None = None) -> None:
         """Read `f` and add it, or, given what a bulk worker `read` of it (and added
-        already: a fresh build, where every file is new), only count it."""
+        already: a file not indexed before), only count it."""
         report, writer = self.report, self.writer
         clip: Clip | None = None
         if read is None:
@@ -299,6 +302,8 @@ class _Run:
             report.duplicates.append(_duplicate(clip_id, f.path, holder))
             if old is not None:  # its old text (maybe under another id) must not stay
                 writer.delete_path(f.path)
+            if read is not None:  # a worker added it already: gone after the commit
+                writer.delete_after_commit(f.path)
             return
         if holder is not None and holder < f.path:
             self._drop(holder)
