@@ -614,9 +614,10 @@ def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes(high_bit
         a, b = set(x), set(y)
         return not ((a - b) & rare and (b - a) & rare)
 
+    candidates = grouping.candidate_pairs(minhash, times, 3 * day).tolist()
     want = [
         (i, j)
-        for i, j in grouping.candidate_pairs(minhash, times, 3 * day).tolist()
+        for i, j in candidates
         if grouping.overlap(samples[i], samples[j], common) >= grouping.THRESHOLD
         and grouping.numbers_agree(numbers[i], numbers[j], title_numbers[i], title_numbers[j])
         and not (
@@ -629,7 +630,7 @@ def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes(high_bit
     assert rare and set(counts) - rare  # both kinds of title words are compared
     by_titles = [
         (i, j)
-        for i, j in grouping.candidate_pairs(minhash, times, 3 * day).tolist()
+        for i, j in candidates
         if providers[i]
         and providers[i] == providers[j]
         and not titles_agree(title_words[i], title_words[j])
