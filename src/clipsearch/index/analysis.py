@@ -39,7 +39,7 @@ from clipsearch.folding import (
     normalise,
     plain_punctuation,
 )
-from clipsearch.words import STOP_WORDS, TOKEN, TOKEN_PATTERN
+from clipsearch.words import STOP_WORDS, TOKEN, TOKEN_PATTERN, ascii_tokens
 
 ENGLISH = "en"
 #: Snowball's algorithms by ISO 639-1 code (English is the Porter stemmer, above).
@@ -168,7 +168,7 @@ def positions(value: Any) -> dict[str, list[int]]:
     if not text.isascii():
         text = plain_punctuation(text)  # the same tokens, and mostly an ASCII text
     if text.isascii():  # the chain's LowercaseFilter
-        return _numbered(TOKEN.findall(text.lower()), stops, stem_fn)
+        return _numbered(ascii_tokens(text.lower()), stops, stem_fn)
     text = normalise(text)
     if not has_cjk(text):  # FoldFilter, one term a token (folding makes no CJK)
         return _numbered(fold_words(TOKEN.findall(text)), stops, stem_fn)

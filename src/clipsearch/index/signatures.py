@@ -27,6 +27,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
+from clipsearch.folding import plain_punctuation
+from clipsearch.words import ascii_words
+
 #: MinHash permutations: 64 estimate a similarity of 0.5 within +-0.06 (one standard
 #: error), and keep a clip's signature at 256 bytes.
 NUM_PERM = 64
@@ -73,7 +76,15 @@ class Signature:
 
 
 def tokens(text: str) -> list[str]:
-    return _WORD.findall(text.casefold())
+    """The casefolded words (`\\w+`) of a text; curly quotes, dashes and ellipses are
+    no word characters, so a text with nothing else outside ASCII is tokenised the
+    ASCII way."""
+    if not text.isascii():
+        plain = plain_punctuation(text)
+        if not plain.isascii():
+            return _WORD.findall(text.casefold())
+        text = plain
+    return ascii_words(text.lower())
 
 
 def numbers_in(text: str) -> tuple[int, ...]:
@@ -91,7 +102,10 @@ def features(title: str, excerpt: str, body: str) -> set[bytes]:
     number alone."""
     words = [w for w in tokens(f"{title}\n{excerpt}\n{body}") if w not in STOP_WORDS]
     out = {f"{a} {b}".encode() for a, b in zip(words, words[1:], strict=False)}
-    out.update(b"#" + w.encode() for w in words if any(c.isdigit() for c in w))
+    # No letter is a digit: most words are letters only, and skip the scan.
+    out.update(
+        b"#" + w.encode() for w in words if not w.isalpha() and any(c.isdigit() for c in w)
+    )
     if not out:  # a one-word clip: its word is all there is
         out = {w.encode() for w in words}
     return out
