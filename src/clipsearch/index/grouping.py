@@ -154,11 +154,14 @@ def _common_values(flat: np.ndarray, n: int) -> np.ndarray:
 _BUCKET_BITS = 20
 
 
-def _bucket_sizes(values: np.ndarray, bits: int) -> np.ndarray:
-    """Per value (non-negative integers), how many of `values` share its low `bits`
-    bits: at least how often it occurs, and every copy of it is in that bucket."""
-    low = (values & values.dtype.type((1 << bits) - 1)).astype(np.intp)
-    return np.bincount(low, minlength=1 << bits)[low]
+def _in_crowded_bucket(values: np.ndarray, bits: int, limit: int) -> np.ndarray:
+    """Per value (non-negative integers), whether more than `limit` of `values` share
+    its low `bits` bits: a value occurring more than `limit` times does, as every copy
+    of it is in that bucket.  A mask, not each value's bucket size: on 4M sampled
+    features the sizes were 32 MB written and read again, in a fresh process every
+    page of it a fault."""
+    low = values & values.dtype.type((1 << bits) - 1)
+    return (np.bincount(low, minlength=1 << bits) > limit)[low]
 
 
 def _more_than(values: np.ndarray, limit: int) -> np.ndarray:
@@ -169,7 +172,7 @@ def _more_than(values: np.ndarray, limit: int) -> np.ndarray:
     if not len(values):
         return values[:0]
     found, counts = np.unique(
-        values[_bucket_sizes(values, _BUCKET_BITS) > limit], return_counts=True
+        values[_in_crowded_bucket(values, _BUCKET_BITS, limit)], return_counts=True
     )
     return found[counts > limit]
 
@@ -296,7 +299,8 @@ def candidate_pairs(
     # band key of the rows in that order is the (key, time, rank) order, one sort a band.
     by_time = np.lexsort((ranks, times))
     times_in_order = times[by_time]
-    for key in _band_keys(minhash[by_time]):
+    for band in _band_keys(minhash):
+        key = band[by_time]  # a band's keys in time order: 1 MB, not all bands' 40 MB
         # Only rows sharing their key with another can pair: a bucket of one is
         # dropped whole, so distances inside the other buckets stay as they were.
         # Most keys are unique; those alone in their low bits' bucket are dropped
@@ -324,7 +328,7 @@ def candidate_pairs(
 def _maybe_shared(key: np.ndarray) -> np.ndarray:
     """Indices, ascending, of the keys that may equal another: all but those alone
     in their bucket of low bits (about eight buckets a key)."""
-    return np.flatnonzero(_bucket_sizes(key, min(24, max(8, len(key).bit_length() + 3))) > 1)
+    return np.flatnonzero(_in_crowded_bucket(key, min(24, max(8, len(key).bit_length() + 3)), 1))
 
 
 def _stable_order(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
