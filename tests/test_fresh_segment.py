@@ -18,7 +18,11 @@ from whoosh.columns import VarBytesColumn
 from clipsearch.index import fresh_segment, segment_postings, whoosh_fixes
 from clipsearch.index.analysis import LanguageText
 from clipsearch.index.schema import INDEX_NAME, TEXT_FIELDS, document, make_schema
-from clipsearch.index.whoosh_fixes import patch_segment_flush, patch_text_indexing
+from clipsearch.index.whoosh_fixes import (
+    BLOCK_PROTOCOL,
+    patch_segment_flush,
+    patch_text_indexing,
+)
 from clipsearch.ingest.clip import read_clip
 from tests.conftest import EDGE_CLIPS, FIXTURES, write_corpus
 
@@ -195,22 +199,56 @@ def test_postings_read_back_as_from_an_uncompressed_index(built, tmp_path):
     assert {comp for comp, _size, _p in _blocks(plain)} == {0}
 
 
+def test_blocks_pickled_at_whooshs_protocol_read_as_ours(built, tmp_path, monkeypatch):
+    """Blocks are pickled at BLOCK_PROTOCOL (their positions as bytes), not at Whoosh's
+    protocol 2 (which indexes written before hold): both read back the same postings,
+    in one index too (a protocol-2 segment, then one of ours)."""
+    _whoosh_ix, fresh_ix, docs = built
+    assert {pickled[:2] for _c, _s, pickled in _blocks(fresh_ix)} == {b"\x80\x03"}
+    with monkeypatch.context() as m:
+        m.setattr(whoosh_fixes, "BLOCK_PROTOCOL", 2)
+        old = _write(tmp_path / "old", writing.SegmentWriter, docs)
+    assert {pickled[:2] for _c, _s, pickled in _blocks(old)} == {b"\x80\x02"}
+    assert sum(s for _c, s, _p in _blocks(old)) > sum(s for _c, s, _p in _blocks(fresh_ix))
+    postings = {}
+    with old.reader() as a, fresh_ix.reader() as b:
+        assert list(a.all_terms()) == list(b.all_terms())
+        for t in a.all_terms():
+            kind = "positions" if t[0] in TEXT_FIELDS else "weight"
+            postings[t] = list(b.postings(*t).items_as(kind))
+            assert list(a.postings(*t).items_as(kind)) == postings[t]
+    writer = fresh_segment.FreshSegmentWriter(old)
+    for doc in docs[:3]:
+        writer.add_document(**doc)
+    writer.commit()
+    mixed = index.open_dir(str(tmp_path / "old"), INDEX_NAME)
+    assert len(mixed._segments()) == 2
+    with mixed.reader() as c:
+        for t, got in postings.items():
+            kind = "positions" if t[0] in TEXT_FIELDS else "weight"
+            again = [(d + len(docs), v) for d, v in got if d < 3]
+            assert list(c.postings(*t).items_as(kind)) == got + again
+
+
 @pytest.mark.parametrize("doc", [0, 1, 255, 256, 65535, 65536, 2**24, 2**31 - 1])
 def test_a_lone_postings_pickles_are_pickles(doc):
-    """The templates of a block with one posting are `pickle.dumps` at protocol 2."""
-    values = [b"\x00", b"\x7f", b"\x80\xff", bytes(range(256)), b"\x05" * 70000]
+    """The templates of a block with one posting are `pickle.dumps`: the data at the
+    blocks' protocol, the block info at Whoosh's protocol 2."""
+    values = [b"\x00", b"\x7f", b"\x80\xff", bytes(range(255)), bytes(range(256)),
+              b"\x05" * 70000]  # fmt: skip
     weights = [None, 1.0, 2.5, -3.0, 1e-300, 3.4e38, float("inf"), float("nan"), 0.0, -0.0]
+    protocol = BLOCK_PROTOCOL
     for weight in weights:
         no_values = fresh_segment.NO_VALUES_TAIL
-        want = pickle.dumps(((doc,), weight, None), 2)
+        want = pickle.dumps(((doc,), weight, None), protocol)
         assert fresh_segment.one_posting_data(doc, weight, no_values) == want
         for empty in (b"", None):
             tail = fresh_segment.one_posting_tail(empty)
-            want = pickle.dumps(((doc,), weight, ()), 2)
+            want = pickle.dumps(((doc,), weight, ()), protocol)
             assert fresh_segment.one_posting_data(doc, weight, tail) == want
         for value in values:
             tail = fresh_segment.one_posting_tail(value)
-            want = pickle.dumps(((doc,), weight, (value,)), 2)
+            want = pickle.dumps(((doc,), weight, (value,)), protocol)
             assert fresh_segment.one_posting_data(doc, weight, tail) == want
     for maxweight in weights[1:]:
         for comp, low, high in ((0, 0, 0), (3, 1, 255), (9, 17, 200), (255, 255, 255)):

@@ -31,7 +31,7 @@ from whoosh.util import numeric
 
 from clipsearch.index import segment_postings
 from clipsearch.index.analysis import ClipAnalyzer, index_columns
-from clipsearch.index.whoosh_fixes import stored_block
+from clipsearch.index.whoosh_fixes import BLOCK_PROTOCOL, stored_block
 
 #: A W3 term info without inlined postings (Whoosh's W3TermInfo._struct).
 _TERM_INFO = struct.Struct("!BfIBBfII")
@@ -482,7 +482,9 @@ class _PostingsOut:
                     mini_v = None
                 else:
                     mini_v = b"".join(filter(None, values[a:b]))
-                data, c = stored_block(dumps((tuple(delta_list[a:b]), mini_w, mini_v), 2), comp)
+                data, c = stored_block(
+                    dumps((tuple(delta_list[a:b]), mini_w, mini_v), BLOCK_PROTOCOL), comp
+                )
                 mw = maxw[block]
                 mw = mw if mw > 0 else 0
                 info = dumps((b - a, lastid[block], mw, c, minbyte[block], maxbyte[block]), 2)
@@ -536,7 +538,7 @@ def write_hash_tables(writer: Any) -> None:
 
 
 def _pickled_int(n: int) -> bytes:
-    """pickle's encoding of an int from 0 to 2**31 - 1 (protocol 2)."""
+    """pickle's encoding of an int from 0 to 2**31 - 1 (protocols 2 and 3 alike)."""
     if n < 256:
         return _BININT1[n]
     if n < 65536:
@@ -545,33 +547,31 @@ def _pickled_int(n: int) -> bytes:
 
 
 _BININT1 = [b"K" + bytes((n,)) for n in range(256)]
-#: The end of `dumps(((doc,), weight, None), 2)` after the weight: a block of a
-#: format without values.
+#: The end of `dumps(((doc,), weight, None), BLOCK_PROTOCOL)` after the weight: a
+#: block of a format without values.
 NO_VALUES_TAIL = b"N\x87q\x01."
 
 
 def one_posting_tail(value: bytes | None) -> bytes:
-    """The end of `dumps(((doc,), weight, values), 2)` after the weight, for the
-    values of a posting alone in its block: `(value,)`, or `()` for an empty or no
-    value (a block leaves those out).  Protocol 2 pickles bytes as
-    `_codecs.encode(value.decode("latin1"), "latin1")`."""
+    """The end of `dumps(((doc,), weight, values), BLOCK_PROTOCOL)` after the weight,
+    for the values of a posting alone in its block: `(value,)`, or `()` for an empty
+    or no value (a block leaves those out).  Protocol 3 pickles bytes as they are."""
     if not value:
         return b")\x87q\x01."
-    text = value.decode("latin1").encode("utf-8")
-    return (
-        b"c_codecs\nencode\nq\x01X"
-        + len(text).to_bytes(4, "little")
-        + text
-        + b"q\x02X\x06\x00\x00\x00latin1q\x03\x86q\x04Rq\x05\x85q\x06\x87q\x07."
-    )
+    n = len(value)
+    size = b"C" + bytes((n,)) if n < 256 else b"B" + n.to_bytes(4, "little")
+    return size + value + b"q\x01\x85q\x02\x87q\x03."
 
 
 def one_posting_data(doc: int, weight: float | None, tail: bytes) -> bytes:
-    """`dumps(((doc,), weight, values), 2)`, the block data of a posting alone in
-    its block (`doc` from 0 to 2**31 - 1), `tail` the values' part
+    """`dumps(((doc,), weight, values), BLOCK_PROTOCOL)`, the block data of a posting
+    alone in its block (`doc` from 0 to 2**31 - 1), `tail` the values' part
     (`one_posting_tail` or None's)."""
     w = b"N" if weight is None else b"G" + _DOUBLE(weight)
-    return b"\x80\x02" + _pickled_int(doc) + b"\x85q\x00" + w + tail
+    return _BLOCK_HEADER + _pickled_int(doc) + b"\x85q\x00" + w + tail
+
+
+_BLOCK_HEADER = b"\x80" + bytes((BLOCK_PROTOCOL,))
 
 
 def one_posting_info(
