@@ -243,18 +243,23 @@ def index_postings(value: Any, field_boost: float = 1.0) -> list[tuple[bytes, in
 
 def index_columns(
     value: Any, field_boost: float = 1.0
-) -> tuple[list[bytes], list[int], list[float], list[bytes]]:
-    """`index_postings` as four lists (term bytes, frequencies, weights, encoded
+) -> tuple[list[str], list[int], list[float], list[bytes]]:
+    """`index_postings` as four lists (terms, frequencies, weights, encoded
     positions): what a writer keeping its postings in arrays takes, without a
-    tuple per term made and taken apart."""
+    tuple per term made and taken apart.  The terms are text, each one encodable as
+    UTF-8 (checked here, as encoding them would): most are the stem cache's own
+    strings, whose hashes a writer numbering its terms gets without computing them,
+    and a writer encodes each distinct term once, not each posting's."""
     found = positions(value)
+    if not value.isascii():  # (an ASCII text makes ASCII terms)
+        "".join(found).encode("utf-8")  # a lone surrogate fails here, as encode() did
     lists = list(found.values())
     freqs = list(map(len, lists))
     # Integer weights are the floats a writer's float64 array makes of them.
     weights: list[Any] = freqs if field_boost == 1.0 else [f * field_boost for f in freqs]
     once = _ONCE.get  # encoded_positions' own cache, looked up without a call
     values = [(once(p[0]) if len(p) == 1 else None) or encoded_positions(p) for p in lists]
-    return [t.encode("utf-8") for t in found], freqs, weights, values
+    return list(found), freqs, weights, values
 
 
 def analyze_word(word: str, language: str = ENGLISH) -> str | None:

@@ -108,9 +108,10 @@ def _numeric_columns(field: Any, value: Any) -> tuple:
 
 
 class _TermIds(dict):
-    """A field's terms, numbered in order of first occurrence."""
+    """A field's terms (bytes; a text field's as text), numbered in order of first
+    occurrence."""
 
-    def __missing__(self, key: bytes) -> int:
+    def __missing__(self, key: bytes | str) -> int:
         n = self[key] = len(self)
         return n
 
@@ -181,6 +182,8 @@ class FreshSegmentWriter(writing.SegmentWriter):
                         if columns is None:
                             items = list(field.index(value))
                             columns = tuple(zip(*items, strict=True)) if items else ((),)
+                            if kind == "text" and items:  # a text field's terms are text
+                                columns = ([t.decode("utf-8") for t in columns[0]], *columns[1:])
                             if key and len(self._made) < _MADE_LIMIT:
                                 self._made[key] = columns
                     if columns[0]:
@@ -340,6 +343,8 @@ class _PostingsOut:
         fieldid = self._fieldmap[fieldname] = len(self._fieldmap)
         prefix = pack_ushort(fieldid)
         texts = list(got.ids)
+        if texts and type(texts[0]) is str:  # a text field's (index_columns)
+            texts = [t.encode("utf-8") for t in texts]
         n_terms = len(texts)
         by_text = sorted(range(n_terms), key=texts.__getitem__)
         rank = np.empty(n_terms, dtype=np.int64)
