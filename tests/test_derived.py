@@ -218,3 +218,27 @@ def test_gather_concatenates_the_rows_asked_for(seed: int) -> None:
     got = gather(offsets, values, rows)
     assert got.tolist() == expected
     assert got.dtype == values.dtype
+
+
+@pytest.mark.parametrize(
+    "ids", [["plain-1", "plain-2", "p-3"], ["plain-1", "zürich-2", "東京-3", "ß-4"]]
+)
+def test_many_clip_ids_at_once_are_each_ones(tmp_path: Path, monkeypatch, ids) -> None:
+    """Clip ids asked for many at a time come from one decode of the id table (ASCII
+    ids) or one per id; either way they are the ids asked for one by one, in the
+    order asked."""
+    from clipsearch.index import columns
+
+    root = tmp_path / "clips"
+    for k, clip_id in enumerate(ids):
+        write_clip(root / f"c{k}.md", title=f"Clip {k}", id=clip_id)
+    update_index([str(root)], str(tmp_path / "ix"))
+    snap = Snapshot(str(tmp_path / "ix"))
+    try:
+        docs = [len(ids) - 1, 0, 2, 2, 1]
+        one_by_one = [snap.clip_ids([d])[0] for d in docs]
+        assert set(one_by_one) == set(ids)
+        monkeypatch.setattr(columns, "_MANY_IDS", 0)
+        assert snap.clip_ids(docs) == one_by_one
+    finally:
+        snap.close()

@@ -11,6 +11,7 @@ value numbers of its documents), never a Python object per document."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -22,6 +23,19 @@ from whoosh.util.times import datetime_to_long
 from clipsearch.index.docsets import DocSet, as_docs, sorted_unique
 from clipsearch.index.schema import FACET_FIELDS
 from clipsearch.index.storage import guarded, leaves
+
+#: Clip ids asked for at once from which the whole id table is decoded.
+_MANY_IDS = 1000
+
+
+def _split_utf8(blob: bytes, bounds: Sequence[int]) -> list[str]:
+    """`blob[bounds[i]:bounds[i + 1]]` decoded, for each i: one decode of the whole
+    blob when it is ASCII (then bytes and characters have the same offsets) and a
+    slice of text per value (all 153k clip ids: 75 -> 37 ms)."""
+    text = blob.decode("utf-8")
+    if len(text) != len(blob):
+        return [blob[a:b].decode("utf-8") for a, b in itertools.pairwise(bounds)]
+    return [text[a:b] for a, b in itertools.pairwise(bounds)]
 
 #: Microseconds in a day: Whoosh stores times as microseconds since 0001-01-01.
 _DAY = 86_400_000_000
@@ -514,6 +528,10 @@ class Columns:
 
     def clip_ids(self, docs: Iterable[int]) -> list[str]:
         blob, starts = self._id_table()
+        docs = list(docs)
+        if len(docs) > _MANY_IDS:  # the whole table decoded once (story rows: all)
+            every = _split_utf8(blob.tobytes(), starts.tolist())
+            return [every[d] for d in docs]
         return [
             blob[int(starts[d]) : int(starts[d + 1])].tobytes().decode("utf-8") for d in docs
         ]

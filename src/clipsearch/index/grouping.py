@@ -325,6 +325,14 @@ def candidate_pairs(
     return np.stack([codes // n, codes % n], axis=1)
 
 
+def _ranks(values: Sequence[str]) -> np.ndarray:
+    """Each value's place in their sorted order (ties in order of position): Python's
+    sort of the strings, 3x faster than numpy's of a unicode array made of them."""
+    ranks = np.empty(len(values), dtype=np.int64)
+    ranks[sorted(range(len(values)), key=values.__getitem__)] = np.arange(len(values))
+    return ranks
+
+
 def _maybe_shared(key: np.ndarray) -> np.ndarray:
     """Indices, ascending, of the keys that may equal another: all but those alone
     in their bucket of low bits (about eight buckets a key)."""
@@ -451,7 +459,7 @@ def stories(
         threshold,
         Packed.of(title_words).take(idx),
         take_rows(np.asarray(providers), idx),
-        np.argsort(np.argsort(np.asarray([ids[d] for d in rows]), kind="stable")),
+        _ranks([ids[d] for d in rows]),
     )
     for i, j in found:
         ri, rj = find(i), find(j)
