@@ -203,8 +203,8 @@ def test_discovery_by_name_in_an_open_folder_finds_what_paths_find(
     tmp_path: Path, monkeypatch
 ) -> None:
     """Files are looked at by name in their open folder (one name for the kernel to
-    resolve): the same files, stats, racy flags and problems as looked at by path,
-    symlinked files, a fifo and an unreadable file included."""
+    resolve, the usual file found inline): the same files, stats, racy flags and
+    problems as looked at by path, symlinked files and folders and a fifo included."""
     from clipsearch.ingest import discover as discovery
 
     root = tmp_path / "c"
@@ -215,6 +215,8 @@ def test_discovery_by_name_in_an_open_folder_finds_what_paths_find(
     outside = write_clip(tmp_path / "out" / "e.md", title="E")
     os.symlink(outside, root / "e.md")
     os.mkfifo(root / "pipe.md")
+    write_clip(tmp_path / "elsewhere" / "f.md", title="F")  # in a folder linked to
+    os.symlink(tmp_path / "elsewhere", root / "linked")
 
     def seen() -> tuple:
         got = discover([str(root)])
@@ -226,7 +228,9 @@ def test_discovery_by_name_in_an_open_folder_finds_what_paths_find(
     by_name = seen()
     monkeypatch.setattr(discovery, "_STAT_IN_FOLDER", False)
     assert seen() == by_name
-    assert len(by_name[0]) == 5 and len(by_name[1]) == 2
+    assert len(by_name[0]) == 6 and len(by_name[1]) == 2
+    via = {path: via for path, _stat, _racy, via in by_name[0]}
+    assert via[str(tmp_path / "elsewhere" / "f.md")] == str(root)
 
 
 def test_the_cli_phrases_library_errors_in_its_own_terms(halves) -> None:

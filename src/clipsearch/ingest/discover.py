@@ -116,9 +116,21 @@ def _found(
     except OSError as exc:
         return Found(named, error=f"cannot read: {exc.strerror or exc}")
     if not stat.S_ISREG(st.st_mode):
-        return Found(named, error="not a regular file (a pipe, device or socket)")
+        return Found(named, error=_NOT_REGULAR)
     racy = st.st_mtime_ns > now_ns - RACY_WINDOW_NS
     return Found(path, stat_key(st), racy)
+
+
+_NOT_REGULAR = "not a regular file (a pipe, device or socket)"
+
+
+def _utf8(path: str) -> bool:
+    """Whether a path is UTF-8 text (a name that is not decodes with surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _walk(
@@ -180,9 +192,37 @@ def _walk_folder(
     subfolders = []
     inside = is_under(folder, root)  # else a folder a symlink led to
     now_ns = time.time_ns()
+    # The usual file (an ASCII name in a folder whose name is UTF-8, looked up in the
+    # open folder) is found inline: 155k of them make a re-run's walk, where a call
+    # of _found, a stat_key and a _replace each were a third of its time.
+    quick = fd is not None and _utf8(folder)
+    racy_after = now_ns - RACY_WINDOW_NS
+    via = "" if inside else root
     for entry in entries:
-        if entry.name.startswith("."):
+        name = entry.name
+        if name.startswith("."):
             continue
+        if quick and name.isascii() and name.lower().endswith(CLIP_SUFFIXES):
+            try:
+                plain = not entry.is_symlink() and not entry.is_dir()
+            except OSError:
+                plain = False
+            real = entry.path
+            if plain and real not in seen_files:
+                seen_files.add(real)
+                try:
+                    st = os.stat(name, dir_fd=fd)
+                except OSError as exc:
+                    out.problems.append(Found(real, error=f"cannot read: {exc.strerror or exc}"))
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    out.problems.append(Found(real, error=_NOT_REGULAR))
+                    continue
+                mtime = st.st_mtime_ns
+                out.files.append(Found(real, f"{mtime}:{st.st_size}", mtime > racy_after, "", via))
+                continue
+            if plain:
+                continue  # a file already found
         try:
             is_dir = entry.is_dir()
         except OSError:
