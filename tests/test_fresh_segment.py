@@ -230,6 +230,27 @@ def test_blocks_pickled_at_whooshs_protocol_read_as_ours(built, tmp_path, monkey
             assert list(c.postings(*t).items_as(kind)) == got + again
 
 
+def _stored_pickle(ix: index.Index, docnum: int) -> bytes:
+    with ix.reader() as reader:
+        column = reader._perdoc._cached_reader("_stored", whoosh3.STORED_COLUMN)
+        return column._child[docnum]
+
+
+def test_stored_fields_pickled_at_whooshs_protocol_read_as_ours(built, tmp_path, monkeypatch):
+    """Stored fields are pickled at STORED_PROTOCOL, not at Whoosh's protocol 2 (which
+    indexes written before hold): both read back the same fields."""
+    _whoosh_ix, fresh_ix, docs = built
+    assert _stored_pickle(fresh_ix, 0)[:2] == b"\x80" + bytes((whoosh_fixes.STORED_PROTOCOL,))
+    with monkeypatch.context() as m:
+        m.setattr(whoosh_fixes, "STORED_PROTOCOL", 2)
+        old = _write(tmp_path / "old", fresh_segment.FreshSegmentWriter, docs)
+    assert _stored_pickle(old, 0)[:2] == b"\x80\x02"
+    with old.reader() as a, fresh_ix.reader() as b:
+        assert [a.stored_fields(d) for d in range(len(docs))] == [
+            b.stored_fields(d) for d in range(len(docs))
+        ]
+
+
 @pytest.mark.parametrize("doc", [0, 1, 255, 256, 65535, 65536, 2**24, 2**31 - 1])
 def test_a_lone_postings_pickles_are_pickles(doc):
     """The templates of a block with one posting are `pickle.dumps`: the data at the

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import pickle
 import struct
 import zlib
 from array import array
@@ -185,8 +186,9 @@ def patch_segment_flush() -> None:
     (`_SegmentLengths`), and its derived postings file (segment_postings.InHand)
     from the postings on their way to the codec instead of reading the segment back
     after the commit, a small postings block stored uncompressed (`_write_block`),
-    and larger ones and stored fields compressed by ISA-L (`_use_isal`); applied
-    once before the first write."""
+    and larger ones and stored fields compressed by ISA-L (`_use_isal`), stored
+    fields pickled at STORED_PROTOCOL (`_add_pickled`); applied once before the
+    first write."""
     from whoosh import writing
 
     if getattr(writing.SegmentWriter, "_clipsearch_flush_patched", False):
@@ -228,6 +230,7 @@ def patch_segment_flush() -> None:
     writing.SegmentWriter._assemble_segment = assemble_segment
     writing.SegmentWriter._clipsearch_flush_patched = True
     whoosh3.W3PostingsWriter._write_block = _write_block
+    columns.PickleColumn.Writer.add = _add_pickled
 
 
 #: A postings block whose pickle is shorter is written uncompressed: zlib makes such
@@ -284,6 +287,20 @@ def _use_isal() -> None:
             self._compress = _isal_deflate
 
     columns.CompressedBytesColumn.Writer.__init__ = stored_writer
+
+
+#: The pickle protocol of a document's stored fields (Whoosh's PickleColumn, which
+#: only stored fields use).  Whoosh writes protocol 2: a clip's stat (bytes) and
+#: publication time (a datetime, whose state is bytes) each became a `_codecs.encode`
+#: call to pickle and to unpickle.  At protocol 4 a clip's stored fields pickle in 5.4
+#: against 8.1 us, unpickle in 5.3 against 9.3 us (ten of them a search's page) and
+#: compress 10% smaller; readers `pickle.loads` them whatever the protocol.
+STORED_PROTOCOL = 4
+
+
+def _add_pickled(self: Any, docnum: int, v: Any) -> None:
+    """PickleColumn.Writer.add, pickling at STORED_PROTOCOL."""
+    self._child.add(docnum, b"" if v is None else pickle.dumps(v, STORED_PROTOCOL))
 
 
 def _write_block(self: Any, last: bool = False) -> None:
