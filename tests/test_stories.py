@@ -565,18 +565,25 @@ def test_the_benchmark_switch_builds_without_grouping(built, tmp_path, monkeypat
     assert _stories(index) == _stories(grouped)
 
 
+@pytest.mark.parametrize("threaded", [False, True])
 @pytest.mark.parametrize("high_bits", [0, 20])
-def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes(high_bits) -> None:
+def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes(
+    high_bits, threaded, monkeypatch
+) -> None:
     """`copies` counts shared features over arrays; it must take exactly the pairs
     the definition (overlap(), numbers and titles agreeing) takes among the candidates,
     with repeated values in a sample, common features and clips too small to compare.
     With `high_bits`, features differ only above their low bits, as hashes may:
-    the common ones are told apart from the rest exactly, not by their low bits."""
+    the common ones are told apart from the rest exactly, not by their low bits.
+    `threaded`: as for a large index, the features in a thread beside the bands."""
     import random
 
     import numpy as np
 
     from clipsearch.index import grouping
+
+    monkeypatch.setattr(grouping, "_THREADED_ROWS", 0 if threaded else 10**9)
+    monkeypatch.setattr(grouping.os, "cpu_count", lambda: 2)
 
     rng, words = random.Random(5), random.Random(6)
     n = 300
@@ -639,15 +646,20 @@ def test_vectorised_comparison_takes_the_pairs_the_set_definition_takes(high_bit
     assert len(want) > 50 and got == want
 
 
-def test_candidate_pairs_are_the_near_neighbours_of_equal_bands() -> None:
+@pytest.mark.parametrize("threaded", [False, True])
+def test_candidate_pairs_are_the_near_neighbours_of_equal_bands(threaded, monkeypatch) -> None:
     """The definition, in plain Python: per band, rows ordered by (band values, time,
     clip rank); a pair is two rows at most NEIGHBOURS apart in that order with equal
-    band values and times at most the window apart."""
+    band values and times at most the window apart.  The bands of a large index are
+    paired in two threads: the same pairs."""
     import random
 
     import numpy as np
 
     from clipsearch.index import grouping
+
+    monkeypatch.setattr(grouping, "_THREADED_ROWS", 0 if threaded else 10**9)
+    monkeypatch.setattr(grouping.os, "cpu_count", lambda: 2)
 
     rows = grouping.ROWS
     rng = random.Random(2)

@@ -27,6 +27,7 @@ by a search that finds no grouping written for its commit)."""
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -294,35 +295,59 @@ def candidate_pairs(
     n, perms = minhash.shape
     if ranks is None:
         ranks = np.arange(n)
-    found = []
     # Ranks are distinct, so (time, rank) orders the rows totally: a stable sort by
     # band key of the rows in that order is the (key, time, rank) order, one sort a band.
     by_time = np.lexsort((ranks, times))
     times_in_order = times[by_time]
-    for band in _band_keys(minhash):
-        key = band[by_time]  # a band's keys in time order: 1 MB, not all bands' 40 MB
-        # Only rows sharing their key with another can pair: a bucket of one is
-        # dropped whole, so distances inside the other buckets stay as they were.
-        # Most keys are unique; those alone in their low bits' bucket are dropped
-        # before sorting (in order, so the stable order of the rest is unchanged).
-        maybe = _maybe_shared(key)
-        sub, ks = _stable_order(key[maybe])
-        within = maybe[sub]
-        shared = np.zeros(len(ks), dtype=bool)
-        twin = ks[1:] == ks[:-1]
-        shared[1:] |= twin
-        shared[:-1] |= twin
-        within, ks = within[shared], ks[shared]
-        order, ts = by_time[within], times_in_order[within]
-        for off in range(1, min(NEIGHBOURS, len(ks) - 1) + 1):
-            same = (ks[:-off] == ks[off:]) & (ts[off:] - ts[:-off] <= window_us)
-            if same.any():
-                i, j = order[:-off][same], order[off:][same]
-                found.append(np.minimum(i, j).astype(np.int64) * n + np.maximum(i, j))
+    bands = list(_band_keys(minhash))
+
+    def pairs_of(some: list[np.ndarray]) -> list[np.ndarray]:
+        return [p for band in some for p in _band_pairs(band, by_time, times_in_order, window_us)]
+
+    if n < _THREADED_ROWS or (os.cpu_count() or 1) < 2:
+        found = pairs_of(bands)
+    else:  # numpy's sorts and comparisons let go of the GIL: two threads, half each
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            other = pool.submit(pairs_of, bands[1::2])
+            found = pairs_of(bands[0::2]) + other.result()
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     codes = sorted_unique(np.concatenate(found))  # np.unique would import numpy.ma
     return np.stack([codes // n, codes % n], axis=1)
+
+
+#: Rows from which the bands are paired in two threads.
+_THREADED_ROWS = 20_000
+
+
+def _band_pairs(
+    band: np.ndarray, by_time: np.ndarray, times_in_order: np.ndarray, window_us: int
+) -> list[np.ndarray]:
+    """candidate_pairs of one band, as codes i * n + j (i < j), n the rows."""
+    n = len(band)
+    key = band[by_time]  # a band's keys in time order: 1 MB, not all bands' 40 MB
+    # Only rows sharing their key with another can pair: a bucket of one is dropped
+    # whole, so distances inside the other buckets stay as they were.  Most keys are
+    # unique; those alone in their low bits' bucket are dropped before sorting (in
+    # order, so the stable order of the rest is unchanged).
+    maybe = _maybe_shared(key)
+    sub, ks = _stable_order(key[maybe])
+    within = maybe[sub]
+    shared = np.zeros(len(ks), dtype=bool)
+    twin = ks[1:] == ks[:-1]
+    shared[1:] |= twin
+    shared[:-1] |= twin
+    within, ks = within[shared], ks[shared]
+    order, ts = by_time[within], times_in_order[within]
+    found = []
+    for off in range(1, min(NEIGHBOURS, len(ks) - 1) + 1):
+        same = (ks[:-off] == ks[off:]) & (ts[off:] - ts[:-off] <= window_us)
+        if same.any():
+            i, j = order[:-off][same], order[off:][same]
+            found.append(np.minimum(i, j).astype(np.int64) * n + np.maximum(i, j))
+    return found
 
 
 def _ranks(values: Sequence[str]) -> np.ndarray:
@@ -387,12 +412,21 @@ def copies(
     and `providers`, two clips of one outlet must also have agreeing titles."""
     if len(minhash) < 2:
         return []
-    values, starts, counts = _kept_features(Packed.of(samples))
+    if len(minhash) < _THREADED_ROWS or (os.cpu_count() or 1) < 2:
+        kept = _kept_features(Packed.of(samples))
+        pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks)
+    else:  # the features in a thread of their own while the bands are paired
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            kept_later = pool.submit(_kept_features, Packed.of(samples))
+            pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks)
+            kept = kept_later.result()
+    values, starts, counts = kept
     nums = Packed.of(numbers, np.int64)
     title_nums = Packed.of(title_numbers, np.int64)
     titles = Packed.of(title_words) if title_words is not None else None
     frequent = frequent_title_words(titles) if titles is not None else set()
-    pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks)
     a, b = counts[pairs[:, 0]], counts[pairs[:, 1]]
     pairs = pairs[(a >= MIN_FEATURES) & (b >= MIN_FEATURES)]
     # As overlap() computes it (a quotient of two integers, rounded once, as Python's).
