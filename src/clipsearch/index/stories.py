@@ -321,7 +321,7 @@ def rows(
             continue
         p, stat = doc
         rec = fresh.get(p)
-        if _valid(rec, stat):
+        if rec is not None and _valid(rec, stat):  # (most files are not this run's)
             take[d] = len(old) + len(added)
             added.append(rec)  # type: ignore[arg-type]
             continue
