@@ -146,7 +146,7 @@ class Writer:
         if self.fresh:
             return {}
         with self._ix.reader() as reader:
-            return {f.path: f for f in _indexed_files(reader, self._known)}
+            return _indexed_files(reader, self._known)
 
     @guarded
     def begin(self, bulk: bool = False, read_clip: ReadClip | None = None) -> None:
@@ -391,15 +391,36 @@ def _commit_of(storage: Any) -> tuple[int, int, list[list[Any]]] | None:
     return toc.generation, sum(n for _seg, n in segments), segments
 
 
-def _indexed_files(reader: Any, known: dict | None = None) -> Iterator[IndexedFile]:
-    """Every document's file; `known` gets each segment's path and stat columns
-    (stories.Known)."""
+def _indexed_files(reader: Any, known: dict | None = None) -> dict[str, IndexedFile]:
+    """Every document's file by path; `known` gets each segment's path and stat
+    columns (stories.Known).  A segment without deletions is taken whole, its files
+    made in one comprehension, not by a generator asking whether each document is
+    deleted (the 153k files of an index 0.26 -> 0.22 s, the columns' reading included)."""
+    out: dict[str, IndexedFile] = {}
     for leaf, _offset in leaves(reader):
         paths, stats, ids = (text_column_values(leaf, name) for name in ("path", "stat", "id"))
         if known is not None:
             known[leaf.segment().segment_id()] = (paths, stats)
+        n = leaf.doc_count_all()
+        whole = all(type(c) is list and len(c) == n for c in (paths, stats, ids))
+        if whole and not leaf.has_deletions():
+            out.update(
+                zip(
+                    paths,
+                    [
+                        IndexedFile(p, v, i)
+                        if v.count(":") == 1
+                        else _indexed_file(p, v, i)
+                        for p, v, i in zip(paths, stats, ids, strict=True)
+                    ],
+                    strict=True,
+                )
+            )
+            continue
         for docnum in leaf.all_doc_ids():
-            yield _indexed_file(paths[docnum], stats[docnum], ids[docnum])
+            f = _indexed_file(paths[docnum], stats[docnum], ids[docnum])
+            out[f.path] = f
+    return out
 
 
 def indexed_files(path: str) -> dict[str, IndexedFile]:
@@ -410,7 +431,7 @@ def indexed_files(path: str) -> dict[str, IndexedFile]:
         return {}
     ix = open_whoosh(path, check_segments=False)
     with ix.reader() as reader:
-        return {f.path: f for f in _indexed_files(reader)}
+        return _indexed_files(reader)
 
 
 #: Segments of at least this many documents are never merged by an update.
