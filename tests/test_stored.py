@@ -149,6 +149,36 @@ def test_a_file_read_by_positioned_reads_reads_as_whooshs_over_a_buffer(tmp_path
         assert line.readline() == b"ail"
 
 
+def test_pickles_read_by_positioned_reads_read_as_whooshs(tmp_path: Path, monkeypatch) -> None:
+    """read_pickle takes a pickle from one read of the bytes at the position: pickles
+    back to back (short ones, one longer than that read, one ending the region) read
+    as Whoosh's StructFile reads them, the position left after each; a cut pickle
+    fails as Whoosh's does."""
+    import pickle
+
+    from whoosh.filedb.structfile import BufferFile
+
+    from clipsearch.index import pread
+
+    monkeypatch.setattr(pread, "_PICKLE_READ", 64)
+    objects = [(1, 5, 2.0, 0, 3, 4), {"x": "y" * 200}, None, ("z",) * 40, [b"\x00\xff"], 7]
+    protocols = [2, 4, 2, 3, 3, 2]
+    data = b"".join(pickle.dumps(o, p) for o, p in zip(objects, protocols, strict=True))
+    path = tmp_path / "pickles"
+    path.write_bytes(b"pad" + data + b"tail")
+    with open(path, "rb", buffering=0) as fh:
+        mine, theirs = PreadFile(fh, 3, len(data)), BufferFile(memoryview(data))
+        for want in objects:
+            assert mine.read_pickle() == theirs.read_pickle() == want
+            assert mine.tell() == theirs.tell()
+        assert mine.tell() == len(data)
+        cut = PreadFile(fh, 3, len(pickle.dumps(objects[0], 2)) - 2)
+        with pytest.raises((EOFError, pickle.UnpicklingError)):
+            BufferFile(memoryview(data[: len(pickle.dumps(objects[0], 2)) - 2])).read_pickle()
+        with pytest.raises((EOFError, pickle.UnpicklingError)):
+            cut.read_pickle()
+
+
 def test_a_column_without_written_offsets_reads_every_value(tmp_path: Path) -> None:
     """A stored column of fewer than 2**15 rows has no offsets written: the reader
     sums them from the lengths (whoosh_fixes, in numpy) to Whoosh's own offsets,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import struct
 import sys
 from array import array
@@ -76,6 +77,10 @@ class _Region:
         """A region does not close the file: its storage does (PreadFile.owner)."""
 
 
+#: Bytes read at once for a pickle (a postings block's info is some 30).
+_PICKLE_READ = 256
+
+
 class PreadFile(StructFile):
     """Whoosh's StructFile over `length` bytes of the open file `fh` from `base`, read
     with `os.pread`.  The file that `owns` its descriptor closes it."""
@@ -101,6 +106,22 @@ class PreadFile(StructFile):
         out = self.get_array(self._region.pos, typecode, length)
         self._region.pos += length * struct.calcsize(typecode)
         return out
+
+    def read_pickle(self) -> Any:
+        """The pickled object at the position, from one read of the bytes there: read
+        from the file, the unpickler asks for each opcode apart, a `pread` each (19
+        for a postings block's info, which every term matcher and phrase check reads).
+        A pickle longer than that read is read Whoosh's way."""
+        region = self._region
+        start = region.pos
+        buf = io.BytesIO(region.pread(start, _PICKLE_READ))
+        try:
+            value = pickle.load(buf)
+        except (EOFError, pickle.UnpicklingError):  # longer than the read, or damaged
+            region.pos = start
+            return super().read_pickle()
+        region.pos = start + buf.tell()
+        return value
 
     def subset(self, position: int, length: int, name: str | None = None) -> PreadFile:
         """A part of this file (what Whoosh's compound storage opens each part as)."""
