@@ -163,6 +163,10 @@ def test_folding_functions() -> None:
     by_char = "".join(fold_in_place(c) for c in mixed)
     assert fold_in_place(mixed) == by_char and len(by_char) == len(mixed)
     assert fold_in_place(mixed).startswith("“quoted” straße")
+    curly = "“IT’S ‘ON’” – U.S.—NOW… "  # only curly punctuation, then not only it
+    for t in (curly, curly + "ZÜRICH"):
+        assert fold_in_place(t) == "".join(fold_in_place(c) for c in t)
+    assert fold_in_place(curly) == curly.lower()
     # Curly quotes, dashes and the ellipsis read as ASCII for tokenising; nothing else
     text = "“It’s ‘on’” – U.S.—Zürich… ™ ″"
     assert plain_punctuation(text) == "\"It's 'on'\" - U.S.-Zürich... ™ ″"

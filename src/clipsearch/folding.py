@@ -74,7 +74,9 @@ def fold_in_place(text: str) -> str:
     """`text` folded character by character into a string of the same length (a
     character whose folded form is not one character stays as it is): for finding
     words in stored text without losing their positions."""
-    if text.isascii():
+    if text.isascii() or plain_punctuation(text).isascii():
+        # Curly quotes, dashes and the ellipsis (most news text's only characters
+        # outside ASCII) fold and lowercase to themselves: the text lowercased whole.
         return text.lower()
     # Character by character, so its ASCII runs may be lowercased in C: translating
     # them through the table costs a dictionary look-up per character (snippets fold
