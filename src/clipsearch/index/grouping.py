@@ -29,13 +29,16 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from clipsearch.index.docsets import sorted_unique
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 #: Days between two copies' publication times, at most (default; an index option).
 DEFAULT_WINDOW_DAYS = 3.0
@@ -304,22 +307,31 @@ def candidate_pairs(
     def pairs_of(some: list[np.ndarray]) -> list[np.ndarray]:
         return [p for band in some for p in _band_pairs(band, by_time, times_in_order, window_us)]
 
-    if n < _THREADED_ROWS or (os.cpu_count() or 1) < 2:
-        found = pairs_of(bands)
-    else:  # numpy's sorts and comparisons let go of the GIL: two threads, half each
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1) as pool:
-            other = pool.submit(pairs_of, bands[1::2])
-            found = pairs_of(bands[0::2]) + other.result()
+    half, other_half = _side_by_side(
+        n, lambda: pairs_of(bands[0::2]), lambda: pairs_of(bands[1::2])
+    )
+    found = half + other_half
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     codes = sorted_unique(np.concatenate(found))  # np.unique would import numpy.ma
     return np.stack([codes // n, codes % n], axis=1)
 
 
-#: Rows from which the bands are paired in two threads.
+#: Rows from which grouping's independent parts run side by side (_side_by_side).
 _THREADED_ROWS = 20_000
+
+
+def _side_by_side(rows: int, first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
+    """(first(), second()), the second in a thread of its own for `rows` of at least
+    _THREADED_ROWS on more than one core: grouping is numpy sorts and comparisons,
+    which let go of the GIL, and it runs when a commit's other work is done."""
+    if rows < _THREADED_ROWS or (os.cpu_count() or 1) < 2:
+        return first(), second()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        later = pool.submit(second)
+        return first(), later.result()
 
 
 def _band_pairs(
@@ -412,17 +424,11 @@ def copies(
     and `providers`, two clips of one outlet must also have agreeing titles."""
     if len(minhash) < 2:
         return []
-    if len(minhash) < _THREADED_ROWS or (os.cpu_count() or 1) < 2:
-        kept = _kept_features(Packed.of(samples))
-        pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks)
-    else:  # the features in a thread of their own while the bands are paired
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1) as pool:
-            kept_later = pool.submit(_kept_features, Packed.of(samples))
-            pairs = candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks)
-            kept = kept_later.result()
-    values, starts, counts = kept
+    pairs, (values, starts, counts) = _side_by_side(
+        len(minhash),
+        lambda: candidate_pairs(minhash, times, int(window_days * _DAY_US), ranks),
+        lambda: _kept_features(Packed.of(samples)),
+    )
     nums = Packed.of(numbers, np.int64)
     title_nums = Packed.of(title_numbers, np.int64)
     titles = Packed.of(title_words) if title_words is not None else None
