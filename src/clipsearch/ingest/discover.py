@@ -102,9 +102,7 @@ def _found(
     reached by (`named`), which is what the user knows.  `now_ns`: the clock read
     before the stat (a folder's files share one reading); `folder`: the open folder
     holding `path` and its name there."""
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
+    if not _utf8(path):
         return Found(named, error="file name is not valid UTF-8; rename the file")
     # Compared with the clock, not with this run's start: a file written during a
     # long run is as racy as one written just before it.  Read before the stat, the
@@ -114,7 +112,7 @@ def _found(
     try:
         st = os.stat(folder[1], dir_fd=folder[0]) if folder else os.stat(path)
     except OSError as exc:
-        return Found(named, error=f"cannot read: {exc.strerror or exc}")
+        return Found(named, error=_cannot_read(exc))
     if not stat.S_ISREG(st.st_mode):
         return Found(named, error=_NOT_REGULAR)
     racy = st.st_mtime_ns > now_ns - RACY_WINDOW_NS
@@ -122,6 +120,10 @@ def _found(
 
 
 _NOT_REGULAR = "not a regular file (a pipe, device or socket)"
+
+
+def _cannot_read(exc: OSError) -> str:
+    return f"cannot read: {exc.strerror or exc}"
 
 
 def _utf8(path: str) -> bool:
@@ -213,7 +215,7 @@ def _walk_folder(
                 try:
                     st = os.stat(name, dir_fd=fd)
                 except OSError as exc:
-                    out.problems.append(Found(real, error=f"cannot read: {exc.strerror or exc}"))
+                    out.problems.append(Found(real, error=_cannot_read(exc)))
                     continue
                 if not stat.S_ISREG(st.st_mode):
                     out.problems.append(Found(real, error=_NOT_REGULAR))
