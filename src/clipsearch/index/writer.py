@@ -404,18 +404,8 @@ def _indexed_files(reader: Any, known: dict | None = None) -> dict[str, IndexedF
         n = leaf.doc_count_all()
         whole = all(type(c) is list and len(c) == n for c in (paths, stats, ids))
         if whole and not leaf.has_deletions():
-            out.update(
-                zip(
-                    paths,
-                    [
-                        IndexedFile(p, v, i)
-                        if v.count(":") == 1
-                        else _indexed_file(p, v, i)
-                        for p, v, i in zip(paths, stats, ids, strict=True)
-                    ],
-                    strict=True,
-                )
-            )
+            files = map(_indexed_file, paths, stats, ids)
+            out.update(zip(paths, files, strict=True))
             continue
         for docnum in leaf.all_doc_ids():
             f = _indexed_file(paths[docnum], stats[docnum], ids[docnum])
