@@ -474,7 +474,7 @@ def test_the_cached_model_detects_exactly_what_py3langid_s_file_does(
         detection._identifier.cache_clear()
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty folder name"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "trailing bytes", "empty folder name"])
 def test_a_damaged_or_unusable_cache_is_never_used(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
 ) -> None:
@@ -486,7 +486,11 @@ def test_a_damaged_or_unusable_cache_is_never_used(
         if damage != "empty folder name":
             cache = Path(detection.model_cache() or "")
             raw = cache.read_bytes()
-            cache.write_bytes(raw[: len(raw) // 2] if damage == "truncate" else b"x" * len(raw))
+            cache.write_bytes(
+                {"truncate": raw[: len(raw) // 2], "trailing bytes": raw + b"\0" * 8}.get(
+                    damage, b"x" * len(raw)
+                )
+            )
         else:
             assert detection.model_cache() is None and not folder.exists()
         detection._identifier.cache_clear()

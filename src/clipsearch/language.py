@@ -172,6 +172,8 @@ def model_cache() -> str | None:
 
 #: The identifier's array parts the cache keeps (py3langid's constructor arguments).
 _PARTS = ("nb_ptc", "nb_pc", "tk_nextmove", "tk_output", "tk_row")
+#: Of those, the tables the byte walk reads one value at a time.
+_BYTE_TABLES = ("tk_nextmove", "tk_row")
 
 
 def _save(identifier: Any, cache: str) -> None:
@@ -219,22 +221,44 @@ def _remove_stale(cache: str) -> None:
 
 def _from_cache(langid: Any, cache: str) -> Any:
     """The identifier from the arrays in `cache`, or None when it is missing,
-    truncated or otherwise unreadable."""
+    truncated or otherwise unreadable.  The arrays are views of the file memory-mapped,
+    not copies read: the byte-transition table is 39 MB of which a clip's text visits
+    a few pages (reading and copying it took 65 of a load's 67 ms, paid by every index
+    run that meets one clip the shortcuts leave to the model).  The cache is only ever
+    replaced whole (`_save` renames a new file over it), so the mapped file never
+    changes under a running process."""
+    import mmap
+
     import numpy as np
 
     try:
         with open(cache, "rb") as fh:
-            got = [np.lib.format.read_array(fh, allow_pickle=False) for _ in range(6)]
-            if fh.read(1):
+            size = os.fstat(fh.fileno()).st_size
+            spans = []
+            for _ in range(len(_PARTS) + 1):
+                spans.append(_array_span(np, fh, size))
+                fh.seek(spans[-1][3])
+            if fh.tell() != size:
                 return None
+            mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        got = [
+            np.frombuffer(
+                mapped, dtype=dtype, count=(end - start) // dtype.itemsize, offset=start
+            ).reshape(shape)
+            for dtype, shape, start, end in spans
+        ]
         parts = dict(zip(_PARTS, got, strict=False))
         classes = [str(c) for c in got[-1].tolist()]
         ptc, pc = parts["nb_ptc"], parts["nb_pc"]
         if ptc.ndim != 2 or ptc.shape[1] != len(classes) or len(pc) != len(classes):
             return None
-        nextmove, row = array(parts["tk_nextmove"].dtype.char), array(parts["tk_row"].dtype.char)
-        nextmove.frombytes(parts["tk_nextmove"].tobytes())
-        row.frombytes(parts["tk_row"].tobytes())
+        # The two tables py3langid indexes one value at a time, as memoryviews: their
+        # items are Python ints, as in the `array`s py3langid's own loader makes.
+        view = memoryview(mapped)
+        nextmove, row = (
+            view[start:end].cast(dtype.char)
+            for dtype, _shape, start, end in (spans[_PARTS.index(p)] for p in _BYTE_TABLES)
+        )
         identifier = langid.LanguageIdentifier(
             ptc,
             pc,
@@ -247,6 +271,25 @@ def _from_cache(langid: Any, cache: str) -> Any:
     except Exception:  # noqa: BLE001 - damaged, or of another py3langid's layout
         return None
     return identifier
+
+
+def _array_span(np: Any, fh: Any, size: int) -> tuple[Any, tuple[int, ...], int, int]:
+    """The dtype, shape and byte span of the .npy array whose header starts at `fh`'s
+    position; ValueError when it is not a plain native-order C array within `size`."""
+    version = np.lib.format.read_magic(fh)
+    read_header = (
+        np.lib.format.read_array_header_1_0
+        if version == (1, 0)
+        else np.lib.format.read_array_header_2_0
+    )
+    shape, fortran_order, dtype = read_header(fh)
+    if fortran_order or dtype.hasobject or not dtype.isnative:
+        raise ValueError("not a plain array")
+    start = fh.tell()
+    end = start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if end > size:
+        raise ValueError("truncated")
+    return dtype, tuple(shape), start, end
 
 
 @functools.lru_cache(maxsize=1)
