@@ -219,14 +219,15 @@ def _documents(reader: Any, known: Known | None = None) -> list[tuple[str, str] 
     """(path, stat) per document number; None for deleted documents."""
     out: list[tuple[str, str] | None] = [None] * reader.doc_count_all()
     for leaf, offset in leaves(reader):
+        n = leaf.doc_count_all()
         got = (known or {}).get(leaf.segment().segment_id())
-        if got is not None and len(got[0]) == len(got[1]) == leaf.doc_count_all():
-            for d in leaf.all_doc_ids():
-                out[offset + d] = (got[0][d], got[1][d])
+        if got is None or not len(got[0]) == len(got[1]) == n:
+            got = (text_column_values(leaf, "path"), text_column_values(leaf, "stat"))
+        if not leaf.has_deletions():  # the usual segment: taken whole, in one slice
+            out[offset : offset + n] = zip(got[0], got[1], strict=True)
             continue
-        paths, stats = text_column_values(leaf, "path"), text_column_values(leaf, "stat")
         for d in leaf.all_doc_ids():
-            out[offset + d] = (paths[d], stats[d])
+            out[offset + d] = (got[0][d], got[1][d])
     return out
 
 
