@@ -17,7 +17,7 @@ py3langid ships its model LZMA-compressed: decompressing it took about 0.9 s of 
 index run that met one clip the shortcuts do not decide (an incremental run adding a
 few hundred clips), more than the rest of such a run's reading.  The first load
 writes the model's arrays, restricted to DETECTED, uncompressed (numpy's .npy format)
-to the user's cache folder (`model_cache`); later loads take about 0.1 s.  The cache
+to the user's cache folder (`model_cache`); later loads map it, in about 0.01 s.  The cache
 is named by py3langid's version, its model file's size and time and DETECTED, written
 atomically and rebuilt when unreadable: the arrays and so every detection are the
 same either way (tests compare them).
