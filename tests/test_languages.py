@@ -436,6 +436,40 @@ def test_which_analyses_occur_is_what_whooshs_term_table_holds(built) -> None:
         snap.close()
 
 
+def test_the_language_sizes_count_live_clips_only(tmp_path: Path) -> None:
+    """Clips per language, as a search orders its analyses by them: deleted clips
+    (still in their segment until a merge) are not counted."""
+    from whoosh.index import open_dir
+
+    from clipsearch.index.schema import INDEX_NAME
+    from clipsearch.index.snapshot import Snapshot
+
+    clips, index = tmp_path / "clips", tmp_path / "index"
+    for k in range(3):
+        write_clip(clips / f"en{k}.md", title=f"Council votes on the budget {k}", language="en")
+    for k in range(2):
+        write_clip(clips / f"de{k}.md", title=f"Der Rat stimmt ab {k}", language="de")
+    update_index([clips], index)
+
+    def sizes() -> tuple[dict[str, int], tuple[str, ...], bool]:
+        snap = Snapshot(str(index))
+        reader = open_dir(str(index), indexname=INDEX_NAME).reader()
+        try:
+            return snap.language_sizes(), snap.languages(), reader.has_deletions()
+        finally:
+            reader.close()
+            snap.close()
+
+    assert sizes() == ({"en": 3, "de": 2}, ("en", "de"), False)
+    (clips / "de0.md").unlink()
+    (clips / "en0.md").unlink()
+    update_index([clips], index)
+    assert sizes() == ({"en": 2, "de": 1}, ("en", "de"), True)
+    (clips / "de1.md").unlink()
+    update_index([clips], index)
+    assert sizes() == ({"en": 2}, ("en",), True)
+
+
 # --------------------------------------------------------------------------- the model's cache
 
 

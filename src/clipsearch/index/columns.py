@@ -103,10 +103,13 @@ class FacetColumn:
         return tuple(self.doc_codes[a:b].tolist())
 
     def code_counts(self, docs: Any) -> np.ndarray:
-        """Documents per value number over `docs`."""
-        d = as_docs(docs)
+        """Documents per value number over `docs` (None: over every document)."""
         n_docs = len(self.doc_offsets) - 1
-        codes = self.doc_codes if len(d) == n_docs else gather(self.doc_offsets, self.doc_codes, d)
+        d = None if docs is None else as_docs(docs)
+        if d is None or len(d) == n_docs:
+            codes = self.doc_codes
+        else:
+            codes = gather(self.doc_offsets, self.doc_codes, d)
         return np.bincount(codes, minlength=len(self.values))
 
     def count(self, docs: Any) -> Counter[str]:

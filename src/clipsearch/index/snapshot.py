@@ -159,7 +159,10 @@ class Snapshot:
         """Live clips per language (those with any): what a sharded index adds up to
         order its languages as one index would."""
         col = self._columns.facet("language")
-        counts = col.code_counts(self.live_docs())
+        # Over every document: a facet column gives deleted documents no value
+        # (columns.py), so no array of live numbers is made for it (1.5 ms at
+        # 155k clips, of every search process's first query).
+        counts = col.code_counts(None)
         return {v: int(n) for v, n in zip(col.values, counts.tolist(), strict=True) if n}
 
     def docs_between(self, since: datetime | None, until: datetime | None) -> DocSet:
