@@ -429,12 +429,6 @@ def print_report(res: dict[str, Any]) -> None:
         f" · Tantivy {v.get('tantivy')} · Whoosh {v.get('whoosh')} · {v.get('cpus')} CPUs"
         f" · {v.get('date')}"
     )
-    touched = res.get("memory_touched")
-    if touched:
-        print(
-            f"Free memory written once before the runs: {touched['gib']} GiB of"
-            f" {touched['free_gib']} GiB free, in {touched['seconds']} s."
-        )
     if "cacm" in res:
         print_cacm(res["cacm"])
     targets = Targets()

@@ -131,38 +131,6 @@ def warm_page_cache(paths: Sequence[str]) -> int:
     return total
 
 
-#: What touch_free_memory leaves free, and the piece it writes at a time.
-_KEEP_FREE, _TOUCH_PIECE = 1 << 30, 256 << 20
-
-
-def touch_free_memory(limit_gib: float) -> dict[str, float]:
-    """Write up to `limit_gib` GiB of the machine's free memory once, in a child process
-    that then exits.  On a VM whose host backs the guest's memory lazily, a page no
-    process has written yet costs ~10 us the first time one does (2.6 s a GiB on the
-    VM of issue 8's thirteenth round, against 0.1 s once written): whichever engine's
-    build first lands on such pages pays for them.  At most MemFree less 1 GiB, so no
-    page cache is evicted (the clip files stay cached); nothing on a system without
-    /proc/meminfo."""
-    free = 0
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemFree:"):
-                    free = int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return {"gib": 0.0, "seconds": 0.0, "free_gib": 0.0}
-    pieces = int(max(0, min(limit_gib * (1 << 30), free - _KEEP_FREE)) // _TOUCH_PIECE)
-    code = "import sys; kept = [b'\\1' * int(sys.argv[2]) for _ in range(int(sys.argv[1]))]"
-    t0 = time.perf_counter()
-    if pieces:
-        subprocess.run([sys.executable, "-c", code, str(pieces), str(_TOUCH_PIECE)], check=True)
-    return {
-        "gib": round(pieces * _TOUCH_PIECE / (1 << 30), 2),
-        "seconds": round(time.perf_counter() - t0, 2),
-        "free_gib": round(free / (1 << 30), 2),
-    }
-
-
 def link_into(paths: Sequence[str], root: str, dest: str) -> list[str]:
     """Hard links to `paths` under `dest`, same relative paths (copies across disks)."""
     made = []
@@ -520,13 +488,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--cli-queries", type=int, default=100, help="whole processes per engine")
     ap.add_argument("--mem-queries", type=int, default=10, help="of those, peak RSS measured")
     ap.add_argument("--seed", type=int, default=7, help="which 1%% is added last")
-    ap.add_argument(
-        "--touch-memory",
-        type=float,
-        default=0.0,
-        metavar="GIB",
-        help="first write this much free memory once (a VM's lazily backed pages)",
-    )
     args = ap.parse_args(argv)
     args.engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     for e in args.engines:
@@ -544,9 +505,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     res["versions"] = versions()
     res.setdefault("commands", []).append(" ".join(["benchmarks/run.py", *sys.argv[1:]]))
-    if args.touch_memory > 0:
-        log(f"writing up to {args.touch_memory:g} GiB of free memory once ...")
-        res["memory_touched"] = touch_free_memory(args.touch_memory)
     if args.cacm:
         step_cacm(args, res, steps)
         save()
