@@ -196,7 +196,7 @@ def _walk_folder(
     now_ns = time.time_ns()
     # The usual file (an ASCII name in a folder whose name is UTF-8, looked up in the
     # open folder) is found inline: 155k of them make a re-run's walk, where a call
-    # of _found, a stat_key and a _replace each were a third of its time.
+    # of _found and a _replace each were a third of its time.
     quick = fd is not None and _utf8(folder)
     racy_after = now_ns - RACY_WINDOW_NS
     via = "" if inside else root
@@ -220,8 +220,8 @@ def _walk_folder(
                 if not stat.S_ISREG(st.st_mode):
                     out.problems.append(Found(real, error=_NOT_REGULAR))
                     continue
-                mtime = st.st_mtime_ns
-                out.files.append(Found(real, f"{mtime}:{st.st_size}", mtime > racy_after, "", via))
+                racy = st.st_mtime_ns > racy_after
+                out.files.append(Found(real, stat_key(st), racy, "", via))
                 continue
             if plain:
                 continue  # a file already found
