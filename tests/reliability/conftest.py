@@ -7,9 +7,11 @@ Everything here is self-contained: no fixture or helper of tests/conftest.py is 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -18,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from click.testing import CliRunner, Result
@@ -145,6 +148,78 @@ def generation(index: Path) -> int:
     """Number of the index's latest commit (Whoosh writes `_clips_<gen>.toc`)."""
     gens = [int(p.stem.rsplit("_", 1)[1]) for p in index.glob("_clips_*.toc")]
     return max(gens) if gens else -1
+
+
+# --------------------------------------------------------------------------- permissions
+
+T = TypeVar("T")
+
+#: Linux capabilities that let root read and search past file permissions.
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
+
+
+def _drop_permission_override() -> None:
+    """Give up this process's capabilities to override file permissions (capset(2)):
+    root stays root (its own files and Python's stay readable) but a chmod-000 file
+    or folder is closed to it, as to anyone."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    header, data = _CapHeader(_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    if libc.capget(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    keep = ~((1 << _CAP_DAC_OVERRIDE) | (1 << _CAP_DAC_READ_SEARCH)) & 0xFFFFFFFF
+    data[0].effective &= keep
+    data[0].permitted &= keep
+    data[0].inheritable &= keep
+    if libc.capset(ctypes.byref(header), data) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+
+
+def as_unprivileged(fn: Callable[..., T], *args: Any) -> T:
+    """fn(*args) where file permissions hold: in this process when it is not root,
+    else in a forked child that first gives up root's power to override them (root
+    reads a chmod-000 file; without that power it cannot), so the permission tests
+    run in CI, which runs as root.  The result comes back pickled; an exception in the
+    child fails the test with its text."""
+    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+        return fn(*args)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 0
+        try:
+            os.close(read_end)
+            _drop_permission_override()
+            outcome: tuple[str, Any] = ("value", fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            outcome = ("error", f"{type(exc).__name__}: {exc}")
+        try:
+            with os.fdopen(write_end, "wb") as fh:
+                pickle.dump(outcome, fh)
+        except BaseException:  # noqa: BLE001
+            code = 1
+        os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as fh:
+        data = fh.read()
+    _pid, status = os.waitpid(pid, 0)
+    assert data and os.waitstatus_to_exitcode(status) == 0, "the unprivileged child failed"
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        raise AssertionError(f"without root's permission override: {value}")
+    return value
 
 
 # --------------------------------------------------------------------------- processes

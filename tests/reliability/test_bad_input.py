@@ -25,6 +25,7 @@ from clipsearch.ingest.clip import clip_from_text
 from .conftest import (
     BAD_CORPUS,
     TRACEBACK,
+    as_unprivileged,
     assert_one_line_error,
     cli,
     cli_raw,
@@ -316,16 +317,21 @@ def test_symlink_loop_is_reported_once_and_does_not_hang(tmp_path: Path) -> None
     }
 
 
+def _index_json(root: Path, index: Path) -> tuple[int, str]:
+    res = cli("index", root, "--index", index, "--json")
+    return res.exit_code, res.stdout
+
+
 def test_unreadable_file_is_skipped_with_its_reason(tmp_path: Path) -> None:
     root = copy_bad_corpus(tmp_path / "clips")
     locked = root / "good_vaccine.txt"
     locked.chmod(0)
     try:
-        if os.access(locked, os.R_OK):
+        if as_unprivileged(os.access, locked, os.R_OK):
             pytest.skip("chmod 000 does not make a file unreadable here")
-        res = cli("index", root, "--index", tmp_path / "index", "--json")
-        assert res.exit_code == 1
-        reasons = {s["path"]: s["reason"] for s in json.loads(res.stdout)["skipped"]}
+        exit_code, stdout = as_unprivileged(_index_json, root, tmp_path / "index")
+        assert exit_code == 1
+        reasons = {s["path"]: s["reason"] for s in json.loads(stdout)["skipped"]}
         assert reasons[str(locked)] == f"{locked}: cannot read: Permission denied"
         with open_index(tmp_path / "index") as idx:
             assert idx.search("surveillance", exact=True).total == 1
@@ -338,9 +344,9 @@ def test_unreadable_folder_is_skipped_with_its_reason(tmp_path: Path) -> None:
     locked = root / "nested"
     locked.chmod(0)
     try:
-        if os.access(locked, os.R_OK):
+        if as_unprivileged(os.access, locked, os.R_OK):
             pytest.skip("chmod 000 does not make a folder unreadable here")
-        report = update_index([root], tmp_path / "index")
+        report = as_unprivileged(update_index, [root], tmp_path / "index")
         reasons = {s.path: s.reason for s in report.skipped}
         assert reasons[str(locked)] == f"{locked}: cannot read folder: Permission denied"
         with open_index(tmp_path / "index") as idx:
@@ -355,14 +361,14 @@ def test_unreadable_folder_is_skipped_with_its_reason(tmp_path: Path) -> None:
 def test_folder_that_becomes_unreadable_keeps_its_clips(tmp_path: Path) -> None:
     root = copy_bad_corpus(tmp_path / "clips")
     index = tmp_path / "index"
-    update_index([root], index)
+    as_unprivileged(update_index, [root], index)
     assert _count(index, "fjord") == 1
     locked = root / "nested"
     locked.chmod(0)
     try:
-        if os.access(locked, os.R_OK):
+        if as_unprivileged(os.access, locked, os.R_OK):
             pytest.skip("chmod 000 does not make a folder unreadable here")
-        report = update_index([root], index)
+        report = as_unprivileged(update_index, [root], index)
         assert str(locked) in {s.path for s in report.skipped}
         assert report.removed == 0
         assert _count(index, "fjord") == 1
